@@ -1,0 +1,1 @@
+"""Reference-clip handling, speaker and style encoders; imported as `tts.speakers`."""

@@ -1,0 +1,147 @@
+"""The `tts` command line.
+
+Subcommands import their heavy dependencies lazily so that `tts --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import sys
+from collections.abc import Callable
+
+from tts.errors import TTSError
+from tts.labels import EMOTIONS, LANGUAGES
+
+
+def _cmd_text(args: argparse.Namespace) -> int:
+    from tts.text import TextFrontend
+
+    text = args.text if args.text is not None else sys.stdin.read()
+    frontend = TextFrontend()
+    for chunk in frontend.process(text, args.language):
+        print(f"text:    {chunk.text}")
+        print(f"symbols: {' '.join(chunk.symbols)}")
+        if args.ids:
+            print(f"ids:     {' '.join(map(str, chunk.ids))}")
+    return 0
+
+
+def _check(name: str, fn: Callable[[], str]) -> bool:
+    try:
+        detail = fn()
+        print(f"  ok    {name:<22} {detail}")
+        return True
+    except Exception as exc:  # doctor reports every failure instead of stopping at the first
+        print(f"  FAIL  {name:<22} {type(exc).__name__}: {exc}")
+        return False
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    """Check that every offline component the toolkit needs is installed and working."""
+
+    def torch_info() -> str:
+        import torch
+
+        dev = "cuda " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+        return f"torch {torch.__version__} on {dev}"
+
+    def espeak() -> str:
+        from phonemizer.backend import EspeakBackend
+
+        if shutil.which("espeak-ng") is None:
+            raise RuntimeError("espeak-ng not on PATH (apt-get install espeak-ng)")
+        out = EspeakBackend("en-us").phonemize(["hello"], strip=True)[0]
+        return f"espeak-ng via phonemizer: hello -> {out}"
+
+    def openjtalk() -> str:
+        import pyopenjtalk
+
+        return "pyopenjtalk: 日本語 -> " + pyopenjtalk.g2p("日本語")
+
+    def module(name: str) -> Callable[[], str]:
+        def probe() -> str:
+            mod = importlib.import_module(name)
+            return f"{name} {getattr(mod, '__version__', '')}".strip()
+
+        return probe
+
+    print("koe-tts doctor")
+    results = [
+        _check("torch", torch_info),
+        _check("espeak-ng", espeak),
+        _check("pyopenjtalk", openjtalk),
+        _check("torchaudio (for codecs)", module("torchaudio")),
+        _check("encodec", module("encodec")),
+        _check("dac", module("dac")),
+        _check("soundfile", module("soundfile")),
+        _check("soxr", module("soxr")),
+    ]
+    return 0 if all(results) else 1
+
+
+def _not_yet(name: str, issue: int) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"tts {name}: not available in this version yet (tracked in issue #{issue}).",
+            file=sys.stderr,
+        )
+        return 2
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tts",
+        description="Voice-cloning, emotion-controllable TTS for ja, en, ko, vi and de.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("synthesize", help="synthesize speech to a wav file")
+    p.add_argument("--text", help="text to speak (default: read --text-file or stdin)")
+    p.add_argument("--text-file", help="read the text from this file")
+    p.add_argument("--reference", help="reference clip of the voice to clone")
+    p.add_argument("--language", default="en", choices=LANGUAGES)
+    p.add_argument("--emotion", default="neutral", choices=EMOTIONS)
+    p.add_argument("--intensity", type=float, default=1.0)
+    p.add_argument("--out", default="out.wav")
+    p.set_defaults(func=_not_yet("synthesize", 5))
+
+    p = sub.add_parser("text", help="show the front end's normalised text and phoneme symbols")
+    p.add_argument("--text", help="text (default: stdin)")
+    p.add_argument("--language", required=True, help="one of " + ", ".join(LANGUAGES))
+    p.add_argument("--ids", action="store_true", help="also print symbol ids")
+    p.set_defaults(func=_cmd_text)
+
+    p = sub.add_parser("doctor", help="check that every offline component works")
+    p.set_defaults(func=_cmd_doctor)
+
+    for name, issue, help_text in [
+        ("serve", 8, "run the OpenAI-compatible HTTP server"),
+        ("demo", 8, "run the Gradio demo"),
+        ("train", 6, "train a model from a config"),
+        ("eval", 7, "evaluate a model (CER, similarity, emotion, speed)"),
+        ("detect-watermark", 5, "check a wav file for the watermark"),
+    ]:
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(func=_not_yet(name, issue))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args))
+    except TTSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Multilingual text front end: normalisation, G2P, symbol inventory, sentence splitting."""
