@@ -79,13 +79,13 @@ def resample(wav: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 def load_audio(source: str | Path | bytes, mono: bool = True) -> tuple[np.ndarray, int]:
     """Read a file (or its bytes) with soundfile: ([samples] or [channels, samples], sr)."""
+    if not isinstance(source, (bytes, bytearray)) and not Path(source).is_file():
+        raise AudioInputError(f"audio file not found: {source}")
     try:
         if isinstance(source, (bytes, bytearray)):
             data, sr = sf.read(io.BytesIO(source), dtype="float32", always_2d=True)
         else:
             data, sr = sf.read(str(source), dtype="float32", always_2d=True)
-    except FileNotFoundError as exc:
-        raise AudioInputError(f"audio file not found: {source}") from exc
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         name = "audio bytes" if isinstance(source, (bytes, bytearray)) else str(source)
         raise AudioInputError(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from tts.errors import CheckpointError
@@ -75,7 +75,7 @@ def load_checkpoint(
         raise CheckpointError(f"{weights} is missing; a checkpoint needs {WEIGHTS_NAME}")
     try:
         state = load_file(str(weights), device=str(device))
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights} is not a readable safetensors file: {exc}") from exc
     return state, payload
 
