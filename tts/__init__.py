@@ -9,6 +9,7 @@ from tts.audio import Audio
 from tts.errors import (
     AudioInputError,
     CheckpointError,
+    ConditioningError,
     ConfigError,
     ManifestError,
     ReferenceAudioError,
@@ -27,6 +28,7 @@ __all__ = [
     "Audio",
     "AudioInputError",
     "CheckpointError",
+    "ConditioningError",
     "ConfigError",
     "ManifestError",
     "ReferenceAudioError",

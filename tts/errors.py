@@ -49,6 +49,10 @@ class ReferenceAudioError(AudioInputError):
     """A reference clip is unreadable, silent, too short or otherwise unusable."""
 
 
+class ConditioningError(TTSError, ValueError):
+    """A `Conditioning` batch has the wrong shape, batch size or label ids for the model."""
+
+
 class CheckpointError(TTSError):
     """A checkpoint is missing, incomplete, corrupt, unsafe or of the wrong kind."""
 

@@ -1,0 +1,135 @@
+import pytest
+import torch
+from lm_testkit import CODEBOOK, VOCAB, random_cond, random_texts, select, tiny_config
+
+from tts.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_checkpoint
+from tts.config import config_to_dict, load_config, save_config
+from tts.errors import CheckpointError, ConfigError, TextError
+from tts.generate import MaxLengthWarning, SamplingConfig, generate, pad_phonemes
+from tts.model import CodecLM, ConditionDrop, ConditioningError, LMConfig
+from tts.training import build_lm_inputs
+
+
+def test_presets_have_the_documented_sizes():
+    expected = {
+        "tiny": (1e6, 3e6),
+        "small": (20e6, 40e6),
+        "base": (250e6, 350e6),
+        "large": (0.9e9, 1.2e9),
+    }
+    for name, (low, high) in expected.items():
+        with torch.device("meta"):  # no memory for the big ones
+            n = CodecLM(LMConfig.preset(name)).num_params()
+        assert low <= n <= high, (name, n)
+    assert LMConfig.preset("tiny", n_codebooks=8).n_codebooks == 8
+    with pytest.raises(ConfigError, match="unknown LM preset"):
+        LMConfig.preset("huge")
+    with pytest.raises(ConfigError, match="invalid override"):
+        LMConfig.preset("tiny", n_layers=3)
+    with pytest.raises(ConfigError, match="heads"):
+        LMConfig(d_model=100, n_head=3)
+
+
+def test_forward_shapes_and_max_frames_rule(model):
+    texts = random_texts([5, 9])
+    ids, lengths = pad_phonemes(texts, 0)
+    codes = torch.randint(0, CODEBOOK, (2, 3, 11))
+    inputs, targets = build_lm_inputs(codes, torch.tensor([11, 7]), model)
+    logits = model(ids, lengths, random_cond(2), inputs)
+    assert inputs.shape == targets.shape == (2, 3, 11 + 3)
+    assert logits.shape == (2, 3, 14, CODEBOOK + 1)
+    assert torch.isfinite(logits).all()
+    c = model.config
+    assert c.max_frames(20) == int(c.max_frames_per_phoneme * 20 + c.max_frames_offset)
+
+
+def test_kv_cache_decoding_matches_full_forward(model):
+    # Different text lengths (left padding at decode time) and different audio lengths.
+    texts = random_texts([4, 11, 7], seed=1)
+    ids, lengths = pad_phonemes(texts, 0)
+    cond = random_cond(3, seed=1)
+    codes = torch.randint(0, CODEBOOK, (3, 3, 9))
+    inputs, _ = build_lm_inputs(codes, torch.tensor([9, 5, 7]), model)
+    with torch.no_grad():
+        full = model(ids, lengths, cond, inputs)
+        n_steps = inputs.shape[2]
+        n_prefix = ids.shape[1] + 4
+        model.setup_cache(3, n_prefix + n_steps)
+        cached = [model.prefill(ids, lengths, cond)]
+        for t in range(1, n_steps):
+            cached.append(model.decode_step(inputs[:, :, t], torch.tensor([n_prefix + t])))
+        model.clear_cache()
+    cached = torch.stack(cached, dim=2)
+    assert cached.shape == full.shape
+    torch.testing.assert_close(cached, full, atol=2e-5, rtol=1e-4)
+    # The item alone (no padding at all) gives the same logits as inside the batch.
+    with torch.no_grad():
+        alone = model(ids[1:2, :11], lengths[1:2], select(cond, 1), inputs[1:2])
+    torch.testing.assert_close(alone, full[1:2], atol=2e-5, rtol=1e-4)
+
+
+def test_intensity_zero_is_neutral_and_drops_use_null_embeddings(model):
+    cond = random_cond(2)
+    cond.emotion = torch.tensor([2, 0])  # sad, neutral
+    cond.intensity = torch.tensor([0.0, 1.0])
+    tokens = model.condition_tokens(cond, None)
+    torch.testing.assert_close(tokens[0, 2], tokens[1, 2])  # sad at intensity 0 == neutral
+    cond.intensity = torch.tensor([2.0, 1.0])
+    double = model.condition_tokens(cond, None)[0, 2]
+    neutral, sad = model.emotion_emb.weight[0], model.emotion_emb.weight[2]
+    torch.testing.assert_close(double, neutral + 2 * (sad - neutral))
+    dropped = model.condition_tokens(cond, ConditionDrop.all(2))
+    torch.testing.assert_close(dropped[:, 0], model.null_speaker.expand(2, -1))
+    torch.testing.assert_close(dropped[:, 1], model.no_style.expand(2, -1))
+    torch.testing.assert_close(dropped[:, 2], model.null_emotion.expand(2, -1))
+    torch.testing.assert_close(dropped[:, 3], tokens[:, 3])  # language is never dropped
+    no_style = model.condition_tokens(random_cond(2, style=False), None)
+    torch.testing.assert_close(no_style[:, 1], model.no_style.expand(2, -1))
+
+
+def test_bad_inputs_raise_typed_errors(model):
+    ids, lengths = pad_phonemes(random_texts([4]), 0)
+    cond = random_cond(1)
+    with pytest.raises(TextError, match="phoneme ids"):
+        model.prefix(torch.full((1, 4), VOCAB), lengths, cond)
+    with pytest.raises(TextError, match="at least one phoneme"):
+        model.prefix(ids, torch.tensor([0]), cond)
+    with pytest.raises(ConditioningError, match="speaker"):
+        model.prefix(ids, lengths, random_cond(2))
+    bad = random_cond(1)
+    bad.language = torch.tensor([9])
+    with pytest.raises(ConditioningError, match="language"):
+        model.prefix(ids, lengths, bad)
+    with pytest.raises(TextError, match="non-empty"):
+        pad_phonemes([torch.tensor([], dtype=torch.long)], 0)
+
+
+def test_save_load_round_trip(model, tmp_path):
+    path = model.save(tmp_path / "lm", step=123)
+    assert (path / WEIGHTS_NAME).is_file() and (path / CONFIG_NAME).is_file()
+    loaded = CodecLM.load(path)
+    assert loaded.config == model.config
+    pairs = zip(model.state_dict().items(), loaded.state_dict().items(), strict=True)
+    for (name, a), (_, b) in pairs:
+        assert torch.equal(a, b), name
+    texts, cond = random_texts([6]), random_cond(1)
+    greedy = SamplingConfig(temperature=0)
+    with pytest.warns(MaxLengthWarning):
+        a = generate(model, texts, cond, greedy, max_frames=8, min_frames=8)[0].codes
+    with pytest.warns(MaxLengthWarning):
+        b = generate(loaded, texts, cond, greedy, max_frames=8, min_frames=8)[0].codes
+    assert torch.equal(a, b)
+    # A checkpoint of another kind, or with missing weights, is refused by name.
+    save_checkpoint(tmp_path / "other", {"w": torch.zeros(1)}, "codec", {})
+    with pytest.raises(CheckpointError, match="codec_lm"):
+        CodecLM.load(tmp_path / "other")
+    config = config_to_dict(model.config)
+    save_checkpoint(tmp_path / "partial", {"w": torch.zeros(1)}, "codec_lm", config)
+    with pytest.raises(CheckpointError, match="does not match"):
+        CodecLM.load(tmp_path / "partial")
+
+
+def test_config_round_trips_through_json(tmp_path):
+    config = tiny_config(n_codebooks=5, max_frames_per_phoneme=30.0)
+    save_config(config, tmp_path / "lm.json")
+    assert load_config(LMConfig, tmp_path / "lm.json") == config

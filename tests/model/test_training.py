@@ -1,0 +1,121 @@
+import pytest
+import torch
+from lm_testkit import CODEBOOK, random_cond, random_texts, tiny_config
+
+from tts.delay import apply_delay
+from tts.errors import AudioInputError, ConfigError
+from tts.generate import SamplingConfig, generate, pad_phonemes
+from tts.model import CodecLM
+from tts.training import (
+    IGNORE_INDEX,
+    ConditionDropout,
+    LMBatch,
+    build_lm_inputs,
+    cosine_lr,
+    lm_loss,
+    make_optimizer,
+    sample_condition_drop,
+    train_step,
+)
+
+
+def make_batch(lengths: list[int], frames: list[int], seed: int = 0) -> LMBatch:
+    g = torch.Generator().manual_seed(seed)
+    ids, ph_lengths = pad_phonemes(random_texts(lengths, seed), 0)
+    codes = torch.randint(0, CODEBOOK, (len(frames), 3, max(frames)), generator=g)
+    return LMBatch(ids, ph_lengths, codes, torch.tensor(frames), random_cond(len(frames), seed))
+
+
+def test_inputs_are_shifted_delayed_frames_and_targets_skip_padding(model):
+    batch = make_batch([4, 6], [7, 4])
+    inputs, targets = build_lm_inputs(batch.codes, batch.code_lengths, model)
+    special = model.config.special
+    delayed = apply_delay(batch.codes, batch.code_lengths, special)
+    assert (inputs[:, :, 0] == special.bos).all()
+    assert torch.equal(inputs[:, :, 1:], delayed[:, :, :-1])
+    # Each item has (frames + 1 EOS) targets per codebook; the rest is ignored.
+    counted = (targets != IGNORE_INDEX).sum(dim=2)
+    assert counted.tolist() == [[8, 8, 8], [5, 5, 5]]
+    assert ((targets == special.eos).sum(dim=2) == 1).all()
+    with pytest.raises(AudioInputError, match="code lengths"):
+        build_lm_inputs(batch.codes, torch.tensor([0, 3]), model)
+    with pytest.raises(AudioInputError, match="codes must lie"):
+        build_lm_inputs(batch.codes + CODEBOOK, batch.code_lengths, model)
+
+
+def test_loss_ignores_padding_and_reports_each_codebook(model):
+    batch = make_batch([4, 6], [7, 4])
+    out = lm_loss(model, batch)
+    assert out.per_codebook.shape == (3,)
+    torch.testing.assert_close(out.loss, out.per_codebook.mean())
+    assert out.n_targets == (8 + 5) * 3
+    assert (
+        0.5 * torch.log(torch.tensor(CODEBOOK + 1.0))
+        < out.loss
+        < 2 * torch.log(torch.tensor(CODEBOOK + 1.0))
+    )
+    # Codes past an item's length are padding: changing them changes nothing.
+    batch.codes[1, :, 4:] = (batch.codes[1, :, 4:] + 1) % CODEBOOK
+    torch.testing.assert_close(lm_loss(model, batch).loss, out.loss)
+
+
+def test_condition_dropout(model):
+    assert not sample_condition_drop(100, ConditionDropout.off()).speaker.any()
+    every = sample_condition_drop(100, ConditionDropout(0, 0, 0, all=1.0))
+    assert every.speaker.all() and every.style.all() and every.emotion.all()
+    g = torch.Generator().manual_seed(0)
+    half = sample_condition_drop(4000, ConditionDropout(0.5, 0.2, 0.0, 0.0), generator=g)
+    assert abs(half.speaker.float().mean() - 0.5) < 0.03
+    assert abs(half.style.float().mean() - 0.2) < 0.03
+    assert not half.emotion.any()
+    with pytest.raises(ConfigError):
+        ConditionDropout(speaker=1.5)
+    # Training with everything dropped: speaker, style and emotion no longer affect the loss.
+    model.train()
+    batch = make_batch([5], [6])
+    other = make_batch([5], [6], seed=1).cond
+    other.language = batch.cond.language
+    drop_all = ConditionDropout(0, 0, 0, all=1.0)
+    a = lm_loss(model, batch, drop_all).loss
+    batch.cond = other
+    torch.testing.assert_close(lm_loss(model, batch, drop_all).loss, a)
+    assert not torch.allclose(lm_loss(model, batch, ConditionDropout.off()).loss, a)
+
+
+def test_train_step_lowers_the_loss_and_schedule():
+    torch.manual_seed(0)
+    model = CodecLM(tiny_config())
+    batch = make_batch([5, 8], [10, 6])
+    opt = make_optimizer(model, lr=2e-3)
+    first = train_step(model, opt, batch)
+    for _ in range(15):
+        last = train_step(model, opt, batch)
+    assert {"loss", "grad_norm", "loss_cb0", "loss_cb1", "loss_cb2"} <= set(first)
+    assert last["loss"] < first["loss"] - 0.5
+    assert cosine_lr(0, 1.0, 10, 100) == pytest.approx(0.1)
+    assert cosine_lr(10, 1.0, 10, 100) == pytest.approx(1.0)
+    assert cosine_lr(100, 1.0, 10, 100) == pytest.approx(0.1)
+
+
+def test_overfit_one_utterance_then_reproduce_it_greedily():
+    """The key proof: learn one utterance, then greedy generation gives back its exact codes
+    and stops (EOS) exactly after its last frame."""
+    torch.manual_seed(0)
+    config = tiny_config(n_codebooks=4, codebook_size=64)
+    model = CodecLM(config)
+    g = torch.Generator().manual_seed(1)
+    n_phonemes, n_frames = 12, 32
+    ids = torch.randint(1, config.vocab_size, (1, n_phonemes), generator=g)
+    codes = torch.randint(0, config.codebook_size, (1, 4, n_frames), generator=g)
+    cond = random_cond(1, seed=2)
+    batch = LMBatch(ids, torch.tensor([n_phonemes]), codes, torch.tensor([n_frames]), cond)
+    opt = make_optimizer(model, lr=3e-3, weight_decay=0.0)
+    for step in range(250):
+        stats = train_step(
+            model, opt, batch, ConditionDropout.off(), lr=cosine_lr(step, 3e-3, 20, 250)
+        )
+    assert stats["loss"] < 0.01, stats
+    result = generate(model, [ids[0]], cond, SamplingConfig(temperature=0))[0]
+    assert result.stopped
+    assert result.n_frames == n_frames
+    assert torch.equal(result.codes, codes[0])

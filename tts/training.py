@@ -1,0 +1,191 @@
+"""The teacher-forced training step of the codec LM, shared by the recipes.
+
+A batch (phoneme ids + lengths, codes [B, K, F] + lengths, Conditioning) becomes delayed input
+frames and targets (tts/delay.py); the loss is the mean cross-entropy over every real code and
+EOS, per codebook and averaged over codebooks. Conditions are randomly dropped to their null
+embeddings so the same model also learns the unconditional distribution that classifier-free
+guidance needs at inference.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from tts.conditioning import Conditioning
+from tts.delay import apply_delay, check_codes, delayed_targets
+from tts.errors import AudioInputError, ConfigError
+from tts.model import CodecLM, ConditionDrop
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class ConditionDropout:
+    """Probabilities of dropping each condition per item; `all` drops all three together."""
+
+    speaker: float = 0.1
+    style: float = 0.1
+    emotion: float = 0.1
+    all: float = 0.1  # the fully unconditional case, what guidance subtracts
+
+    def __post_init__(self) -> None:
+        for name in ("speaker", "style", "emotion", "all"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"ConditionDropout.{name} must lie in [0, 1]")
+
+    @staticmethod
+    def off() -> ConditionDropout:
+        return ConditionDropout(0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass
+class LMBatch:
+    phonemes: torch.Tensor  # [B, N] long, padded with the front end's pad id
+    phoneme_lengths: torch.Tensor  # [B] long
+    codes: torch.Tensor  # [B, K, F] long, padded with anything after code_lengths
+    code_lengths: torch.Tensor  # [B] long
+    cond: Conditioning
+
+    def to(self, device: torch.device | str) -> LMBatch:
+        return LMBatch(
+            self.phonemes.to(device),
+            self.phoneme_lengths.to(device),
+            self.codes.to(device),
+            self.code_lengths.to(device),
+            self.cond.to(device),
+        )
+
+
+@dataclass
+class LossOutput:
+    loss: torch.Tensor  # scalar, mean of the per-codebook losses
+    per_codebook: torch.Tensor  # [K] mean cross-entropy of each codebook (detached)
+    n_targets: int  # real codes + EOS counted in the loss
+
+
+def build_lm_inputs(
+    codes: torch.Tensor, code_lengths: torch.Tensor, model: CodecLM
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codes [B, K, F] -> (input frames [B, K, F + K], targets [B, K, F + K]).
+
+    Inputs are the delayed frames shifted right behind a BOS frame; targets are the delayed
+    frames with BOS and PAD positions set to IGNORE_INDEX (EOS stays a target).
+    """
+    special = model.config.special
+    check_codes(codes, model.config.codebook_size, model.config.n_codebooks)
+    if code_lengths.shape != (codes.shape[0],):
+        raise AudioInputError(f"code_lengths must have shape [{codes.shape[0]}]")
+    if int(code_lengths.min()) < 1 or int(code_lengths.max()) > codes.shape[2]:
+        raise AudioInputError(
+            f"code lengths must lie in [1, {codes.shape[2]}], got {code_lengths.tolist()}"
+        )
+    delayed = apply_delay(codes, code_lengths, special)
+    bos = torch.full_like(delayed[:, :, :1], special.bos)
+    inputs = torch.cat([bos, delayed[:, :, :-1]], dim=2)
+    return inputs, delayed_targets(delayed, special, IGNORE_INDEX)
+
+
+def sample_condition_drop(
+    batch: int,
+    dropout: ConditionDropout,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> ConditionDrop:
+    """Independent per-item drop flags, plus an `all` flag dropping every condition."""
+    draws = torch.rand(4, batch, generator=generator).to(device)
+    every = draws[3] < dropout.all
+    return ConditionDrop(
+        speaker=(draws[0] < dropout.speaker) | every,
+        style=(draws[1] < dropout.style) | every,
+        emotion=(draws[2] < dropout.emotion) | every,
+    )
+
+
+def autocast_for(device: torch.device) -> torch.autocast | nullcontext:
+    """bf16 autocast on CUDA (weights and optimizer stay float32); plain float32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def lm_loss(
+    model: CodecLM,
+    batch: LMBatch,
+    dropout: ConditionDropout | None = None,
+    generator: torch.Generator | None = None,
+) -> LossOutput:
+    """Teacher-forced per-codebook cross-entropy of a batch (condition dropout when training)."""
+    device = batch.codes.device
+    inputs, targets = build_lm_inputs(batch.codes, batch.code_lengths, model)
+    dropout = dropout or ConditionDropout()
+    drop = (
+        sample_condition_drop(batch.codes.shape[0], dropout, device, generator)
+        if model.training
+        else None
+    )
+    with autocast_for(device):
+        logits = model(batch.phonemes, batch.phoneme_lengths, batch.cond, inputs, drop)
+    losses = F.cross_entropy(
+        logits.float().flatten(0, 2), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="none"
+    ).view(targets.shape)
+    counted = (targets != IGNORE_INDEX).float()
+    per_codebook = (losses * counted).sum(dim=(0, 2)) / counted.sum(dim=(0, 2)).clamp(min=1)
+    return LossOutput(
+        loss=per_codebook.mean(),
+        per_codebook=per_codebook.detach(),
+        n_targets=int(counted.sum()),
+    )
+
+
+def make_optimizer(
+    model: CodecLM,
+    lr: float = 3e-4,
+    weight_decay: float = 0.1,
+    betas: tuple[float, float] = (0.9, 0.95),
+) -> torch.optim.AdamW:
+    """AdamW, decaying matrices only (not norms, null embeddings or other vectors)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    fused = next(model.parameters()).device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused)
+
+
+def cosine_lr(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.1) -> float:
+    """Linear warmup, then cosine decay to min_ratio * base_lr at `total` steps."""
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train_step(
+    model: CodecLM,
+    optimizer: torch.optim.Optimizer,
+    batch: LMBatch,
+    dropout: ConditionDropout | None = None,
+    grad_clip: float = 1.0,
+    lr: float | None = None,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """One optimisation step; returns loss, per-codebook losses and the gradient norm."""
+    model.train()
+    if lr is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+    out = lm_loss(model, batch, dropout, generator)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    stats = {"loss": float(out.loss.detach()), "grad_norm": float(grad_norm)}
+    stats.update({f"loss_cb{k}": float(v) for k, v in enumerate(out.per_codebook)})
+    return stats
