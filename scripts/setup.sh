@@ -13,7 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="${APT_PACKAGES:-espeak-ng libsndfile1}"
+# espeak-ng: G2P for en/de/ko/vi. The rest are offline voices for the synthetic corpus.
+APT_PACKAGES="${APT_PACKAGES:-espeak-ng libsndfile1 sox flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts open-jtalk open-jtalk-mecab-naist-jdic}"
 EXTRAS="${EXTRAS:-all}"
 
 log() { printf '\n==> %s\n' "$*"; }
