@@ -1,0 +1,145 @@
+"""Hand-checked normalisation examples, at least 15 per language."""
+
+from __future__ import annotations
+
+import pytest
+
+from tts.errors import UnsupportedLanguageError
+from tts.text import normalize
+
+GOLDEN = {
+    "en": [
+        ("I have 3 apples.", "I have three apples."),
+        ("It costs $5.", "It costs five dollars."),
+        ("It costs $5.50.", "It costs five dollars fifty cents."),
+        ("It costs €20.", "It costs twenty euros."),
+        ("Pay £1 now.", "Pay one pound now."),
+        ("Meet me at 3:30.", "Meet me at three thirty."),
+        ("Meet me at 7:00.", "Meet me at seven o'clock."),
+        ("Meet me at 9:05 am.", "Meet me at nine oh five a m."),
+        ("She was born in 1990.", "She was born in nineteen ninety."),
+        ("The year 1900.", "The year nineteen hundred."),
+        ("The 1st and 22nd.", "The first and twenty second."),
+        ("Temperature: -5 degrees.", "Temperature: minus five degrees."),
+        ("Pi is 3.14.", "Pi is three point one four."),
+        ("There are 1,000,000 stars.", "There are one million stars."),
+        ("It is 50% off.", "It is fifty percent off."),
+        ("Dr. Smith and Mr. Jones.", "doctor Smith and mister Jones."),
+        ("Apples, pears, etc.", "Apples, pears, et cetera."),
+        ("Fruit, e.g. apples.", "Fruit, for example apples."),
+        ("Room No. 7", "Room number seven"),
+        ("MP3 player", "MP three player"),
+        ("“Hello”  —  he said...", '"Hello" — he said…'),
+    ],
+    "de": [
+        ("Ich habe 3 Äpfel.", "Ich habe drei Äpfel."),
+        ("Es kostet 5 €.", "Es kostet fünf Euro."),
+        ("Es kostet 5,50 €.", "Es kostet fünf Euro fünfzig."),
+        ("Es kostet €20.", "Es kostet zwanzig Euro."),
+        ("Um 15:30 Uhr.", "Um fünfzehn Uhr dreißig."),
+        ("Um 8 Uhr.", "Um acht Uhr."),
+        ("Am 3. Mai.", "Am dritten Mai."),
+        ("Der 1. Platz.", "Der erste Platz."),
+        (
+            "Am 24.12.2024 ist Weihnachten.",
+            "Am vierundzwanzigsten Dezember zweitausendvierundzwanzig ist Weihnachten.",
+        ),
+        ("Im Jahr 1990.", "Im Jahr neunzehnhundertneunzig."),
+        ("Im Jahr 2024.", "Im Jahr zweitausendvierundzwanzig."),
+        ("Es hat -5 Grad.", "Es hat minus fünf Grad."),
+        ("Pi ist 3,14.", "Pi ist drei Komma eins vier."),
+        ("Es sind 10.000 Menschen.", "Es sind zehntausend Menschen."),
+        ("Es gibt 50% Rabatt.", "Es gibt fünfzig Prozent Rabatt."),
+        ("z.B. Äpfel usw.", "zum Beispiel Äpfel und so weiter."),
+        ("Dr. Müller und Prof. Schmidt.", "Doktor Müller und Professor Schmidt."),
+        ("Nr. 5", "Nummer fünf"),
+        ("Ich bin 3. Dann.", "Ich bin drei. Dann."),
+    ],
+    "ko": [
+        ("3시에 만나요.", "세 시에 만나요."),
+        ("3분 걸려요.", "삼 분 걸려요."),
+        ("사과 2개 주세요.", "사과 두 개 주세요."),
+        ("20살이에요.", "스무 살이에요."),
+        ("25살이에요.", "스물다섯 살이에요."),
+        ("학생 3명", "학생 세 명"),
+        ("6월 10일", "유월 십 일"),
+        ("10월 3일", "시월 삼 일"),
+        ("2024년", "이천이십사 년"),
+        ("1000원", "천 원"),
+        ("₩5000", "오천 원"),
+        ("$5", "오 달러"),
+        ("3:30에 만나요", "세 시 삼십 분에 만나요"),
+        ("1번째", "첫 번째"),
+        ("2번째", "두 번째"),
+        ("50%", "오십 퍼센트"),
+        ("-5도", "마이너스 오 도"),
+        ("3.14", "삼 점 일 사"),
+        ("100명", "백 명"),
+    ],
+    "vi": [
+        ("Tôi có 3 quả táo.", "Tôi có ba quả táo."),
+        ("Giá 10.000 VND.", "Giá mười nghìn đồng."),
+        ("Giá $5.", "Giá năm đô la."),
+        ("Lúc 15:30.", "Lúc mười lăm giờ ba mươi phút."),
+        ("Lúc 7h.", "Lúc bảy giờ."),
+        ("Ngày 2/9/1945.", "Ngày hai tháng chín năm một nghìn chín trăm bốn mươi lăm."),
+        ("Năm 2024.", "Năm hai nghìn không trăm hai mươi tư."),
+        ("thứ 2", "thứ hai"),
+        ("thứ 1", "thứ nhất"),
+        ("thứ 4", "thứ tư"),
+        ("50%", "năm mươi phần trăm"),
+        ("-5 độ", "âm năm độ"),
+        ("3,14", "ba phẩy mười bốn"),
+        ("21 người", "hai mươi mốt người"),
+        ("105 người", "một trăm lẻ năm người"),
+        ("1.000.000 người", "một triệu người"),
+        ("TP. Hồ Chí Minh", "thành phố Hồ Chí Minh"),
+        ("15 tuổi", "mười lăm tuổi"),
+    ],
+    "ja": [
+        # OpenJTalk reads digits with counters itself (checked in test_phonemize.py).
+        ("3時に会いましょう。", "3時に会いましょう。"),
+        ("100円です。", "100円です。"),
+        ("3本ください。", "3本ください。"),
+        ("$5です。", "5ドルです。"),
+        ("5€です。", "5ユーロです。"),
+        ("¥100です。", "100円です。"),
+        ("3:30に出発。", "3時30分に出発。"),
+        ("-5度です。", "マイナス5度です。"),
+        ("10000000円", "一千万円"),
+        ("1,000円", "1000円"),
+        ("50%です", "50%です"),
+        ("2024年1月1日", "2024年1月1日"),
+        ("１２３", "123"),
+        ("1st", "1番目"),
+        ("ﾃｽﾄ", "テスト"),
+        ("こんにちは！！", "こんにちは!"),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [(lang, text, expected) for lang, pairs in GOLDEN.items() for text, expected in pairs],
+)
+def test_golden_normalisation(language: str, text: str, expected: str) -> None:
+    assert normalize(text, language) == expected
+
+
+def test_at_least_fifteen_examples_per_language() -> None:
+    assert all(len(pairs) >= 15 for pairs in GOLDEN.values())
+
+
+@pytest.mark.parametrize("language", ["en", "de", "ko", "vi", "ja"])
+def test_idempotent_on_golden_outputs(language: str) -> None:
+    for _, expected in GOLDEN[language]:
+        assert normalize(expected, language) == expected
+
+
+def test_unsupported_language() -> None:
+    with pytest.raises(UnsupportedLanguageError):
+        normalize("hola", "es")
+
+
+def test_language_codes_are_normalised() -> None:
+    assert normalize("3 apples", "en-US") == "three apples"
