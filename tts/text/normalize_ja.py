@@ -16,7 +16,9 @@ import re
 from tts.text.numbers import ja_kanji
 
 _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])")
-_MINUS = re.compile(r"(?<![0-9A-Za-z)])-(?=\d)")
+# A hyphen after a number (also one already spelled in kanji, e.g. ゼロ or 一万) is a range or
+# separator, not a minus sign; excluding those keeps normalisation idempotent.
+_MINUS = re.compile(r"(?<![0-9A-Za-z)〇一二三四五六七八九十百千万億兆ロ])-(?=\d)")
 _CURRENCY_BEFORE = re.compile(r"([$€£¥₩])\s?(\d+(?:\.\d+)?)")
 _CURRENCY_AFTER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s?([€$£¥₩])")
 _CURRENCY_NAMES = {"$": "ドル", "€": "ユーロ", "£": "ポンド", "¥": "円", "₩": "ウォン"}
