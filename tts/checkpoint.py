@@ -82,7 +82,12 @@ def load_checkpoint(
 
 def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
     """`module.load_state_dict(state)` with a `CheckpointError` naming what does not match."""
-    missing, unexpected = module.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches are raised, not returned
+        raise CheckpointError(
+            f"{source} does not match the model built from its config: {exc}"
+        ) from exc
     if missing or unexpected:
         raise CheckpointError(
             f"{source} does not match the model built from its config: "

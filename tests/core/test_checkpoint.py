@@ -73,3 +73,10 @@ def test_safe_torch_load_refuses_pickled_objects(tmp_path):
         safe_torch_load(tmp_path / "evil.pt")
     with pytest.raises(CheckpointError, match="does not exist"):
         safe_torch_load(tmp_path / "none.pt")
+
+
+def test_shape_mismatch_is_a_checkpoint_error(tmp_path):
+    save_checkpoint(tmp_path, torch.nn.Linear(3, 2).state_dict(), "x", {})
+    state, _ = load_checkpoint(tmp_path)
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_state_into(torch.nn.Linear(4, 2), state, "x")
