@@ -1,0 +1,125 @@
+"""Descript Audio Codec (`dac` package) at 24 and 44.1 kHz behind the `Codec` interface.
+
+DAC 24 kHz: hop 320 (75 frames/s), 32 codebooks of 1024. DAC 44.1 kHz (8 kbps model): hop 512
+(~86.1 frames/s), 9 codebooks of 1024. DAC was trained with quantizer dropout, so the first
+`n_codebooks` codebooks alone still decode (coarser); pass n_codebooks= to use fewer.
+DAC is not causal: zero padding after a clip changes the codes of its last few frames.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tts.errors import ConfigError
+
+from .base import Codec
+from .weights import PretrainedWeights, load_weights_into, read_state_dict, resolve_weights
+
+
+@dataclass(frozen=True)
+class DacVariant:
+    model_type: str  # dac.utils names: "24khz", "44khz"
+    tag: str
+    kwargs: dict[str, Any]  # the DAC(...) arguments the published weights were trained with
+    url: str
+
+
+_RELEASES = "https://github.com/descriptinc/descript-audio-codec/releases/download/"
+VARIANTS: dict[str, DacVariant] = {
+    "dac-24k": DacVariant(
+        "24khz",
+        "0.0.4",
+        dict(
+            encoder_rates=[2, 4, 5, 8],
+            decoder_rates=[8, 5, 4, 2],
+            n_codebooks=32,
+            sample_rate=24_000,
+        ),
+        _RELEASES + "0.0.4/weights_24khz.pth",
+    ),
+    "dac-44k": DacVariant(
+        "44khz",
+        "0.0.1",
+        dict(
+            encoder_rates=[2, 4, 8, 8],
+            decoder_rates=[8, 8, 4, 2],
+            n_codebooks=9,
+            sample_rate=44_100,
+        ),
+        _RELEASES + "0.0.1/weights.pth",
+    ),
+}
+
+
+def _weights_spec(name: str) -> PretrainedWeights:
+    variant = VARIANTS[name]
+    filename = f"weights_{variant.model_type}_8kbps_{variant.tag}.pth"
+
+    def package_cache() -> Path:  # where dac.utils.download stores it
+        return Path.home() / ".cache" / "descript" / "dac" / filename
+
+    def download(timeout: float) -> Path:
+        import dac.utils
+
+        return Path(dac.utils.download(variant.model_type, "8kbps", variant.tag))
+
+    return PretrainedWeights(name, filename, variant.url, package_cache, download)
+
+
+class DacCodec(Codec):
+    codebook_size = 1024
+
+    def __init__(
+        self,
+        name: str = "dac-24k",
+        n_codebooks: int | None = None,
+        pretrained: bool = True,
+        checkpoint: str | Path | None = None,
+        allow_download: bool | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        with (
+            warnings.catch_warnings()
+        ):  # dac's Snake activation calls the deprecated torch.jit.script
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import dac  # imports torchaudio via audiotools: keep it lazy
+
+        if name not in VARIANTS:
+            raise ConfigError(f"unknown DAC variant {name!r}; choose one of {sorted(VARIANTS)}")
+        kwargs = VARIANTS[name].kwargs
+        total = kwargs["n_codebooks"]
+        n_codebooks = total if n_codebooks is None else int(n_codebooks)
+        if not 1 <= n_codebooks <= total:
+            raise ConfigError(
+                f"{name} has {total} codebooks; n_codebooks={n_codebooks} is out of range"
+            )
+        with warnings.catch_warnings():  # dac uses the deprecated torch weight_norm
+            warnings.simplefilter("ignore", FutureWarning)
+            model = dac.DAC(**kwargs)
+        if pretrained:
+            path = resolve_weights(_weights_spec(name), checkpoint, allow_download)
+            load_weights_into(model, read_state_dict(path), str(path))
+        self.model = model.eval().to(device)
+        self.name = name if n_codebooks == total else f"{name}@{n_codebooks}q"
+        self.sample_rate = int(kwargs["sample_rate"])
+        self.samples_per_frame = int(model.hop_length)
+        self.n_codebooks = n_codebooks
+        self.pretrained = pretrained
+
+    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
+        z = self.model.encoder(wav)
+        _, codes, *_ = self.model.quantizer(z, self.n_codebooks)
+        return codes[:, : self.n_codebooks]
+
+    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        z, _, _ = self.model.quantizer.from_codes(codes)
+        wav = self.model.decoder(z)[:, 0, :]
+        # DAC 24 kHz's odd upsampling stride (5) loses a few samples at the end; pad them back
+        # so that every codec returns exactly frames * samples_per_frame samples.
+        missing = codes.shape[-1] * self.samples_per_frame - wav.shape[-1]
+        return torch.nn.functional.pad(wav, (0, missing)) if missing > 0 else wav

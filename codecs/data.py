@@ -1,0 +1,129 @@
+"""Training data for the codec: random fixed-length crops from a folder or a JSONL manifest.
+
+Each crop is a pure function of (seed, global sample index): the file and the offset are
+drawn from a generator seeded with both. A resumed run that restarts at step s therefore sees
+exactly the crops an uninterrupted run would have seen, with any number of loader workers
+and without saving loader state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from tts.audio import resample, to_mono
+from tts.errors import AudioInputError, ManifestError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def read_manifest(path: str | Path) -> list[Path]:
+    """Audio paths from a JSONL manifest: one {"audio": path, ...} object per line.
+
+    Relative paths are resolved against the manifest's folder; blank lines are skipped.
+    """
+    path = Path(path)
+    files = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"{path}:{number}: not valid JSON ({exc})") from exc
+        if not isinstance(entry, dict) or not isinstance(entry.get("audio"), str):
+            raise ManifestError(f'{path}:{number}: expected an object with an "audio" path')
+        audio = Path(entry["audio"]).expanduser()
+        audio = audio if audio.is_absolute() else path.parent / audio
+        if not audio.is_file():
+            raise ManifestError(f"{path}:{number}: audio file {audio} does not exist")
+        files.append(audio)
+    return files
+
+
+def list_audio_files(source: str | Path) -> list[Path]:
+    """Audio files from a folder (recursive), a .jsonl manifest, or a single audio file."""
+    source = Path(source).expanduser()
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    elif source.suffix in (".jsonl", ".json"):
+        files = read_manifest(source)
+    elif source.suffix.lower() in AUDIO_SUFFIXES and source.is_file():
+        files = [source]
+    else:
+        raise ManifestError(
+            f"training data {source} is not a folder, a .jsonl manifest or an audio file"
+        )
+    if not files:
+        raise ManifestError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) found in {source}")
+    return files
+
+
+class RandomCrops(Dataset):
+    """`dataset[i]` = a mono float32 crop [crop_samples] at `sample_rate`, drawn from seed and i."""
+
+    def __init__(
+        self, files: list[Path], sample_rate: int, crop_samples: int, seed: int = 0
+    ) -> None:
+        self.files = list(files)
+        self.sample_rate = sample_rate
+        self.crop_samples = crop_samples
+        self.seed = seed
+        self._info: dict[int, tuple[int, int]] = {}  # file index -> (frames, sample rate)
+
+    def __len__(self) -> int:  # indices are unbounded; the sampler decides which are used
+        return 2**62
+
+    def _file_info(self, k: int) -> tuple[int, int]:
+        if k not in self._info:
+            try:
+                info = sf.info(str(self.files[k]))
+            except Exception as exc:
+                raise AudioInputError(f"cannot read training file {self.files[k]}: {exc}") from exc
+            self._info[k] = (info.frames, info.samplerate)
+        return self._info[k]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, index])
+        k = int(rng.integers(len(self.files)))
+        frames, sr = self._file_info(k)
+        # Read a little more than the crop at the file's own rate, then resample and trim.
+        need = int(np.ceil(self.crop_samples * sr / self.sample_rate)) + 16
+        start = int(rng.integers(0, max(1, frames - need + 1)))
+        data, sr = sf.read(
+            str(self.files[k]), start=start, frames=need, dtype="float32", always_2d=True
+        )
+        wav = resample(to_mono(data.T), sr, self.sample_rate)[: self.crop_samples]
+        wav = np.pad(wav, (0, self.crop_samples - len(wav)))  # short files: zero padding
+        return torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
+
+
+class StepSampler(Sampler[int]):
+    """Endless global sample indices for one rank, starting at a given optimisation step.
+
+    Step s on rank r uses indices (s * world + r) * batch ... + batch - 1, so ranks never
+    share a crop and every step's batch is fixed no matter when the run was resumed.
+    """
+
+    def __init__(
+        self, batch_size: int, start_step: int = 0, rank: int = 0, world_size: int = 1
+    ) -> None:
+        self.batch_size, self.start_step, self.rank, self.world_size = (
+            batch_size,
+            start_step,
+            rank,
+            world_size,
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        step = self.start_step
+        while True:
+            first = (step * self.world_size + self.rank) * self.batch_size
+            yield from range(first, first + self.batch_size)
+            step += 1

@@ -1,0 +1,88 @@
+"""Our 25 Hz codec behind the `Codec` interface, saved as model.safetensors + config.json.
+
+Checkpoints are directories written by `KoeCodec.save` (or by recipes/train_codec.py) with
+kind "koe-codec"; `load_codec(path)` reads them back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tts.checkpoint import CONFIG_NAME, load_checkpoint, read_checkpoint_config, save_checkpoint
+from tts.config import config_from_dict, config_to_dict
+from tts.errors import CheckpointError, ConfigError
+
+from .base import Codec
+from .model import CodecConfig, CodecModel
+from .weights import load_weights_into
+
+CHECKPOINT_KIND = "koe-codec"
+
+
+class KoeCodec(Codec):
+    """Wraps a `CodecModel`; `model` may be shared with a training loop (it is not copied)."""
+
+    def __init__(self, model: CodecModel, pretrained: bool = False, name: str = "koe") -> None:
+        self.model = model
+        self.config: CodecConfig = model.cfg
+        self.name = name
+        self.pretrained = pretrained
+        self.sample_rate = self.config.sample_rate
+        self.samples_per_frame = self.config.hop
+        self.n_codebooks = self.config.n_codebooks
+        self.codebook_size = model.fsq.codebook_size
+
+    @classmethod
+    def from_config(
+        cls, config: CodecConfig, device: str | torch.device = "cpu", name: str = "koe"
+    ) -> KoeCodec:
+        """Random weights (for tests and as the starting point of training)."""
+        return cls(CodecModel(config).eval().to(device), pretrained=False, name=name)
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> KoeCodec:
+        directory = find_checkpoint_dir(directory)
+        state, payload = load_checkpoint(directory, kind=CHECKPOINT_KIND, device="cpu")
+        try:
+            config = config_from_dict(CodecConfig, payload["config"])
+        except ConfigError as exc:
+            raise CheckpointError(
+                f"{directory / CONFIG_NAME} has an invalid codec config: {exc}"
+            ) from exc
+        model = CodecModel(config)
+        load_weights_into(model, state, str(directory))
+        name = str(payload.get("name", f"koe:{directory.name}"))
+        return cls(model.eval().to(device), pretrained=True, name=name)
+
+    def save(self, directory: str | Path, **metadata: object) -> Path:
+        return save_checkpoint(
+            directory,
+            self.model.state_dict(),
+            CHECKPOINT_KIND,
+            config_to_dict(self.config),
+            name=self.name,
+            frame_rate=self.frame_rate,
+            n_codebooks=self.n_codebooks,
+            codebook_size=self.codebook_size,
+            **metadata,
+        )
+
+    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
+        return self.model.encode(wav)
+
+    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(codes)
+
+
+def find_checkpoint_dir(path: str | Path) -> Path:
+    """A codec checkpoint folder, or a training run folder holding one in `checkpoint/`."""
+    path = Path(path).expanduser()
+    if (path / CONFIG_NAME).is_file():
+        return path
+    for sub in ("checkpoint", "checkpoint.old"):  # see recipes/train_codec.py
+        if (path / sub / CONFIG_NAME).is_file():
+            return path / sub
+    read_checkpoint_config(path, CHECKPOINT_KIND)  # raises the precise CheckpointError
+    return path

@@ -1,0 +1,398 @@
+"""Train the Koe 25 Hz speech codec (tts.codecs.model) on a folder of audio or a manifest.
+
+    python recipes/train_codec.py --data wavs/ --out runs/codec --preset small
+    python recipes/train_codec.py --data train.jsonl --out runs/codec --preset tiny max_steps=2000 batch_size=8
+    torchrun --nproc_per_node=4 recipes/train_codec.py --data ... --out ... --preset base adversarial=true
+
+Data: a folder (searched recursively for wav/flac/ogg/mp3) or a JSONL manifest whose lines hold
+{"audio": path}. Each step draws random fixed-length crops (resampled to 24 kHz).
+Losses: multi-resolution log-mel and STFT reconstruction; with adversarial=true also
+multi-period + multi-resolution STFT discriminators (hinge) and feature matching. FSQ needs
+no codebook or commitment loss.
+Outputs in --out: checkpoint/ (model.safetensors + config.json, loadable with
+tts.codecs.load_codec(out_dir), plus train_state.pt and train_config.json), log.jsonl,
+loss.png and samples/*.wav. Rerun the same command to resume from checkpoint/ (model,
+optimizer, scheduler, step and RNG state; the data order is a function of the step).
+Config: `key=value` overrides of TrainConfig, `model.key=value` for CodecConfig fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from tts.audio import load_audio, resample, save_audio
+from tts.checkpoint import load_checkpoint, safe_torch_load
+from tts.codecs.data import RandomCrops, StepSampler, list_audio_files
+from tts.codecs.discriminators import (
+    Discriminators,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+)
+from tts.codecs.koe import KoeCodec
+from tts.codecs.losses import MultiResolutionLoss
+from tts.codecs.model import CodecConfig, CodecModel, preset_config, small_config
+from tts.codecs.weights import load_weights_into
+from tts.config import apply_overrides, config_to_dict, load_config, save_config
+from tts.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""  # folder of audio files or JSONL manifest
+    model: CodecConfig = field(default_factory=small_config)
+    seed: int = 1337
+    batch_size: int = 16  # per process
+    crop_seconds: float = 1.92  # rounded to whole codec frames
+    max_steps: int = 100_000
+    lr: float = 5e-4
+    min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int = 500
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    mel_weight: float = 15.0
+    stft_weight: float = 1.0
+    adversarial: bool = False
+    adv_start_step: int = 0  # reconstruction-only warm-up before the discriminators join
+    adv_weight: float = 1.0
+    feature_weight: float = 2.0
+    disc_channels: int = 32
+    disc_lr: float = 2e-4
+    num_workers: int = 2
+    log_every: int = 10
+    ckpt_every: int = 1000
+    sample_every: int = 1000
+    sample_seconds: float = 4.0
+    device: str = "auto"  # auto = cuda:LOCAL_RANK when available, else cpu
+
+
+# ---- setup helpers -----------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="folder of audio files or JSONL manifest")
+    parser.add_argument("--out", required=True, help="run folder (checkpoints, logs, samples)")
+    parser.add_argument(
+        "--preset", choices=["tiny", "small", "base"], help="model size (default small)"
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=0,
+        help="stop after N steps this session (with a checkpoint); rerun to go on",
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="key=value config overrides, e.g. batch_size=8 model.n_codebooks=2",
+    )
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
+    """Preset (or the resumed run's config) -> CLI overrides -> --data."""
+    if saved is not None and args.preset is None:
+        cfg = load_config(TrainConfig, saved)
+    else:
+        cfg = TrainConfig(model=preset_config(args.preset or "small"))
+    cfg = apply_overrides(cfg, args.overrides)
+    if args.data:
+        cfg.data = args.data
+    if not cfg.data:
+        raise ConfigError("no training data: pass --data FOLDER_OR_MANIFEST")
+    cfg.model.validate()
+    if saved is not None:
+        before = load_config(TrainConfig, saved).model
+        if config_to_dict(before) != config_to_dict(cfg.model):
+            raise ConfigError(
+                f"{saved.parent.parent} holds a run with a different model config; resume with the same "
+                "preset and model.* overrides, or use a new --out"
+            )
+    return cfg
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr_ratio at max_steps."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    # checkpoint.old only survives when a run died between the two renames in save_checkpoint.
+    for name in ("checkpoint", "checkpoint.old"):
+        if (out / name / "train_state.pt").is_file():
+            return out / name
+    return None
+
+
+def split(outputs: list, n: int) -> tuple[list, list]:
+    """Discriminator outputs on cat([real, fake]) -> (real outputs, fake outputs)."""
+    real = [(logits[:n], [f[:n] for f in feats]) for logits, feats in outputs]
+    fake = [(logits[n:], [f[n:] for f in feats]) for logits, feats in outputs]
+    return real, fake
+
+
+# ---- checkpoints, samples, plots ---------------------------------------------------------
+
+
+def save_training_state(
+    out: Path, cfg: TrainConfig, step: int, parts: dict[str, Any], model: CodecModel
+) -> None:
+    """Write checkpoint/ atomically: build it in checkpoint.tmp/, then swap it in by renames."""
+    tmp, final, old = out / "checkpoint.tmp", out / "checkpoint", out / "checkpoint.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    KoeCodec(model, name=f"koe:{out.name}").save(tmp, step=step)
+    state = {"step": step, "rng_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["rng_cuda"] = torch.cuda.get_rng_state_all()
+    state.update({name: part.state_dict() for name, part in parts.items()})
+    torch.save(state, tmp / "train_state.pt")
+    save_config(cfg, tmp / "train_config.json")
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_training_state(directory: Path, parts: dict[str, Any], model: CodecModel) -> int:
+    weights, _ = load_checkpoint(directory, kind="koe-codec")
+    load_weights_into(model, weights, str(directory))
+    state = safe_torch_load(directory / "train_state.pt")  # weights_only=True
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    torch.set_rng_state(state["rng_cpu"])
+    if "rng_cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    return int(state["step"])
+
+
+def evaluate(
+    model: CodecModel, reference: torch.Tensor, recon_loss: MultiResolutionLoss
+) -> tuple[torch.Tensor, float]:
+    """Reconstruct the fixed reference clip: (audio, its log-mel distance to the original)."""
+    model.eval()
+    with torch.no_grad():
+        recon, _ = model(reference[None, None])
+        mel = recon_loss(recon, reference[None])["mel"].item()
+    model.train()
+    return recon[0], mel
+
+
+def write_sample(
+    out: Path, reference: torch.Tensor, recon: torch.Tensor, step: int, sr: int
+) -> None:
+    (out / "samples").mkdir(exist_ok=True)
+    if not (out / "samples" / "reference.wav").exists():
+        save_audio(out / "samples" / "reference.wav", reference.cpu().numpy(), sr)
+    save_audio(out / "samples" / f"step_{step:07d}.wav", recon.clamp(-1, 1).cpu().numpy(), sr)
+
+
+def plot_losses(out: Path, history: list[dict[str, float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [
+        k
+        for k in ("loss", "mel", "stft", "eval_mel", "adv", "feat", "disc")
+        if any(k in h for h in history)
+    ]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(8, 2.2 * len(keys)), sharex=True, squeeze=False)
+    for ax, key in zip(axes[:, 0], keys, strict=True):
+        points = [(h["step"], h[key]) for h in history if key in h]
+        ax.plot(*zip(*points, strict=True))
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("step")
+    fig.suptitle(f"codec training: {out.name}")
+    fig.tight_layout()
+    fig.savefig(out / "loss.png", dpi=100)
+    plt.close(fig)
+
+
+# ---- training ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    out = Path(args.out)
+    resume_dir = latest_checkpoint(out)
+    cfg = build_config(args, resume_dir / "train_config.json" if resume_dir else None)
+
+    # Distributed: torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; without them this is one process.
+    ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
+    rank, world, local_rank = 0, 1, 0
+    if ddp:
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if cfg.device == "auto":
+        device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(cfg.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    master = rank == 0
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    sr, hop = cfg.model.sample_rate, cfg.model.hop
+    crop = max(1, round(cfg.crop_seconds * sr / hop)) * hop
+    model = CodecModel(cfg.model).to(device)
+    recon_loss = MultiResolutionLoss(sr).to(device)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
+    parts: dict[str, Any] = {"optimizer": opt, "scheduler": sched}
+    discs = None
+    if cfg.adversarial:
+        discs = Discriminators(channels=cfg.disc_channels).to(device)
+        opt_d = torch.optim.AdamW(discs.parameters(), lr=cfg.disc_lr, betas=(0.8, 0.99))
+        sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, lambda s: lr_factor(s, cfg))
+        parts.update({"discriminators": discs, "disc_optimizer": opt_d, "disc_scheduler": sched_d})
+
+    start_step = 0
+    if resume_dir is not None:
+        start_step = load_training_state(resume_dir, parts, model)
+        if master:
+            print(f"resuming {out} from step {start_step}")
+    raw_model = model
+    if ddp:
+        ids = [local_rank] if device.type == "cuda" else None
+        model = DistributedDataParallel(model, device_ids=ids)
+        if discs is not None:
+            discs = DistributedDataParallel(discs, device_ids=ids)
+
+    files = list_audio_files(cfg.data)
+    dataset = RandomCrops(files, sr, crop, seed=cfg.seed)
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=StepSampler(cfg.batch_size, start_step, rank, world),
+        num_workers=cfg.num_workers,
+        pin_memory=device.type == "cuda",
+    )
+    batches = iter(loader)
+
+    history: list[dict[str, float]] = []
+    log_path = out / "log.jsonl"
+    if master:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "train_config.json")
+        if log_path.exists():  # keep the log up to the checkpoint we resumed from
+            history = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
+            history = [h for h in history if h["step"] <= start_step]
+            log_path.write_text("".join(json.dumps(h) + "\n" for h in history))
+        wav, file_sr = load_audio(files[0])
+        reference = torch.from_numpy(resample(wav, file_sr, sr)[: int(cfg.sample_seconds * sr)])
+        reference = torch.nn.functional.pad(reference, (0, (-len(reference)) % hop)).to(device)
+        n_params = sum(p.numel() for p in raw_model.parameters())
+        print(
+            f"codec {n_params / 1e6:.2f} M params, {cfg.model.frame_rate:g} frames/s x {cfg.model.n_codebooks} "
+            f"codebooks of {raw_model.fsq.codebook_size}; {len(files)} files; world size {world}; device {device}"
+        )
+
+        if start_step == 0:  # where the loss starts, on a fixed clip (training losses are noisy)
+            history = [{"step": 0, "eval_mel": evaluate(raw_model, reference, recon_loss)[1]}]
+            log_path.write_text(json.dumps(history[0]) + "\n")
+
+    model.train()
+    pbar = tqdm(
+        range(start_step, cfg.max_steps),
+        initial=start_step,
+        total=cfg.max_steps,
+        disable=not master,
+    )
+    last: dict[str, float] = {}
+    for step in pbar:
+        wav = next(batches).to(device, non_blocking=True)
+        recon, _ = model(wav[:, None])
+        rec = recon_loss(recon, wav)
+        loss = cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"]
+        logs = {"mel": rec["mel"].item(), "stft": rec["stft"].item()}
+
+        if discs is not None and step >= cfg.adv_start_step:
+            # Discriminator step on real vs detached fake, in one forward (DDP-friendly).
+            real, fake = split(discs(torch.cat([wav, recon.detach()])), len(wav))
+            loss_d = discriminator_loss(real, fake)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            torch.nn.utils.clip_grad_norm_(discs.parameters(), cfg.grad_clip * 10)
+            opt_d.step()
+            sched_d.step()
+            # Generator terms against the updated discriminators.
+            real, fake = split(discs(torch.cat([wav, recon])), len(wav))
+            adv, feat = generator_loss(fake), feature_matching_loss(real, fake)
+            loss = loss + cfg.adv_weight * adv + cfg.feature_weight * feat
+            logs.update(disc=loss_d.item(), adv=adv.item(), feat=feat.item())
+
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        done = step + 1
+        last = {
+            "step": done,
+            "loss": loss.item(),
+            **logs,
+            "grad_norm": float(grad_norm),
+            "lr": sched.get_last_lr()[0],
+        }
+
+        finished = done == cfg.max_steps or (
+            args.stop_after > 0 and done - start_step >= args.stop_after
+        )
+        if not master:
+            if finished:
+                break
+            continue
+        pbar.set_postfix(loss=f"{last['loss']:.3f}", mel=f"{logs['mel']:.3f}")
+        if done % cfg.sample_every == 0 or finished:
+            recon_ref, last["eval_mel"] = evaluate(raw_model, reference, recon_loss)
+            write_sample(out, reference, recon_ref, done, sr)
+        if done % cfg.log_every == 0 or finished or "eval_mel" in last:
+            history.append(last)
+            with log_path.open("a") as f:
+                f.write(json.dumps(last) + "\n")
+        if done % cfg.sample_every == 0 or finished:
+            plot_losses(out, history)
+        if done % cfg.ckpt_every == 0 or finished:
+            save_training_state(out, cfg, done, parts, raw_model)
+            tqdm.write(
+                f"step {done}: loss {last['loss']:.4f} (mel {logs['mel']:.4f}); checkpoint saved"
+            )
+        if finished:
+            break
+    pbar.close()
+    if ddp:
+        dist.destroy_process_group()
+    return {
+        "step": last.get("step", start_step),
+        "start_step": start_step,
+        "history": history,
+        "out": str(out),
+    }
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
