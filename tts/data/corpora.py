@@ -1,0 +1,105 @@
+"""Helpers shared by the corpus preparers in `recipes/data/` (one CLI per corpus).
+
+Each preparer defines `prepare(root, **options) -> list[ManifestEntry]` and calls
+`preparer_main(prepare, __doc__, add_options)`, which gives it the common command line:
+
+    python recipes/data/<corpus>.py --root /path/to/unpacked --out manifests/<corpus>.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from tts.data.importers import audio_duration
+from tts.data.manifest import ManifestEntry, write_manifest
+from tts.data.stats import format_summary, summarize
+from tts.errors import ManifestError, TTSError
+
+
+def find_root(root: str | Path, marker: str, max_depth: int = 2) -> Path:
+    """`root` or the first folder below it (up to `max_depth` levels) that contains `marker`.
+
+    Archives unpack with or without a top folder (`jsut_ver1.1/`, `LibriTTS_R/`, ...); this
+    accepts both.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ManifestError(f"corpus root {root} is not a folder")
+    frontier = [root]
+    for _ in range(max_depth + 1):
+        for folder in frontier:
+            if (folder / marker).exists():
+                return folder
+        frontier = sorted(p for f in frontier for p in f.iterdir() if p.is_dir())
+    raise ManifestError(f"cannot find {marker!r} under {root}; is this the unpacked corpus?")
+
+
+def read_delimited(path: Path, sep: str, min_fields: int) -> list[list[str]]:
+    """Non-empty lines split on `sep` (BOM stripped); ManifestError names file:line if short."""
+    rows = []
+    with path.open(encoding="utf-8-sig") as f:
+        for number, line in enumerate(f, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split(sep)
+            if len(fields) < min_fields:
+                raise ManifestError(
+                    f"{path}:{number}: expected at least {min_fields} {sep!r}-separated fields"
+                )
+            rows.append([x.strip() for x in fields])
+    return rows
+
+
+def make_entry(
+    audio: Path,
+    text: str,
+    language: str,
+    speaker: str,
+    corpus: str,
+    emotion: str = "neutral",
+    intensity: float | None = None,
+    **extra: object,
+) -> ManifestEntry:
+    """A validated entry with its duration read from the file header."""
+    return ManifestEntry(
+        audio=audio.resolve(),
+        text=text,
+        language=language,
+        speaker=speaker,
+        duration=audio_duration(audio),
+        emotion=emotion,
+        intensity=intensity,
+        extra={"corpus": corpus, **extra},
+    )
+
+
+def preparer_main(
+    prepare: Callable[..., list[ManifestEntry]],
+    description: str | None,
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+    argv: Iterable[str] | None = None,
+) -> list[ManifestEntry]:
+    """Parse --root/--out (+ corpus options), run `prepare`, write and summarise the manifest."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--root", type=Path, required=True, help="the unpacked corpus folder")
+    parser.add_argument("--out", type=Path, required=True, help="manifest to write (.jsonl)")
+    if add_options is not None:
+        add_options(parser)
+    args = vars(parser.parse_args(None if argv is None else list(argv)))
+    root, out = args.pop("root"), args.pop("out")
+    try:
+        entries = prepare(root, **args)
+        if not entries:
+            raise ManifestError(f"no utterances found under {root}")
+        write_manifest(out, entries)
+    except TTSError as exc:
+        sys.exit(f"error: {exc}")
+    print(format_summary(summarize(entries)))
+    print(f"\nwrote {len(entries)} entries to {out}")
+    return entries
