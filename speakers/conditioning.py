@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from tts.conditioning import Conditioning
 from tts.errors import ConfigError
 from tts.labels import check_emotion, check_language
@@ -25,13 +27,14 @@ __all__ = ["EmotionTable", "build_conditioning"]
 def build_conditioning(
     speaker_encoder: SpeakerEncoder,
     style_encoder: StyleEncoder | None,
-    voice: object,
+    voice: object | None,
     language: str,
     style: object | None = None,
     emotion: str | None = None,
     intensity: float | None = None,
     sr: int | None = None,
     cache: EmbeddingCache | None = DEFAULT_CACHE,
+    speaker_embedding: torch.Tensor | None = None,
 ) -> Conditioning:
     """A batch-of-one `Conditioning`.
 
@@ -40,6 +43,7 @@ def build_conditioning(
     style clip when there is one, else to "neutral" / 1.0; given explicitly they label the
     conditioning as asked (the style vector still comes from the style clip if given).
     `style_encoder=None` gives a conditioning without a style vector (labels only).
+    `speaker_embedding` (a [SPEAKER_DIM] tensor, e.g. a stored voice) replaces `voice`.
     """
     language = check_language(language)
     if emotion is not None:
@@ -50,8 +54,19 @@ def build_conditioning(
         if not math.isfinite(intensity) or intensity < 0:
             raise ConfigError(f"intensity must be finite and >= 0 (0 = neutral), got {intensity}")
 
-    voice_clip = load_reference(voice, sr)
-    speaker = speaker_encoder.embed_reference(voice_clip, cache)
+    if speaker_embedding is not None:
+        if voice is not None:
+            raise ConfigError("give either a voice clip or a speaker embedding, not both")
+        speaker = speaker_embedding.detach().float().reshape(-1).cpu()
+        if speaker.numel() != speaker_encoder.dim:
+            raise ConfigError(
+                f"speaker embedding has {speaker.numel()} values; this encoder makes "
+                f"{speaker_encoder.dim}"
+            )
+    elif voice is None:
+        raise ConfigError("a voice is needed: a reference clip or a stored speaker embedding")
+    else:
+        speaker = speaker_encoder.embed_reference(load_reference(voice, sr), cache)
 
     style_vector = None
     if style is not None:

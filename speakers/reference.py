@@ -65,6 +65,13 @@ class ReferenceClip:
 
 def _as_array(source: object, sr: int | None) -> tuple[np.ndarray, int, str]:
     """Read or convert the input to a float32 [channels, samples] array and its rate."""
+    if isinstance(source, tuple) and len(source) == 2:
+        # (array, sr) as in soundfile/librosa, or (sr, array) as Gradio's audio component gives
+        first, second = source
+        audio, rate = (second, first) if isinstance(first, (int, np.integer)) else source
+        if sr is not None and int(rate) != int(sr):
+            raise ReferenceAudioError(f"the clip says {rate} Hz but sr={sr} was passed")
+        source, sr = audio, rate
     if isinstance(source, (str, Path, bytes, bytearray)):
         name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
         if isinstance(source, (str, Path)) and not Path(source).is_file():

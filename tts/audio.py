@@ -8,7 +8,7 @@ the way in and out.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ class Audio:
 
     wav: np.ndarray  # float32 [samples]
     sample_rate: int
+    segments: list = field(default_factory=list)  # per sentence chunk: what was generated
 
     @property
     def duration(self) -> float:

@@ -10,9 +10,13 @@ import importlib
 import shutil
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from tts.errors import TTSError
+from tts.errors import TextError, TTSError
 from tts.labels import EMOTIONS, LANGUAGES
+
+if TYPE_CHECKING:  # the pipeline is imported lazily so that `tts --help` stays instant
+    from tts.synthesizer import Synthesizer
 
 
 def _cmd_text(args: argparse.Namespace) -> int:
@@ -25,6 +29,100 @@ def _cmd_text(args: argparse.Namespace) -> int:
         print(f"symbols: {' '.join(chunk.symbols)}")
         if args.ids:
             print(f"ids:     {' '.join(map(str, chunk.ids))}")
+    return 0
+
+
+def _read_text(args: argparse.Namespace) -> str:
+    if args.text is not None:
+        return args.text
+    if args.text_file:
+        from pathlib import Path
+
+        return Path(args.text_file).read_text(encoding="utf-8")
+    if sys.stdin.isatty():
+        raise TextError("no text given: use --text, --text-file, or pipe text on stdin")
+    return sys.stdin.read()
+
+
+def _cmd_synthesize(args: argparse.Namespace) -> int:
+    import time
+
+    from tts.generate import SamplingConfig
+    from tts.synthesizer import Synthesizer
+
+    text = _read_text(args)
+    start = time.perf_counter()
+    synth = Synthesizer.from_pretrained(args.model, device=args.device)
+    loaded = time.perf_counter()
+    sampling = None
+    if any(v is not None for v in (args.temperature, args.top_k, args.top_p, args.cfg_scale)):
+        base = synth.config.sampling
+        sampling = SamplingConfig(
+            temperature=base.temperature if args.temperature is None else args.temperature,
+            top_k=base.top_k if args.top_k is None else args.top_k,
+            top_p=base.top_p if args.top_p is None else args.top_p,
+            repetition_penalty=base.repetition_penalty,
+            repetition_window=base.repetition_window,
+            cfg_scale=base.cfg_scale if args.cfg_scale is None else args.cfg_scale,
+        )
+    options = dict(
+        reference=args.reference,
+        language=args.language,
+        emotion=args.emotion,
+        intensity=args.intensity,
+        style_reference=args.style_reference,
+        speed=args.speed,
+        seed=args.seed,
+        sampling=sampling,
+        watermark=not args.no_watermark,
+    )
+    if args.stream:
+        return _stream_out(synth, text, options, args.out, loaded)
+    audio = synth.synthesize(text, **options)
+    audio.save(args.out)
+    took = time.perf_counter() - loaded
+    print(
+        f"wrote {args.out}: {audio.duration:.2f} s of audio in {took:.2f} s "
+        f"(RTF {took / max(audio.duration, 1e-9):.3f}; model load {loaded - start:.2f} s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _stream_out(synth: Synthesizer, text: str, options: dict, out: str, t0: float) -> int:
+    """Write pieces as they come: raw 16-bit PCM to stdout for `--out -`, else a WAV file."""
+    import time
+
+    import numpy as np
+    import soundfile as sf
+
+    first = None
+    samples = 0
+    sink = (
+        None
+        if out == "-"
+        else sf.SoundFile(out, "w", samplerate=synth.sample_rate, channels=1, subtype="PCM_16")
+    )
+    try:
+        for piece in synth.stream(text, **options):
+            first = first if first is not None else time.perf_counter() - t0
+            samples += piece.size
+            if sink is None:
+                pcm = (np.clip(piece, -1, 1) * 32767).astype("<i2")
+                sys.stdout.buffer.write(pcm.tobytes())
+                sys.stdout.buffer.flush()
+            else:
+                sink.write(piece)
+    finally:
+        if sink is not None:
+            sink.close()
+    took = time.perf_counter() - t0
+    seconds = samples / synth.sample_rate
+    print(
+        f"streamed {seconds:.2f} s of audio ({synth.sample_rate} Hz) to {out}; first chunk after "
+        f"{(first or 0) * 1000:.0f} ms, RTF {took / max(seconds, 1e-9):.3f}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -117,13 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synthesize", help="synthesize speech to a wav file")
     p.add_argument("--text", help="text to speak (default: read --text-file or stdin)")
-    p.add_argument("--text-file", help="read the text from this file")
-    p.add_argument("--reference", help="reference clip of the voice to clone")
+    p.add_argument("--text-file", help="read the text from this file (UTF-8)")
+    p.add_argument(
+        "--reference", help="clip of the voice to clone, or a stored voice name (default: model's)"
+    )
+    p.add_argument("--style-reference", help="clip whose speaking style/emotion to copy")
     p.add_argument("--language", default="en", choices=LANGUAGES)
-    p.add_argument("--emotion", default="neutral", choices=EMOTIONS)
-    p.add_argument("--intensity", type=float, default=1.0)
-    p.add_argument("--out", default="out.wav")
-    p.set_defaults(func=_not_yet("synthesize", 5))
+    p.add_argument("--emotion", default=None, choices=EMOTIONS, help="default: neutral")
+    p.add_argument(
+        "--intensity", type=float, default=None, help="emotion strength, 0..1 (>1 exaggerates)"
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="0.5..2.0")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--cfg-scale", type=float, default=None)
+    p.add_argument("--model", default=None, help="model directory or hub id (default: shipped)")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument(
+        "--out", default="out.wav", help="output file; with --stream, - = raw PCM to stdout"
+    )
+    p.add_argument("--stream", action="store_true", help="write audio while it is generated")
+    p.add_argument(
+        "--no-watermark", action="store_true", help="do not watermark the output (logged)"
+    )
+    p.set_defaults(func=_cmd_synthesize)
 
     p = sub.add_parser("text", help="show the front end's normalised text and phoneme symbols")
     p.add_argument("--text", help="text (default: stdin)")

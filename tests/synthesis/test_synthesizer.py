@@ -1,0 +1,245 @@
+import json
+import logging
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tts.audio import load_audio
+from tts.errors import (
+    CheckpointError,
+    ConfigError,
+    ReferenceAudioError,
+    TextError,
+    UnsupportedLanguageError,
+)
+from tts.generate import MaxLengthWarning, SamplingConfig
+from tts.labels import UnsupportedEmotionError
+from tts.synthesizer import Synthesizer, stream_to_array
+from tts.watermark import default_watermarker
+
+
+def test_shapes_rate_and_segments(synth):
+    audio = synth.synthesize(
+        "Hello there. How are you today?", reference="default", language="en", seed=1
+    )
+    assert audio.sample_rate == synth.codec.sample_rate == 24000
+    assert audio.wav.dtype == np.float32 and audio.wav.ndim == 1
+    assert np.all(np.isfinite(audio.wav)) and np.max(np.abs(audio.wav)) <= 1.0
+    assert [s.text for s in audio.segments] == ["Hello there.", "How are you today?"]
+    frames = sum(s.n_frames for s in audio.segments)
+    hop = synth.codec.samples_per_frame
+    # two segments joined by one pause, minus nothing: all frames are in the output
+    pause = int(24000 * synth.config.pause_ms / 1000)
+    assert len(audio.wav) == frames * hop + pause
+
+
+def test_reference_as_path_bytes_or_array_gives_the_same_voice(synth, reference_clip, tmp_path):
+    from tts.audio import encode_audio_bytes, save_audio
+
+    wav, sr = reference_clip
+    save_audio(tmp_path / "ref.flac", wav, sr)
+    kwargs = dict(language="ja", seed=3, watermark=False)
+    from_file = synth.synthesize("こんにちは。", reference=tmp_path / "ref.flac", **kwargs)
+    from_bytes = synth.synthesize(
+        "こんにちは。", reference=encode_audio_bytes(wav, sr, "FLAC"), **kwargs
+    )
+    np.testing.assert_array_equal(from_file.wav, from_bytes.wav)
+    from_gradio = synth.synthesize("こんにちは。", reference=(sr, wav), **kwargs)
+    from_array = synth.synthesize("こんにちは。", reference=(wav, sr), **kwargs)
+    np.testing.assert_array_equal(from_gradio.wav, from_array.wav)
+    assert not np.array_equal(
+        from_array.wav, synth.synthesize("こんにちは。", reference="default", **kwargs).wav
+    )
+
+
+def test_seed_makes_output_deterministic_and_different_seeds_differ(synth):
+    kw = dict(language="de", watermark=False)
+    a = synth.synthesize("Guten Morgen.", seed=7, **kw).wav
+    b = synth.synthesize("Guten Morgen.", seed=7, **kw).wav
+    c = synth.synthesize("Guten Morgen.", seed=8, **kw).wav
+    np.testing.assert_array_equal(a, b)
+    assert a.shape != c.shape or not np.array_equal(a, c)
+
+
+def test_batched_long_text_equals_unbatched(synth):
+    text = " ".join(f"Sentence number {n}." for n in range(1, 6))
+    batched = synth.synthesize(text, language="en", seed=11, watermark=False)
+    old = synth.config.batch_size
+    synth.config.batch_size = 1
+    try:
+        single = synth.synthesize(text, language="en", seed=11, watermark=False)
+    finally:
+        synth.config.batch_size = old
+    np.testing.assert_array_equal(batched.wav, single.wav)
+    assert len(batched.segments) == 5
+
+
+def test_streaming_concatenates_to_the_one_shot_audio(synth):
+    text = "Streaming works. It yields audio early."
+    kw = dict(language="en", seed=5, watermark=False)
+    one_shot = synth.synthesize(text, **kw).wav
+    pieces = list(synth.stream(text, chunk_frames=4, min_chunk_ms=80, **kw))
+    assert len(pieces) > 2
+    streamed = stream_to_array(pieces)
+    assert streamed.shape == one_shot.shape
+    np.testing.assert_allclose(streamed, one_shot, atol=1e-4)
+
+
+def test_classifier_free_guidance_path(synth):
+    kw = dict(language="en", seed=2, watermark=False)
+    plain = synth.synthesize("Guided speech.", sampling=SamplingConfig(temperature=0), **kw)
+    same = synth.synthesize(
+        "Guided speech.", sampling=SamplingConfig(temperature=0, cfg_scale=1.0), **kw
+    )
+    guided = synth.synthesize(
+        "Guided speech.", sampling=SamplingConfig(temperature=0, cfg_scale=3.0), **kw
+    )
+    np.testing.assert_array_equal(plain.wav, same.wav)
+    assert guided.wav.shape != plain.wav.shape or not np.array_equal(guided.wav, plain.wav)
+
+
+def test_fifty_sentences_are_all_generated(synth):
+    sentences = [f"This is sentence {n}." for n in range(50)]
+    audio = synth.synthesize(" ".join(sentences), language="en", seed=0, watermark=False)
+    assert len(audio.segments) == 50
+    assert [s.text for s in audio.segments] == [f"This is sentence {w}." for w in _spelled(50)]
+    assert all(s.n_frames > 0 for s in audio.segments)
+    hop = synth.codec.samples_per_frame
+    pause = int(24000 * synth.config.pause_ms / 1000)
+    frames = sum(s.n_frames for s in audio.segments)
+    assert len(audio.wav) == frames * hop + 49 * pause
+
+
+def _spelled(n):
+    from tts.text import normalize
+
+    return [normalize(str(i), "en") for i in range(n)]
+
+
+def test_emotion_and_style_change_the_conditioning(synth, reference_clip, other_clip):
+    neutral = synth.conditioning("default", "en", "neutral", 1.0)
+    happy = synth.conditioning("default", "en", "happy", 1.0)
+    half = synth.conditioning("default", "en", "happy", 0.5)
+    assert torch.equal(neutral.speaker, happy.speaker)
+    assert not torch.allclose(neutral.style, happy.style)
+    torch.testing.assert_close(half.style, (neutral.style + happy.style) / 2, atol=1e-5, rtol=0)
+    # voice from clip A, style from clip B
+    a = synth.conditioning(reference_clip, "ja")
+    ab = synth.conditioning(reference_clip, "ja", style_reference=other_clip)
+    torch.testing.assert_close(a.speaker, ab.speaker)
+    assert not torch.allclose(a.style, ab.style)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(text=""), TextError, "empty"),
+        (dict(text="   "), TextError, "empty"),
+        (dict(text="Hi.", language="fr"), UnsupportedLanguageError, "ja, en"),
+        (dict(text="Hi.", emotion="bored"), UnsupportedEmotionError, "neutral"),
+        (dict(text="Hi.", intensity=-1.0), ConfigError, "intensity"),
+        (dict(text="Hi.", speed=5.0), ConfigError, "speed"),
+        (
+            dict(text="Hi.", reference=(np.zeros(48000, np.float32), 16000)),
+            ReferenceAudioError,
+            "speech",
+        ),
+        (
+            dict(text="Hi.", reference=(np.full(48000, np.nan, np.float32), 16000)),
+            ReferenceAudioError,
+            "NaN",
+        ),
+        (dict(text="x" * 100_001), TextError, "100"),
+    ],
+)
+def test_bad_input_gives_typed_errors(synth, kwargs, error, match):
+    kwargs.setdefault("language", "en")
+    with pytest.raises(error, match=match):
+        synth.synthesize(**kwargs)
+
+
+def test_every_output_path_is_watermarked(synth, tmp_path, caplog):
+    marker = default_watermarker()
+    audio = synth.synthesize("Watermarked by default.", language="en", seed=4)
+    assert marker.detect(audio.wav, audio.sample_rate) > 0.5
+    path = synth.synthesize_to_file(tmp_path / "o.wav", "Written to a file.", language="en")
+    wav, sr = load_audio(path)
+    assert marker.detect(wav, sr) > 0.5
+    streamed = stream_to_array(synth.stream("Streamed speech is marked too.", language="en"))
+    assert marker.detect(streamed, synth.sample_rate) > 0.5
+    with caplog.at_level(logging.WARNING, logger="tts.watermark"):
+        clean = synth.synthesize("No mark.", language="en", watermark=False)
+    assert "DISABLED" in caplog.text
+    assert marker.detect(clean.wav, clean.sample_rate) < 0.5
+
+
+def test_speed_changes_duration(synth):
+    kw = dict(language="en", seed=9, watermark=False)
+    normal = synth.synthesize("Speed control.", **kw)
+    fast = synth.synthesize("Speed control.", speed=1.5, **kw)
+    assert len(fast.wav) == pytest.approx(len(normal.wav) / 1.5, rel=0.02)
+
+
+def test_frame_cap_is_reported_not_silent(synth):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        audio = synth.synthesize("Capped.", language="en", seed=1, watermark=False)
+    capped = [s for s in audio.segments if not s.stopped]
+    assert capped, "a random tiny LM is expected to hit its cap"
+    assert any(issubclass(w.category, MaxLengthWarning) for w in caught)
+
+
+def test_bundle_errors(bundle_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle_dir, broken)
+    (broken / "inventory.json").unlink()
+    with pytest.raises(CheckpointError, match="inventory"):
+        Synthesizer.from_pretrained(broken)
+    payload = json.loads((bundle_dir / "config.json").read_text())
+    del payload["pipeline"]
+    (broken / "config.json").write_text(json.dumps(payload))
+    with pytest.raises(CheckpointError, match="pipeline"):
+        Synthesizer.from_pretrained(broken)
+    with pytest.raises(CheckpointError, match="neither a model directory nor a hub id"):
+        Synthesizer.from_pretrained(tmp_path / "nope" / "deeper")
+
+
+def test_hub_ids_resolve_from_the_local_cache_offline(bundle_dir, tmp_path):
+    # the layout huggingface_hub's cache uses: models--org--name/{refs/main, snapshots/<rev>/}
+    repo = tmp_path / "hub" / "models--koe--tiny-test"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(bundle_dir, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    synth = Synthesizer.from_pretrained(
+        "koe/tiny-test", cache_dir=tmp_path / "hub", local_files_only=True
+    )
+    assert synth.sample_rate == 24000
+    with pytest.raises(CheckpointError, match="not in the local cache"):
+        Synthesizer.from_pretrained(
+            "koe/missing", cache_dir=tmp_path / "hub", local_files_only=True
+        )
+
+
+def test_cli_synthesize_and_stream(bundle_dir, tmp_path, capsys):
+    from tts.cli import main
+
+    out = tmp_path / "cli.wav"
+    args = ["synthesize", "--model", str(bundle_dir), "--language", "ko", "--seed", "3"]
+    assert main([*args, "--text", "안녕하세요. 3시에 만나요.", "--out", str(out)]) == 0
+    wav, sr = load_audio(out)
+    assert sr == 24000 and wav.size > 0
+    assert "RTF" in capsys.readouterr().err
+    assert default_watermarker().detect(wav, sr) > 0.5
+    text_file = tmp_path / "t.txt"
+    text_file.write_text("Xin chào. Bạn khỏe không?", encoding="utf-8")
+    streamed = tmp_path / "stream.wav"
+    vi = ["--language", "vi", "--text-file", str(text_file), "--out", str(streamed), "--stream"]
+    assert main([*args[:3], *vi, "--emotion", "happy", "--intensity", "0.7"]) == 0
+    assert "first chunk" in capsys.readouterr().err
+    assert load_audio(streamed)[0].size > 0
+    assert main([*args, "--text", "", "--out", str(out)]) == 1
+    assert "empty" in capsys.readouterr().err

@@ -1,0 +1,135 @@
+"""Incremental decoding of codec frames and click-free joining of audio segments.
+
+Both one-shot synthesis and streaming go through `SegmentJoiner`, so the two produce the same
+samples; `StreamingDecoder` decodes frames as they arrive with enough context on both sides
+that each emitted sample equals what decoding the whole sequence would give (exactly, for a
+codec whose decoder has a finite receptive field; approximately otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from tts.codecs.base import Codec
+
+DEFAULT_CONTEXT_FRAMES = 16  # for decoders whose receptive field is unknown or unbounded
+
+
+def decoder_context_frames(codec: Codec) -> int:
+    """Frames of context each side that make windowed decoding equal full decoding."""
+    cfg = getattr(getattr(codec, "model", None), "cfg", None)
+    if cfg is None or not hasattr(cfg, "decoder_frame_blocks"):
+        return DEFAULT_CONTEXT_FRAMES
+    if getattr(cfg, "decoder_transformer_layers", 0):
+        return DEFAULT_CONTEXT_FRAMES  # attention sees everything; approximate
+    # Koe decoder: stem conv (k7) and frame-rate ConvNeXt blocks (k7) reach 3 frames each;
+    # the transposed-conv upsampling ~1 frame; STFT-rate blocks 3 STFT frames each; the
+    # inverse STFT window half a window. Rounded up, plus one frame of margin.
+    stft_per_frame = cfg.decoder_upsample
+    reach = 3 + 3 * cfg.decoder_frame_blocks + 1
+    reach += math.ceil(3 * cfg.decoder_blocks / stft_per_frame)
+    reach += math.ceil(cfg.istft_n_fft / (2 * cfg.hop)) + 1
+    return int(reach)
+
+
+class StreamingDecoder:
+    """Feed code frames [K, n] as they are generated; get back the audio that is final."""
+
+    def __init__(self, codec: Codec, context_frames: int | None = None) -> None:
+        self.codec = codec
+        self.context = decoder_context_frames(codec) if context_frames is None else context_frames
+        self.frames: list[torch.Tensor] = []
+        self.n_frames = 0
+        self.emitted = 0  # frames whose audio has been returned
+
+    def _decode_until(self, ready: int) -> np.ndarray:
+        if ready <= self.emitted:
+            return np.zeros(0, dtype=np.float32)
+        codes = torch.cat(self.frames, dim=1) if len(self.frames) > 1 else self.frames[0]
+        self.frames = [codes]
+        start = max(0, self.emitted - self.context)
+        end = min(self.n_frames, ready + self.context)
+        wav = self.codec.decode(codes[None, :, start:end])[0].cpu().numpy()
+        hop = self.codec.samples_per_frame
+        out = wav[(self.emitted - start) * hop : (ready - start) * hop]
+        self.emitted = ready
+        return out.astype(np.float32)
+
+    def push(self, codes: torch.Tensor) -> np.ndarray:
+        """Add frames [K, n]; return audio for the frames no later frame can change."""
+        if codes.shape[-1]:
+            self.frames.append(codes)
+            self.n_frames += int(codes.shape[-1])
+        return self._decode_until(self.n_frames - self.context)
+
+    def flush(self) -> np.ndarray:
+        """The sequence is complete: return the rest of its audio."""
+        if not self.frames:
+            return np.zeros(0, dtype=np.float32)
+        return self._decode_until(self.n_frames)
+
+
+class SegmentJoiner:
+    """Concatenate segments (sentences) with a short equal-power cross-fade between them.
+
+    Audio is pushed piece by piece; the last `crossfade` samples of a segment are held back
+    until the next segment starts (or the stream ends), so pushing pieces gives exactly the
+    same samples as pushing whole segments. Nothing is dropped: every input sample ends up in
+    the output, overlapped only inside the cross-fade.
+    """
+
+    def __init__(self, sample_rate: int, crossfade_ms: float = 20.0, pause_ms: float = 0.0):
+        self.crossfade = round(sample_rate * crossfade_ms / 1000)
+        self.pause = np.zeros(round(sample_rate * pause_ms / 1000), dtype=np.float32)
+        t = (np.arange(self.crossfade, dtype=np.float64) + 0.5) / max(1, self.crossfade)
+        self.fade_in = np.sin(0.5 * np.pi * t).astype(np.float32)
+        self.fade_out = np.cos(0.5 * np.pi * t).astype(np.float32)
+        self.tail = np.zeros(0, dtype=np.float32)  # held-back end of the current segment
+        self.blend: np.ndarray | None = None  # faded-out tail the new segment's head is mixed into
+        self.blended = 0  # how many samples of `blend` already hold the new head
+        self.started = False
+
+    def start_segment(self) -> np.ndarray:
+        """Begin a new segment; returns audio that became final."""
+        out = [self._release_blend()]
+        if self.started:
+            faded = self.tail * self.fade_out[: len(self.tail)]
+            if self.pause.size:  # fade out into a pause instead of overlapping
+                out += [faded, self.pause]
+            else:
+                self.blend, self.blended = faded, 0
+            self.tail = np.zeros(0, dtype=np.float32)
+        self.started = True
+        return np.concatenate(out)
+
+    def push(self, piece: np.ndarray) -> np.ndarray:
+        """Add audio to the current segment; returns audio that became final."""
+        piece = np.asarray(piece, dtype=np.float32).reshape(-1)
+        out = []
+        if self.blend is not None:
+            n = min(len(self.blend) - self.blended, piece.size)
+            span = slice(self.blended, self.blended + n)
+            self.blend[span] += piece[:n] * self.fade_in[span]
+            self.blended += n
+            piece = piece[n:]
+            if self.blended == len(self.blend):
+                out.append(self._release_blend())
+        buffer = np.concatenate([self.tail, piece])
+        keep = min(self.crossfade, buffer.size)
+        out.append(buffer[: buffer.size - keep])
+        self.tail = buffer[buffer.size - keep :]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def finish(self) -> np.ndarray:
+        """End of the stream: everything that was held back."""
+        out = np.concatenate([self._release_blend(), self.tail])
+        self.tail = np.zeros(0, dtype=np.float32)
+        return out
+
+    def _release_blend(self) -> np.ndarray:
+        out = self.blend if self.blend is not None else np.zeros(0, dtype=np.float32)
+        self.blend, self.blended = None, 0
+        return out

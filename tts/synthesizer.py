@@ -1,0 +1,381 @@
+"""The synthesis pipeline: text + reference clip -> watermarked speech.
+
+    text --front end--> sentence chunks of phoneme ids
+    reference clip(s) --speaker/style encoders--> Conditioning
+    (chunks, Conditioning) --token LM, batched--> codec codes per chunk
+    codes --codec decoder--> audio per chunk --cross-fade join--> speed --> watermark
+
+`Synthesizer.synthesize` returns the whole utterance; `Synthesizer.stream` yields audio while
+the LM is still generating. Both use the same joiner, so with the watermark off the streamed
+pieces concatenate to the one-shot waveform.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from tts.audio import Audio
+from tts.checkpoint import read_checkpoint_config
+from tts.codecs import load_codec
+from tts.codecs.base import Codec
+from tts.conditioning import Conditioning
+from tts.config import config_from_dict, config_to_dict
+from tts.errors import CheckpointError, ConfigError
+from tts.generate import MaxLengthWarning, SamplingConfig, generate, generate_stream
+from tts.labels import check_language
+from tts.model import CodecLM
+from tts.pretrained import BUNDLE_FORMAT, resolve_model_dir
+from tts.speakers import StyleEncoder, build_conditioning, load_speaker_encoder
+from tts.speakers.speaker_encoder import SpeakerEncoder
+from tts.streaming import SegmentJoiner, StreamingDecoder
+from tts.text import SymbolInventory, TextChunk, TextFrontend
+from tts.watermark import maybe_watermark
+
+log = logging.getLogger(__name__)
+
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+VOICES_NAME = "voices.safetensors"
+
+
+@dataclass
+class PipelineConfig:
+    """How the parts of a model bundle fit together (stored in the LM's config.json)."""
+
+    format: int = BUNDLE_FORMAT
+    codec: str = "codec"  # a subfolder of the bundle, or a registry name like "encodec-24k@6"
+    speaker_encoder: str = "resemblyzer"  # "resemblyzer" or a subfolder (ECAPA checkpoint)
+    style_encoder: str | None = "style_encoder"  # a subfolder, or None
+    inventory: str = "inventory.json"
+    max_symbols: int = 400  # phoneme symbols per chunk (front end)
+    batch_size: int = 8  # sentence chunks generated at once
+    crossfade_ms: float = 20.0
+    pause_ms: float = 120.0  # silence between sentences
+    sampling: SamplingConfig = field(
+        default_factory=lambda: SamplingConfig(temperature=0.8, top_k=50, top_p=0.95)
+    )
+
+
+@dataclass
+class SegmentInfo:
+    """What happened to one sentence chunk."""
+
+    text: str
+    n_symbols: int
+    n_frames: int
+    stopped: bool  # False: the chunk hit its frame cap (audio may be cut; a warning was given)
+
+
+class Synthesizer:
+    """Voice-cloning, emotion-controllable TTS from one model bundle."""
+
+    def __init__(
+        self,
+        lm: CodecLM,
+        codec: Codec,
+        frontend: TextFrontend,
+        speaker_encoder: SpeakerEncoder,
+        style_encoder: StyleEncoder | None = None,
+        voices: dict[str, torch.Tensor] | None = None,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self.config = config or PipelineConfig()
+        if lm.config.n_codebooks != codec.n_codebooks or lm.config.codebook_size != (
+            codec.codebook_size
+        ):
+            raise CheckpointError(
+                f"the LM predicts {lm.config.n_codebooks} codebooks of {lm.config.codebook_size} "
+                f"but the codec has {codec.n_codebooks} of {codec.codebook_size}"
+            )
+        if lm.config.vocab_size < len(frontend.inventory):
+            raise CheckpointError(
+                f"the LM knows {lm.config.vocab_size} symbols but the inventory has "
+                f"{len(frontend.inventory)}"
+            )
+        self.lm = lm.eval()
+        self.codec = codec
+        self.frontend = frontend
+        self.speaker_encoder = speaker_encoder
+        self.style_encoder = style_encoder.eval() if style_encoder is not None else None
+        self.voices = dict(voices or {})
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.sample_rate
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.lm.parameters()).device
+
+    # ----- loading and saving -----------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path | None = None,
+        *,
+        device: str | torch.device | None = None,
+        revision: str | None = None,
+        local_files_only: bool | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> Synthesizer:
+        """Load a bundle: None = the shipped default model, a local directory, or a hub id."""
+        root = resolve_model_dir(
+            name_or_path, revision=revision, local_files_only=local_files_only, cache_dir=cache_dir
+        )
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        payload = read_checkpoint_config(root)
+        if "pipeline" not in payload:
+            raise CheckpointError(
+                f"{root} is an LM checkpoint without a 'pipeline' entry; build a bundle with "
+                "Synthesizer.save()"
+            )
+        config = config_from_dict(PipelineConfig, payload["pipeline"])
+        if config.format > BUNDLE_FORMAT:
+            raise CheckpointError(
+                f"{root} uses bundle format {config.format}; this version reads up to "
+                f"{BUNDLE_FORMAT}. Upgrade koe-tts."
+            )
+        lm = CodecLM.load(root, device=device)
+        codec_dir = root / config.codec
+        codec = load_codec(codec_dir if codec_dir.is_dir() else config.codec, device=device)
+        speaker_dir = root / config.speaker_encoder
+        speaker_encoder = load_speaker_encoder(
+            speaker_dir if speaker_dir.is_dir() else config.speaker_encoder, device=device
+        )
+        style_encoder = None
+        if config.style_encoder:
+            style_encoder = StyleEncoder.load(root / config.style_encoder, device=device)
+        inventory_path = root / config.inventory
+        if not inventory_path.is_file():
+            raise CheckpointError(f"{inventory_path} is missing; the bundle needs its inventory")
+        inventory = SymbolInventory.load(inventory_path)
+        voices = {}
+        if (root / VOICES_NAME).is_file():
+            voices = load_file(str(root / VOICES_NAME))
+        frontend = TextFrontend(max_symbols=config.max_symbols, inventory=inventory)
+        return cls(lm, codec, frontend, speaker_encoder, style_encoder, voices, config)
+
+    def save(self, directory: str | Path, model_card: str | None = None) -> Path:
+        """Write this pipeline as a bundle that `from_pretrained(directory)` loads."""
+        root = Path(directory)
+        config = self.config
+        if hasattr(self.codec, "save"):  # our codec travels inside the bundle
+            self.codec.save(root / "codec")
+            config = replace(config, codec="codec")
+        else:  # a registry codec (EnCodec, DAC) is referenced by name
+            config = replace(config, codec=self.codec.name)
+        if self.style_encoder is not None:
+            self.style_encoder.save(root / "style_encoder")
+            config = replace(config, style_encoder="style_encoder")
+        else:
+            config = replace(config, style_encoder=None)
+        self.lm.save(root, pipeline=config_to_dict(config))
+        self.frontend.inventory.save(root / config.inventory)
+        if self.voices:
+            save_file({k: v.contiguous() for k, v in self.voices.items()}, str(root / VOICES_NAME))
+        (root / "README.md").write_text(model_card or self._default_card())
+        return root
+
+    def _default_card(self) -> str:
+        return (
+            "# koe-tts model\n\n"
+            f"- LM: {self.lm.num_params() / 1e6:.1f} M parameters, "
+            f"{self.lm.config.n_codebooks} codebooks x {self.lm.config.codebook_size}\n"
+            f"- codec: {self.codec.name}, {self.codec.frame_rate:g} frames/s, "
+            f"{self.codec.sample_rate} Hz\n"
+            f"- voices: {', '.join(self.voices) or 'none (a reference clip is required)'}\n"
+        )
+
+    # ----- conditioning -----------------------------------------------------------------------
+
+    def conditioning(
+        self,
+        reference: object | None,
+        language: str,
+        emotion: str | None = None,
+        intensity: float | None = None,
+        style_reference: object | None = None,
+    ) -> Conditioning:
+        """Voice from `reference` (clip, path, bytes or stored voice name), style from
+        `style_reference` if given, else from the emotion label and intensity."""
+        embedding = None
+        if reference is None or (isinstance(reference, str) and reference in self.voices):
+            if not self.voices:
+                raise ConfigError("this model has no stored voices: pass a reference clip")
+            embedding = self.voices[reference if reference is not None else next(iter(self.voices))]
+            reference = None
+        return build_conditioning(
+            self.speaker_encoder,
+            self.style_encoder,
+            reference,
+            language,
+            style=style_reference,
+            emotion=emotion,
+            intensity=intensity,
+            speaker_embedding=embedding,
+        )
+
+    # ----- synthesis --------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        text: str,
+        reference: object | None,
+        language: str,
+        emotion: str | None,
+        intensity: float | None,
+        style_reference: object | None,
+        speed: float,
+        sampling: SamplingConfig | None,
+    ) -> tuple[list[TextChunk], Conditioning, SamplingConfig]:
+        language = check_language(language)
+        if isinstance(speed, bool) or not isinstance(speed, (int, float)):
+            raise ConfigError(f"speed must be a number, got {speed!r}")
+        if not (math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED):
+            raise ConfigError(f"speed must lie in [{MIN_SPEED}, {MAX_SPEED}], got {speed}")
+        chunks = self.frontend.process(text, language)
+        cond = self.conditioning(reference, language, emotion, intensity, style_reference)
+        return chunks, cond.to(self.device), sampling or self.config.sampling
+
+    def _seeds(self, seed: int | None, n: int) -> list[int]:
+        # chunk j always uses seed + j, however the chunks are batched
+        base = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
+        return [base + j for j in range(n)]
+
+    def _phonemes(self, chunk: TextChunk) -> torch.Tensor:
+        return torch.tensor(chunk.ids, dtype=torch.long, device=self.device)
+
+    def _finish(self, wav: np.ndarray, speed: float, watermark: bool) -> np.ndarray:
+        if speed != 1.0 and wav.size:
+            import librosa
+
+            wav = librosa.effects.time_stretch(wav, rate=float(speed)).astype(np.float32)
+        peak = float(np.max(np.abs(wav))) if wav.size else 0.0
+        if peak > 1.0:  # never clip: scale the (rare) overshoot down
+            wav = wav / peak
+        return maybe_watermark(wav, self.sample_rate, enabled=watermark)
+
+    def synthesize(
+        self,
+        text: str,
+        reference: object | None = None,
+        language: str = "en",
+        emotion: str | None = None,
+        intensity: float | None = None,
+        style_reference: object | None = None,
+        speed: float = 1.0,
+        seed: int | None = None,
+        sampling: SamplingConfig | None = None,
+        watermark: bool = True,
+    ) -> Audio:
+        """Speak `text` in the voice of `reference`; long text is split, never truncated."""
+        chunks, cond, sampling = self._prepare(
+            text, reference, language, emotion, intensity, style_reference, speed, sampling
+        )
+        seeds = self._seeds(seed, len(chunks))
+        joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
+        pieces: list[np.ndarray] = []
+        infos: list[SegmentInfo] = []
+        step = max(1, self.config.batch_size)
+        for start in range(0, len(chunks), step):
+            batch = chunks[start : start + step]
+            results = generate(
+                self.lm,
+                [self._phonemes(c) for c in batch],
+                Conditioning.cat([cond] * len(batch)),
+                sampling,
+                seed=seeds[start : start + len(batch)],
+            )
+            for chunk, result in zip(batch, results, strict=True):
+                audio = self.codec.decode(result.codes[None])[0].cpu().numpy()
+                pieces += [joiner.start_segment(), joiner.push(audio)]
+                infos.append(
+                    SegmentInfo(chunk.text, len(chunk.ids), result.n_frames, result.stopped)
+                )
+        pieces.append(joiner.finish())
+        wav = self._finish(np.concatenate(pieces), speed, watermark)
+        return Audio(wav, self.sample_rate, segments=infos)
+
+    def synthesize_to_file(self, path: str | Path, text: str, **kwargs: Any) -> Path:
+        """`synthesize` and write the result (format from the suffix: .wav, .flac, .ogg)."""
+        return self.synthesize(text, **kwargs).save(path)
+
+    def stream(
+        self,
+        text: str,
+        reference: object | None = None,
+        language: str = "en",
+        emotion: str | None = None,
+        intensity: float | None = None,
+        style_reference: object | None = None,
+        speed: float = 1.0,
+        seed: int | None = None,
+        sampling: SamplingConfig | None = None,
+        watermark: bool = True,
+        chunk_frames: int = 8,
+        min_chunk_ms: float = 160.0,
+    ) -> Iterator[np.ndarray]:
+        """Yield float32 audio pieces at `sample_rate` while the LM generates.
+
+        A piece is released once `chunk_frames` new frames are decodable and at least
+        `min_chunk_ms` of audio is ready (short pieces would watermark and stretch badly).
+        """
+        chunks, cond, sampling = self._prepare(
+            text, reference, language, emotion, intensity, style_reference, speed, sampling
+        )
+        seeds = self._seeds(seed, len(chunks))
+        joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
+        min_samples = int(self.sample_rate * min_chunk_ms / 1000)
+        pending: list[np.ndarray] = []
+
+        def ready(force: bool = False) -> np.ndarray | None:
+            size = sum(p.size for p in pending)
+            if size == 0 or (size < min_samples and not force):
+                return None
+            wav = np.concatenate(pending)
+            pending.clear()
+            return self._finish(wav, speed, watermark)
+
+        for chunk, chunk_seed in zip(chunks, seeds, strict=True):
+            pending.append(joiner.start_segment())
+            decoder = StreamingDecoder(self.codec)
+            for part in generate_stream(
+                self.lm,
+                [self._phonemes(chunk)],
+                cond,
+                sampling,
+                seed=[chunk_seed],
+                chunk_frames=chunk_frames,
+            ):
+                pending.append(joiner.push(decoder.push(part.codes[0])))
+                if (out := ready()) is not None:
+                    yield out
+            pending.append(joiner.push(decoder.flush()))
+        pending.append(joiner.finish())
+        if (out := ready(force=True)) is not None:
+            yield out
+
+
+def stream_to_array(pieces: Sequence[np.ndarray] | Iterator[np.ndarray]) -> np.ndarray:
+    """Concatenate streamed pieces (convenience for tests and the CLI)."""
+    parts = list(pieces)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+__all__ = [
+    "MaxLengthWarning",
+    "PipelineConfig",
+    "SegmentInfo",
+    "Synthesizer",
+    "stream_to_array",
+]
