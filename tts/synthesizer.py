@@ -106,6 +106,7 @@ class Synthesizer:
         self.speaker_encoder = speaker_encoder
         self.style_encoder = style_encoder.eval() if style_encoder is not None else None
         self.voices = dict(voices or {})
+        self.compile = False  # torch.compile the LM's decode step (pays off on GPUs)
 
     @property
     def sample_rate(self) -> int:
@@ -295,6 +296,7 @@ class Synthesizer:
                 Conditioning.cat([cond] * len(batch)),
                 sampling,
                 seed=seeds[start : start + len(batch)],
+                compile=self.compile,
             )
             for chunk, result in zip(batch, results, strict=True):
                 audio = self.codec.decode(result.codes[None])[0].cpu().numpy()
@@ -356,6 +358,7 @@ class Synthesizer:
                 sampling,
                 seed=[chunk_seed],
                 chunk_frames=chunk_frames,
+                compile=self.compile,
             ):
                 pending.append(joiner.push(decoder.push(part.codes[0])))
                 if (out := ready()) is not None:
