@@ -23,35 +23,33 @@ from .weights import PretrainedWeights, load_weights_into, read_state_dict, reso
 
 @dataclass(frozen=True)
 class DacVariant:
+    """One published DAC model: where its weights are and the architecture they fit."""
+
     model_type: str  # dac.utils names: "24khz", "44khz"
-    tag: str
-    kwargs: dict[str, Any]  # the DAC(...) arguments the published weights were trained with
+    tag: str  # the release that published the weights
     url: str
+    sample_rate: int
+    encoder_rates: tuple[int, ...]  # the decoder upsamples by the same rates in reverse
+    n_codebooks: int
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The DAC(...) arguments the published weights were trained with."""
+        return dict(
+            encoder_rates=list(self.encoder_rates),
+            decoder_rates=list(reversed(self.encoder_rates)),
+            n_codebooks=self.n_codebooks,
+            sample_rate=self.sample_rate,
+        )
 
 
 _RELEASES = "https://github.com/descriptinc/descript-audio-codec/releases/download/"
 VARIANTS: dict[str, DacVariant] = {
+    # model type, release, weights URL, sample rate, encoder rates, codebooks
     "dac-24k": DacVariant(
-        "24khz",
-        "0.0.4",
-        dict(
-            encoder_rates=[2, 4, 5, 8],
-            decoder_rates=[8, 5, 4, 2],
-            n_codebooks=32,
-            sample_rate=24_000,
-        ),
-        _RELEASES + "0.0.4/weights_24khz.pth",
+        "24khz", "0.0.4", _RELEASES + "0.0.4/weights_24khz.pth", 24_000, (2, 4, 5, 8), 32
     ),
     "dac-44k": DacVariant(
-        "44khz",
-        "0.0.1",
-        dict(
-            encoder_rates=[2, 4, 8, 8],
-            decoder_rates=[8, 8, 4, 2],
-            n_codebooks=9,
-            sample_rate=44_100,
-        ),
-        _RELEASES + "0.0.1/weights.pth",
+        "44khz", "0.0.1", _RELEASES + "0.0.1/weights.pth", 44_100, (2, 4, 8, 8), 9
     ),
 }
 
@@ -83,30 +81,29 @@ class DacCodec(Codec):
         allow_download: bool | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        with (
-            warnings.catch_warnings()
-        ):  # dac's Snake activation calls the deprecated torch.jit.script
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import dac  # imports torchaudio via audiotools: keep it lazy
-
         if name not in VARIANTS:
             raise ConfigError(f"unknown DAC variant {name!r}; choose one of {sorted(VARIANTS)}")
-        kwargs = VARIANTS[name].kwargs
-        total = kwargs["n_codebooks"]
+        variant = VARIANTS[name]
+        total = variant.n_codebooks
         n_codebooks = total if n_codebooks is None else int(n_codebooks)
         if not 1 <= n_codebooks <= total:
             raise ConfigError(
                 f"{name} has {total} codebooks; n_codebooks={n_codebooks} is out of range"
             )
-        with warnings.catch_warnings():  # dac uses the deprecated torch weight_norm
+        with warnings.catch_warnings():
+            # dac's Snake activation calls the deprecated torch.jit.script, and its layers use
+            # the deprecated torch weight_norm.
+            warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)
-            model = dac.DAC(**kwargs)
+            import dac  # imports torchaudio via audiotools: keep it lazy
+
+            model = dac.DAC(**variant.model_kwargs())
         if pretrained:
             path = resolve_weights(_weights_spec(name), checkpoint, allow_download)
             load_weights_into(model, read_state_dict(path), str(path))
         self.model = model.eval().to(device)
         self.name = name if n_codebooks == total else f"{name}@{n_codebooks}q"
-        self.sample_rate = int(kwargs["sample_rate"])
+        self.sample_rate = variant.sample_rate
         self.samples_per_frame = int(model.hop_length)
         self.n_codebooks = n_codebooks
         self.pretrained = pretrained

@@ -8,7 +8,6 @@ and without saving loader state.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,42 +17,22 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from tts.audio import resample, to_mono
+from tts.data.importers import AUDIO_SUFFIXES, audio_files
+from tts.data.manifest import read_manifest
 from tts.errors import AudioInputError, ManifestError
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-
-
-def read_manifest(path: str | Path) -> list[Path]:
-    """Audio paths from a JSONL manifest: one {"audio": path, ...} object per line.
-
-    Relative paths are resolved against the manifest's folder; blank lines are skipped.
-    """
-    path = Path(path)
-    files = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"{path}:{number}: not valid JSON ({exc})") from exc
-        if not isinstance(entry, dict) or not isinstance(entry.get("audio"), str):
-            raise ManifestError(f'{path}:{number}: expected an object with an "audio" path')
-        audio = Path(entry["audio"]).expanduser()
-        audio = audio if audio.is_absolute() else path.parent / audio
-        if not audio.is_file():
-            raise ManifestError(f"{path}:{number}: audio file {audio} does not exist")
-        files.append(audio)
-    return files
 
 
 def list_audio_files(source: str | Path) -> list[Path]:
-    """Audio files from a folder (recursive), a .jsonl manifest, or a single audio file."""
+    """Audio files from a folder (recursive), a JSONL manifest, or a single audio file.
+
+    A manifest is read with the canonical reader (`tts.data.manifest`), which checks every
+    line and that its audio file exists; only the audio paths are used here.
+    """
     source = Path(source).expanduser()
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+        files = audio_files(source)
     elif source.suffix in (".jsonl", ".json"):
-        files = read_manifest(source)
+        files = [entry.audio for entry in read_manifest(source, check_audio=True)]
     elif source.suffix.lower() in AUDIO_SUFFIXES and source.is_file():
         files = [source]
     else:

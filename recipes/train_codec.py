@@ -4,8 +4,9 @@
     python recipes/train_codec.py --data train.jsonl --out runs/codec --preset tiny max_steps=2000 batch_size=8
     torchrun --nproc_per_node=4 recipes/train_codec.py --data ... --out ... --preset base adversarial=true
 
-Data: a folder (searched recursively for wav/flac/ogg/mp3) or a JSONL manifest whose lines hold
-{"audio": path}. Each step draws random fixed-length crops (resampled to 24 kHz).
+Data: a folder (searched recursively for wav/flac/ogg/mp3) or a JSONL manifest in the canonical
+format of tts.data.manifest (only its audio paths are used). Each step draws random fixed-length
+crops (resampled to 24 kHz).
 Losses: multi-resolution log-mel and STFT reconstruction; with adversarial=true also
 multi-period + multi-resolution STFT discriminators (hinge) and feature matching. FSQ needs
 no codebook or commitment loss.

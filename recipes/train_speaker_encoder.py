@@ -3,8 +3,8 @@
     python recipes/train_speaker_encoder.py CORPUS --out runs/ecapa [--steps 2000]
     python recipes/train_speaker_encoder.py --make-demo-corpus data/demo_speakers --out runs/ecapa
 
-CORPUS is a folder with one subfolder of audio files per speaker, or a JSONL manifest with
-"audio" and "speaker". `--make-demo-corpus DIR` first synthesises a small offline corpus
+CORPUS is a folder with one subfolder of audio files per speaker, or a JSONL manifest in the
+canonical format of tts.data.manifest. `--make-demo-corpus DIR` first synthesises a small offline corpus
 (espeak-ng voice variants + pyopenjtalk) into DIR and trains on it. A fifth of each speaker's
 clips is held out; the recipe reports same/different-speaker cosine and EER on them, for the
 trained model and for the pretrained Resemblyzer baseline, writes the checkpoint
@@ -13,18 +13,11 @@ trained model and for the pretrained Resemblyzer baseline, writes the checkpoint
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 from dataclasses import asdict
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from tts.config import apply_overrides
 from tts.speakers.demo_corpus import make_speaker_corpus
@@ -34,9 +27,12 @@ from tts.speakers.training import (
     Utterance,
     embed_items,
     load_utterances,
+    read_speaker_corpus,
+    recipe_corpus,
+    recipe_parser,
     separation,
-    speaker_rows,
     train_ecapa,
+    write_recipe_outputs,
 )
 
 
@@ -54,58 +50,27 @@ def split_per_speaker(
     return train, held
 
 
-def plot_losses(losses: list[float], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(losses, alpha=0.35, label="step")
-    window = max(1, len(losses) // 20)
-    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-    ax.plot(np.arange(window - 1, len(losses)), smooth, label=f"mean of {window}")
-    ax.set(xlabel="step", ylabel="AAM-softmax loss", title="ECAPA speaker encoder")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("corpus", nargs="?", help="speaker-per-folder directory or JSONL manifest")
-    p.add_argument("--make-demo-corpus", metavar="DIR", help="synthesise a demo corpus first")
-    p.add_argument("--clips-per-speaker", type=int, default=8, help="for --make-demo-corpus")
-    p.add_argument("--out", required=True, help="checkpoint directory to write")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--crop-seconds", type=float, default=2.0)
-    p.add_argument("--held-out", type=float, default=0.2, help="fraction of clips per speaker")
-    p.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="EcapaConfig overrides, e.g. channels=256 mel.n_mels=64",
+    p = recipe_parser(
+        __doc__.splitlines()[0],
+        corpus_help="speaker-per-folder directory or JSONL manifest",
+        crop_seconds=2.0,
+        config_help="EcapaConfig overrides, e.g. channels=256 mel.n_mels=64",
     )
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clips-per-speaker", type=int, default=8, help="for --make-demo-corpus")
     args = p.parse_args(argv)
+    corpus = recipe_corpus(
+        p, args, lambda out: make_speaker_corpus(out, clips_per_speaker=args.clips_per_speaker)
+    )
 
-    if args.make_demo_corpus:
-        corpus = make_speaker_corpus(
-            args.make_demo_corpus, clips_per_speaker=args.clips_per_speaker
-        )
-        print(f"demo corpus: {corpus}")
-    elif args.corpus:
-        corpus = Path(args.corpus)
-    else:
-        p.error("give a CORPUS or --make-demo-corpus DIR")
-
-    items, speakers = load_utterances(speaker_rows(corpus))
+    items, speakers = load_utterances(read_speaker_corpus(corpus))
     train, held = split_per_speaker(items, args.held_out, args.seed)
     print(f"{len(items)} clips, {len(speakers)} speakers; {len(train)} train, {len(held)} held out")
 
     config = apply_overrides(EcapaConfig(), args.set)
     model = EcapaTdnn(config)
     print(f"ECAPA-TDNN: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters")
+    print(f"config: {asdict(config)}")
     losses = train_ecapa(
         model,
         train,
@@ -126,10 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics["resemblyzer"] = separation(embed_items(GE2EEncoder(args.device), eval_set), labels)
     metrics["evaluated_on"] = "held-out clips" if eval_set is held else "training clips"
     save_ecapa(model.cpu(), out, speakers=speakers, steps=args.steps, metrics=metrics)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_losses(losses, out / "loss.png")
-    print(json.dumps({"config": asdict(config), **metrics}, indent=2))
-    print(f"wrote {out}")
+    write_recipe_outputs(out, metrics, {"AAM-softmax": losses}, "ECAPA speaker encoder")
     return 0
 
 

@@ -3,9 +3,9 @@
     python recipes/train_style_encoder.py MANIFEST --out runs/style [--steps 2000]
     python recipes/train_style_encoder.py --make-demo-corpus data/demo_emotions --out runs/style
 
-MANIFEST is JSONL with "audio", "speaker", "emotion" (one of tts.labels.EMOTIONS) and
-"intensity" (>= 0). `--make-demo-corpus DIR` first synthesises emotional variants offline
-(WORLD prosody edits of espeak-ng / pyopenjtalk voices). A fifth of the clips is held out; the
+MANIFEST is a JSONL manifest in the canonical format of tts.data.manifest; its "emotion" and
+"intensity" labels are the targets. `--make-demo-corpus DIR` first synthesises emotional
+variants offline (tts.data.prosody WORLD edits of espeak-ng / pyopenjtalk voices). A fifth of the clips is held out; the
 recipe reports emotion accuracy, intensity error and identity leakage (nearest-centroid speaker
 accuracy from style vectors, to compare with chance), and writes the checkpoint
 (model.safetensors + config.json), `metrics.json` and `loss.png`.
@@ -13,23 +13,25 @@ accuracy from style vectors, to compare with chance), and writes the checkpoint
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from tts.config import apply_overrides
+from tts.data.manifest import read_manifest
 from tts.labels import EMOTIONS
 from tts.speakers.demo_corpus import make_emotion_corpus
 from tts.speakers.style_encoder import StyleEncoder, StyleEncoderConfig, StyleLossWeights
-from tts.speakers.training import Utterance, load_utterances, read_manifest, train_style
+from tts.speakers.training import (
+    Utterance,
+    load_utterances,
+    recipe_corpus,
+    recipe_parser,
+    train_style,
+    write_recipe_outputs,
+)
 
 
 def evaluate(model: StyleEncoder, items: list[Utterance], n_speakers: int) -> dict[str, float]:
@@ -66,52 +68,18 @@ def evaluate(model: StyleEncoder, items: list[Utterance], n_speakers: int) -> di
     }
 
 
-def plot_history(history: list[dict[str, float]], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    window = max(1, len(history) // 20)
-    for key in ("task", "emotion", "intensity", "speaker"):
-        if key in history[0]:
-            values = np.convolve([h[key] for h in history], np.ones(window) / window, "valid")
-            ax.plot(np.arange(window - 1, len(history)), values, label=key)
-    ax.set(xlabel="step", ylabel=f"loss (mean of {window})", title="style encoder")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("manifest", nargs="?", help="JSONL: audio, speaker, emotion, intensity")
-    p.add_argument("--make-demo-corpus", metavar="DIR", help="synthesise a demo corpus first")
-    p.add_argument("--out", required=True, help="checkpoint directory to write")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--crop-seconds", type=float, default=4.0)
-    p.add_argument("--adversary-weight", type=float, default=0.2, help="gradient reversal")
-    p.add_argument("--held-out", type=float, default=0.2)
-    p.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="StyleEncoderConfig overrides, e.g. n_tokens=16 gru_size=256",
+    p = recipe_parser(
+        __doc__.splitlines()[0],
+        corpus_help="JSONL manifest (tts.data.manifest) with emotion and intensity labels",
+        crop_seconds=4.0,
+        config_help="StyleEncoderConfig overrides, e.g. n_tokens=16 gru_size=256",
     )
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--adversary-weight", type=float, default=0.2, help="gradient reversal")
     args = p.parse_args(argv)
+    manifest = recipe_corpus(p, args, make_emotion_corpus)
 
-    if args.make_demo_corpus:
-        manifest = make_emotion_corpus(args.make_demo_corpus)
-        print(f"demo corpus: {manifest}")
-    elif args.manifest:
-        manifest = Path(args.manifest)
-    else:
-        p.error("give a MANIFEST or --make-demo-corpus DIR")
-
-    rows = read_manifest(manifest, ("audio", "speaker", "emotion", "intensity"))
-    items, speakers = load_utterances(rows, with_style=True)
+    items, speakers = load_utterances(read_manifest(manifest), with_style=True)
     random.Random(args.seed).shuffle(items)
     n_held = round(args.held_out * len(items)) if len(items) >= 10 else 0
     held, train = items[:n_held], items[n_held:]
@@ -138,10 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     metrics["final_task_loss"] = float(np.mean([h["task"] for h in history[-20:]]))
     out = Path(args.out)
     model.cpu().save(out, speakers=speakers, steps=args.steps, metrics=metrics)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    plot_history(history, out / "loss.png")
-    print(json.dumps(metrics, indent=2))
-    print(f"wrote {out}")
+    keys = [k for k in ("task", "emotion", "intensity", "speaker") if k in history[0]]
+    curves = {key: [h[key] for h in history] for key in keys}
+    write_recipe_outputs(out, metrics, curves, "style encoder")
     return 0
 
 

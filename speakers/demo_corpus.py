@@ -1,46 +1,39 @@
 """Small synthetic corpora for demos and tests, built offline in seconds.
 
-Speakers come from espeak-ng voice variants (`en+m3`, `en+f2`, `de+f3`, ...) and from
+Speakers are `tts.data.engines` voices: espeak-ng variants (`en+m3`, `en+f2`, `de+f3`, ...) and
 pyopenjtalk's HTS voice; each (voice, variant, pitch, speed) is one "speaker". Emotional clips
-are made by controlled prosody changes of a neutral utterance with WORLD (pyworld): shifted and
-widened or narrowed F0, faster or slower timing, brighter spectrum, breathy / unvoiced
-excitation for whisper. The full synthetic corpus builder lives elsewhere; this is enough to
-train and test the encoders.
+are controlled prosody changes of a neutral utterance with the project's one emotion table,
+`tts.data.prosody` (WORLD: F0 level and range, tempo, energy, spectral tilt, breathiness,
+unvoiced excitation for whisper). Both builders write canonical manifests
+(`tts.data.manifest`). The full synthetic corpus builder is `recipes/data/synthetic.py`; this
+is enough to train and test the encoders.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from tts.audio import resample, save_audio
+from tts.data.cleanup import limit_peak, normalize_loudness
+from tts.data.engines import Voice, synthesize
+from tts.data.manifest import ManifestEntry, write_manifest
+from tts.data.prosody import EMOTION_PROSODY, apply_emotion
 
-from tts.audio import load_audio, resample, save_audio
-from tts.errors import TTSError
-
-
-@dataclass(frozen=True)
-class DemoVoice:
-    name: str
-    engine: str  # "espeak" or "openjtalk"
-    language: str
-    voice: str = ""  # espeak voice+variant
-    pitch: int = 50  # espeak -p (0-99)
-    speed: float = 160  # espeak words per minute, or openjtalk speed factor
-    half_tone: float = 0.0  # openjtalk pitch shift
+SAMPLE_RATE = 16_000  # of the emotional clips: the encoders' rate, and WORLD is fast here
 
 
-DEMO_VOICES: tuple[DemoVoice, ...] = (
-    DemoVoice("en_m3", "espeak", "en", "en+m3", pitch=35, speed=155),
-    DemoVoice("en_f2", "espeak", "en", "en+f2", pitch=70, speed=165),
-    DemoVoice("en_croak", "espeak", "en", "en+croak", pitch=45, speed=150),
-    DemoVoice("de_f3", "espeak", "de", "de+f3", pitch=60, speed=150),
-    DemoVoice("de_m1", "espeak", "de", "de+m1", pitch=40, speed=160),
-    DemoVoice("ja_mei", "openjtalk", "ja", speed=1.0, half_tone=0.0),
+def _espeak(speaker: str, language: str, variant: str, pitch: int, wpm: int) -> Voice:
+    return Voice(speaker, "espeak", (language,), {"voice": variant, "pitch": pitch, "wpm": wpm})
+
+
+# Each voice speaks one language (voice.languages[0]); synthesise with tts.data.engines.
+DEMO_VOICES: tuple[Voice, ...] = (
+    _espeak("en_m3", "en", "en+m3", pitch=35, wpm=155),
+    _espeak("en_f2", "en", "en+f2", pitch=70, wpm=165),
+    _espeak("en_croak", "en", "en+croak", pitch=45, wpm=150),
+    _espeak("de_f3", "de", "de+f3", pitch=60, wpm=150),
+    _espeak("de_m1", "de", "de+m1", pitch=40, wpm=160),
+    Voice("ja_mei", "pyopenjtalk", ("ja",), {"speed": 1.0, "half_tone": 0.0}),
 )
 
 SENTENCES: dict[str, tuple[str, ...]] = {
@@ -77,146 +70,74 @@ SENTENCES: dict[str, tuple[str, ...]] = {
 }
 
 
-def synthesize(voice: DemoVoice, text: str) -> tuple[np.ndarray, int]:
-    """One utterance as (float32 mono wav, sample rate)."""
-    if voice.engine == "espeak":
-        exe = shutil.which("espeak-ng")
-        if exe is None:
-            raise TTSError("espeak-ng is not on PATH (apt-get install espeak-ng)")
-        cmd = [exe, "-v", voice.voice, "-p", str(voice.pitch), "-s", str(int(voice.speed))]
-        proc = subprocess.run([*cmd, "--stdout", text], capture_output=True, check=False)
-        if proc.returncode != 0 or not proc.stdout:
-            raise TTSError(f"espeak-ng failed for voice {voice.voice}: {proc.stderr.decode()}")
-        return load_audio(proc.stdout)
-    if voice.engine == "openjtalk":
-        import pyopenjtalk
-
-        wav, sr = pyopenjtalk.tts(text, speed=voice.speed, half_tone=voice.half_tone)
-        return (np.asarray(wav) / 32768.0).astype(np.float32), int(sr)
-    raise TTSError(f"unknown demo engine {voice.engine!r}")
-
-
-@dataclass(frozen=True)
-class ProsodyChange:
-    """A prosody edit at intensity 1; `scaled(i)` interpolates from no change."""
-
-    semitones: float = 0.0  # F0 shift
-    f0_range: float = 1.0  # log-F0 spread around the utterance mean
-    speed: float = 1.0  # >1 faster
-    brightness: float = 0.0  # spectral tilt exponent (+ = brighter, tenser voice)
-    gain_db: float = 0.0
-    breathiness: float = 0.0  # 1 = fully unvoiced (whisper)
-
-    def scaled(self, intensity: float) -> ProsodyChange:
-        i = float(intensity)
-        return ProsodyChange(
-            semitones=self.semitones * i,
-            f0_range=self.f0_range**i,
-            speed=self.speed**i,
-            brightness=self.brightness * i,
-            gain_db=self.gain_db * i,
-            breathiness=min(1.0, self.breathiness * i),
-        )
-
-
-# happy = higher, wider, faster; sad = lower, narrower, slower; angry = louder, tenser, faster.
-EMOTION_PROSODY: dict[str, ProsodyChange] = {
-    "neutral": ProsodyChange(),
-    "happy": ProsodyChange(semitones=3.0, f0_range=1.6, speed=1.15, brightness=0.15),
-    "sad": ProsodyChange(semitones=-3.0, f0_range=0.5, speed=0.8, brightness=-0.2, gain_db=-4),
-    "angry": ProsodyChange(semitones=1.5, f0_range=1.4, speed=1.2, brightness=0.5, gain_db=6),
-    "surprised": ProsodyChange(semitones=5.0, f0_range=2.0, speed=1.0, brightness=0.1),
-    "whisper": ProsodyChange(speed=0.95, breathiness=1.0, gain_db=-10),
-    "calm": ProsodyChange(semitones=-1.0, f0_range=0.7, speed=0.88, brightness=-0.1),
-}
-
-
-def apply_prosody(wav: np.ndarray, sr: int, change: ProsodyChange) -> tuple[np.ndarray, int]:
-    """Re-synthesise `wav` with WORLD after editing F0, timing, tilt and excitation (16 kHz)."""
-    with warnings.catch_warnings():  # pyworld imports the deprecated pkg_resources
-        warnings.simplefilter("ignore")
-        import pyworld
-
-    fs = 16_000
-    x = resample(wav, sr, fs).astype(np.float64)
-    f0, t = pyworld.dio(x, fs, frame_period=5.0)
-    f0 = pyworld.stonemask(x, f0, t, fs)
-    sp = pyworld.cheaptrick(x, f0, t, fs)
-    ap = pyworld.d4c(x, f0, t, fs)
-
-    voiced = f0 > 0
-    if voiced.any():
-        log_f0 = np.log(f0[voiced])
-        centre = log_f0.mean()
-        shifted = centre + change.f0_range * (log_f0 - centre) + change.semitones * np.log(2) / 12
-        f0[voiced] = np.exp(shifted)
-    freqs = np.linspace(0, fs / 2, sp.shape[1])
-    sp = sp * np.maximum(freqs / 500.0, 1.0)[None, :] ** (2 * change.brightness)
-    ap = ap + change.breathiness * (1.0 - ap)
-    if change.breathiness >= 1.0:
-        f0 = np.zeros_like(f0)
-    # Time-scale by reading the analysis frames at a different pace.
-    n_out = max(2, round(len(f0) / change.speed))
-    idx = np.round(np.linspace(0, len(f0) - 1, n_out)).astype(int)
-    f0, sp, ap = f0[idx], np.ascontiguousarray(sp[idx]), np.ascontiguousarray(ap[idx])
-    y = pyworld.synthesize(np.ascontiguousarray(f0), sp, ap, fs, 5.0)
-    y = y * 10 ** (change.gain_db / 20)
-    peak = np.max(np.abs(y))
-    if peak > 0.98:
-        y = y * 0.98 / peak
-    return y.astype(np.float32), fs
-
-
 def make_speaker_corpus(
     out_dir: str | Path,
-    voices: tuple[DemoVoice, ...] = DEMO_VOICES,
+    voices: tuple[Voice, ...] = DEMO_VOICES,
     clips_per_speaker: int = 6,
 ) -> Path:
-    """Write `out_dir/<speaker>/<n>.wav` plus `manifest.jsonl` ("audio", "speaker"); returns it."""
+    """Write `out_dir/<speaker>/<n>.wav` plus the canonical `manifest.jsonl`; returns it.
+
+    The folder is also a speaker-per-subfolder corpus (see `read_speaker_corpus`).
+    """
     out_dir = Path(out_dir)
-    rows = []
+    entries = []
     for voice in voices:
-        (out_dir / voice.name).mkdir(parents=True, exist_ok=True)
-        texts = SENTENCES[voice.language]
+        texts = SENTENCES[voice.languages[0]]
         for n in range(clips_per_speaker):
-            wav, sr = synthesize(voice, texts[n % len(texts)])
-            path = out_dir / voice.name / f"{n:03d}.wav"
+            text = texts[n % len(texts)]
+            wav, sr = synthesize(voice, text, voice.languages[0])
+            path = out_dir / voice.speaker / f"{n:03d}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
             save_audio(path, wav, sr)
-            rows.append({"audio": str(path.relative_to(out_dir)), "speaker": voice.name})
-    manifest = out_dir / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return manifest
+            entries.append(_entry(path, text, voice, len(wav) / sr))
+    return write_manifest(out_dir / "manifest.jsonl", entries)
 
 
 def make_emotion_corpus(
     out_dir: str | Path,
-    voices: tuple[DemoVoice, ...] = DEMO_VOICES[:3],
+    voices: tuple[Voice, ...] = DEMO_VOICES[:3],
     emotions: tuple[str, ...] = tuple(EMOTION_PROSODY),
     intensities: tuple[float, ...] = (0.5, 1.0),
     sentences_per_voice: int = 2,
 ) -> Path:
-    """Emotional variants of neutral utterances; `manifest.jsonl` has "audio", "speaker",
-    "emotion", "intensity" (0 for neutral clips, whose intensity has no meaning)."""
+    """Emotional variants of neutral utterances made with `tts.data.prosody` (WORLD), written
+    as 16 kHz wavs plus the canonical `manifest.jsonl` (neutral clips have intensity 0)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    entries = []
     for voice in voices:
         for n in range(sentences_per_voice):
-            base, sr = synthesize(voice, SENTENCES[voice.language][n])
+            text = SENTENCES[voice.languages[0]][n]
+            wav, sr = synthesize(voice, text, voice.languages[0])
+            # As in the full corpus builder: the table's energy changes apply to a
+            # loudness-normalised neutral clip, and only a peak limiter follows them.
+            neutral = limit_peak(normalize_loudness(resample(wav, sr, SAMPLE_RATE), SAMPLE_RATE))
             for emotion in emotions:
-                levels = (0.0,) if emotion == "neutral" else intensities
-                for level in levels:
-                    wav, fs = apply_prosody(base, sr, EMOTION_PROSODY[emotion].scaled(level))
-                    name = f"{voice.name}_{n}_{emotion}_{level:.2f}.wav"
-                    save_audio(out_dir / name, wav, fs)
-                    rows.append(
-                        {
-                            "audio": name,
-                            "speaker": voice.name,
-                            "emotion": emotion,
-                            "intensity": level,
-                        }
-                    )
-    manifest = out_dir / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return manifest
+                for level in (0.0,) if emotion == "neutral" else intensities:
+                    clip, params = apply_emotion(neutral, SAMPLE_RATE, emotion, level)
+                    clip = limit_peak(clip)
+                    path = out_dir / f"{voice.speaker}_{n}_{emotion}_{level:.2f}.wav"
+                    save_audio(path, clip, SAMPLE_RATE)
+                    entry = _entry(path, text, voice, len(clip) / SAMPLE_RATE, emotion, level)
+                    entries.append(entry.with_extra(prosody=params.as_dict()))
+    return write_manifest(out_dir / "manifest.jsonl", entries)
+
+
+def _entry(
+    path: Path,
+    text: str,
+    voice: Voice,
+    duration: float,
+    emotion: str = "neutral",
+    intensity: float = 0.0,
+) -> ManifestEntry:
+    return ManifestEntry(
+        audio=path,
+        text=text,
+        language=voice.languages[0],
+        speaker=voice.speaker,
+        duration=duration,
+        emotion=emotion,
+        intensity=intensity,
+        extra={"source": "demo", "engine": voice.engine, "voice": voice.params},
+    )

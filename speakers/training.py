@@ -1,20 +1,22 @@
-"""Data loading and training loops for the speaker (ECAPA) and style encoders.
+"""Data loading, training loops and the shared command-line plumbing of the speaker (ECAPA)
+and style encoder recipes.
 
 The recipes in `recipes/` are thin command lines over these functions; the tests call them
 directly with tiny models and a handful of steps.
 
-Corpora: a JSONL manifest (one object per line; "audio" relative to the manifest's folder or
-absolute, plus "speaker", and for the style encoder "emotion" and "intensity"), or, for speaker
-training only, a directory with one subfolder of audio files per speaker.
+Corpora: a canonical JSONL manifest (`tts.data.manifest`; the style encoder uses its "emotion"
+and "intensity"), or, for speaker training only, a directory with one subfolder of audio files
+per speaker.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,15 +25,15 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from tts.data.importers import audio_files
+from tts.data.manifest import ManifestEntry, read_manifest
 from tts.errors import ManifestError, ReferenceAudioError
-from tts.labels import EMOTIONS, check_emotion
+from tts.labels import EMOTIONS
 from tts.speakers.ecapa import AAMSoftmax, EcapaTdnn
 from tts.speakers.features import pad_batch, prosody_features
 from tts.speakers.reference import SAMPLE_RATE, ReferenceAudioWarning, load_reference
 from tts.speakers.speaker_encoder import SpeakerEncoder
 from tts.speakers.style_encoder import StyleEncoder, StyleLossWeights, style_losses
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 
 @dataclass
@@ -43,83 +45,61 @@ class Utterance:
     prosody: np.ndarray | None = None
 
 
-def read_manifest(path: str | Path, fields: tuple[str, ...]) -> list[dict]:
-    """Rows of a JSONL manifest with `fields` required; audio paths made absolute."""
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"manifest {path} does not exist")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"{path}:{number}: not valid JSON ({exc})") from exc
-        if not isinstance(row, dict):
-            raise ManifestError(f"{path}:{number}: expected a JSON object")
-        missing = [f for f in fields if f not in row]
-        if missing:
-            raise ManifestError(f"{path}:{number}: missing field(s) {missing}")
-        audio = Path(row["audio"])
-        row["audio"] = str(audio if audio.is_absolute() else path.parent / audio)
-        if "emotion" in fields:
-            try:
-                row["emotion"] = check_emotion(row["emotion"])
-                row["intensity"] = float(row["intensity"])
-            except (ValueError, TypeError) as exc:
-                raise ManifestError(f"{path}:{number}: {exc}") from exc
-            if not math.isfinite(row["intensity"]) or row["intensity"] < 0:
-                raise ManifestError(f"{path}:{number}: intensity must be finite and >= 0")
-        rows.append(row)
-    if not rows:
-        raise ManifestError(f"manifest {path} has no entries")
-    return rows
+@dataclass(frozen=True)
+class SpeakerClip:
+    """An audio file and its speaker: all a speaker-per-subfolder corpus says (no text)."""
+
+    audio: Path
+    speaker: str
 
 
-def speaker_rows(corpus: str | Path) -> list[dict]:
-    """{"audio", "speaker"} rows from a JSONL manifest or a speaker-per-subfolder directory."""
+def read_speaker_corpus(corpus: str | Path) -> list[ManifestEntry] | list[SpeakerClip]:
+    """The clips of a JSONL manifest, or of a directory with one subfolder per speaker."""
     corpus = Path(corpus)
-    if corpus.is_dir():
-        rows = [
-            {"audio": str(f), "speaker": d.name}
-            for d in sorted(p for p in corpus.iterdir() if p.is_dir())
-            for f in sorted(d.iterdir())
-            if f.suffix.lower() in AUDIO_SUFFIXES
-        ]
-        if not rows:
-            raise ManifestError(f"{corpus} has no speaker subfolders with audio files")
-        return rows
-    return read_manifest(corpus, ("audio", "speaker"))
+    if not corpus.is_dir():
+        return read_manifest(corpus)
+    clips = [
+        SpeakerClip(f, d.name)
+        for d in sorted(p for p in corpus.iterdir() if p.is_dir())
+        for f in audio_files(d)
+    ]
+    if not clips:
+        raise ManifestError(f"{corpus} has no speaker subfolders with audio files")
+    return clips
 
 
 def load_utterances(
-    rows: list[dict], with_style: bool = False
+    clips: Sequence[ManifestEntry] | Sequence[SpeakerClip], with_style: bool = False
 ) -> tuple[list[Utterance], list[str]]:
     """Clean every clip with `load_reference`; unusable clips are skipped with a warning.
 
-    Returns the utterances and the sorted speaker names (index = Utterance.speaker).
+    `with_style` needs manifest entries (their emotion and intensity labels). Returns the
+    utterances and the sorted speaker names (index = Utterance.speaker).
     """
-    speakers = sorted({str(r["speaker"]) for r in rows})
+    if not clips:
+        raise ManifestError("no clips to train on")
+    if with_style and not all(isinstance(c, ManifestEntry) for c in clips):
+        raise ManifestError("style training needs manifest entries with emotion labels")
+    speakers = sorted({c.speaker for c in clips})
     index = {s: i for i, s in enumerate(speakers)}
     items, skipped = [], 0
-    for row in tqdm(rows, desc="loading clips", leave=False):
+    for clip_info in tqdm(clips, desc="loading clips", leave=False):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ReferenceAudioWarning)
-                clip = load_reference(row["audio"])
+                clip = load_reference(clip_info.audio)
         except ReferenceAudioError:
             skipped += 1
             continue
-        item = Utterance(clip.wav, index[str(row["speaker"])])
-        if with_style:
-            item.emotion = EMOTIONS.index(row["emotion"])
+        item = Utterance(clip.wav, index[clip_info.speaker])
+        if isinstance(clip_info, ManifestEntry) and with_style:
+            item.emotion = EMOTIONS.index(clip_info.emotion)
             # Neutral has no strength: its intensity target is 0 whatever the manifest says.
-            item.intensity = 0.0 if row["emotion"] == "neutral" else row["intensity"]
+            item.intensity = 0.0 if clip_info.emotion == "neutral" else clip_info.intensity
             item.prosody = prosody_features(clip.wav, SAMPLE_RATE)
         items.append(item)
     if skipped:
-        warnings.warn(f"skipped {skipped} unusable clip(s) of {len(rows)}", stacklevel=2)
+        warnings.warn(f"skipped {skipped} unusable clip(s) of {len(clips)}", stacklevel=2)
     if len({i.speaker for i in items}) < 2 and not with_style:
         raise ManifestError("speaker training needs clips from at least two speakers")
     return items, speakers
@@ -168,10 +148,7 @@ def train_ecapa(
         chosen, wav, lengths = next(data)
         labels = torch.tensor([u.speaker for u in chosen], device=device)
         loss, _ = head(model(wav.to(device), lengths.to(device)), labels)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 5.0)
-        optimiser.step()
+        _optimise(optimiser, loss, params)
         losses.append(float(loss.detach()))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
     model.eval()
@@ -211,14 +188,21 @@ def train_style(
             torch.tensor([u.speaker for u in chosen], device=device),
             now,
         )
-        optimiser.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimiser.step()
+        _optimise(optimiser, losses["total"], list(model.parameters()))
         history.append({k: float(v.detach()) for k, v in losses.items()})
         bar.set_postfix(task=f"{history[-1]['task']:.3f}")
     model.eval()
     return history
+
+
+def _optimise(
+    optimiser: torch.optim.Optimizer, loss: torch.Tensor, params: list[torch.nn.Parameter]
+) -> None:
+    """One step; gradients are clipped because AAM margins and gradient reversal can spike."""
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 5.0)
+    optimiser.step()
 
 
 def separation(embeddings: torch.Tensor, labels: list[int]) -> dict[str, float]:
@@ -248,3 +232,65 @@ def embed_items(encoder: SpeakerEncoder, items: list[Utterance], batch: int = 16
         for i in range(0, len(items), batch)
     ]
     return F.normalize(torch.cat(parts), dim=1)
+
+
+# ---- command-line plumbing shared by recipes/train_speaker_encoder.py and train_style_encoder.py
+
+
+def recipe_parser(
+    description: str, corpus_help: str, crop_seconds: float, config_help: str
+) -> argparse.ArgumentParser:
+    """The options both encoder recipes take; each adds its own on top."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("corpus", nargs="?", help=corpus_help)
+    p.add_argument("--make-demo-corpus", metavar="DIR", help="synthesise a demo corpus first")
+    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--crop-seconds", type=float, default=crop_seconds)
+    p.add_argument("--held-out", type=float, default=0.2, help="fraction of clips to evaluate on")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help=config_help)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def recipe_corpus(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, make_demo: Callable[[str], Path]
+) -> Path:
+    """CORPUS, or the manifest of a demo corpus that `make_demo` synthesises into
+    --make-demo-corpus DIR."""
+    if args.make_demo_corpus:
+        manifest = make_demo(args.make_demo_corpus)
+        print(f"demo corpus: {manifest}")
+        return manifest
+    if not args.corpus:
+        parser.error("give a CORPUS or --make-demo-corpus DIR")
+    return Path(args.corpus)
+
+
+def write_recipe_outputs(
+    out: Path, metrics: dict[str, object], curves: dict[str, list[float]], title: str
+) -> None:
+    """metrics.json and loss.png (each curve per step, faint, and its running mean)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    window = max(1, max(len(values) for values in curves.values()) // 20)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, values in curves.items():
+        (line,) = ax.plot(values, alpha=0.25, linewidth=0.8)
+        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+        label = f"{name} (mean of {window})" if window > 1 else name
+        ax.plot(np.arange(window - 1, len(values)), smooth, color=line.get_color(), label=label)
+    ax.set(xlabel="step", ylabel="loss", title=title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "loss.png", dpi=120)
+    plt.close(fig)
+    print(json.dumps(metrics, indent=2))
+    print(f"wrote {out}")

@@ -47,9 +47,7 @@ def resolve_model_dir(
         return path
     text = str(name_or_path)
     if path.exists() or text.count("/") != 1 or text.startswith((".", "/", "~")):
-        raise CheckpointError(
-            f"{text!r} is neither a model directory nor a hub id like 'org/name'"
-        )
+        raise CheckpointError(f"{text!r} is neither a model directory nor a hub id like 'org/name'")
     return _snapshot(text, revision, local_files_only, cache_dir)
 
 

@@ -20,10 +20,10 @@ the README); check https://sites.google.com/site/shinnosuketakamichi/publication
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from tts.data.corpora import find_root, make_entry, preparer_main, read_delimited
+from tts.data.corpora import find_root, preparer_main, subsets_option
+from tts.data.importers import make_entry, read_delimited
 from tts.data.manifest import ManifestEntry
 from tts.errors import ManifestError
 
@@ -47,17 +47,15 @@ def prepare(root: Path, subsets: tuple[str, ...] = SUBSETS) -> list[ManifestEntr
             wav = base / subset / "wav" / f"{utt}.wav"
             if wav.is_file():
                 entries.append(
-                    make_entry(wav, text, "ja", "jsut", "jsut", subset=subset, utterance_id=utt)
+                    make_entry(
+                        wav, text, "ja", "jsut", corpus="jsut", subset=subset, utterance_id=utt
+                    )
                 )
     return entries
 
 
-def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--subsets", type=lambda s: tuple(s.split(",")), default=SUBSETS)
-
-
 def main(argv: list[str] | None = None) -> list[ManifestEntry]:
-    return preparer_main(prepare, __doc__, _options, argv)
+    return preparer_main(prepare, __doc__, subsets_option(SUBSETS), argv)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tts.data.corpora import find_root, make_entry, preparer_main, read_delimited
+from tts.data.corpora import find_root, preparer_main
+from tts.data.importers import make_entry, read_delimited
 from tts.data.manifest import ManifestEntry
 from tts.errors import ManifestError
 
@@ -49,7 +50,7 @@ def prepare(root: Path) -> list[ManifestEntry]:
         nonverbal, text = texts[key]
         entries.append(
             make_entry(
-                wav, text, "ja", f"jvnv-{speaker}", "jvnv", EMOTION_MAP[source_emotion], 1.0,
+                wav, text, "ja", f"jvnv-{speaker}", EMOTION_MAP[source_emotion], 1.0, corpus="jvnv",
                 source_emotion=source_emotion, style=parts[2], nonverbal=nonverbal, utterance_id=wav.stem,
             )
         )  # fmt: skip

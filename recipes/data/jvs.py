@@ -23,7 +23,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tts.data.corpora import find_root, make_entry, preparer_main, read_delimited
+from tts.data.corpora import find_root, preparer_main
+from tts.data.importers import make_entry, read_delimited
 from tts.data.manifest import ManifestEntry
 
 SUBSET_EMOTION = {"parallel100": "neutral", "nonpara30": "neutral", "whisper10": "whisper"}
@@ -44,11 +45,11 @@ def prepare(root: Path, include_falsetto: bool = False) -> list[ManifestEntry]:
                 wav = speaker_dir / subset / "wav24kHz16bit" / f"{utt}.wav"
                 if not wav.is_file():
                     continue
-                extra = {"subset": subset, "utterance_id": utt}
+                extra = {"corpus": "jvs", "subset": subset, "utterance_id": utt}
                 if subset == "falset10":
                     extra["style"] = "falsetto"
                 entries.append(
-                    make_entry(wav, text, "ja", f"jvs-{speaker_dir.name}", "jvs", emotion, **extra)
+                    make_entry(wav, text, "ja", f"jvs-{speaker_dir.name}", emotion, **extra)
                 )
     return entries
 

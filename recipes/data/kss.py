@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tts.data.corpora import make_entry, preparer_main, read_delimited
+from tts.data.corpora import preparer_main
+from tts.data.importers import make_entry, read_delimited
 from tts.data.manifest import ManifestEntry
 from tts.errors import ManifestError
 
@@ -42,7 +43,7 @@ def prepare(root: Path) -> list[ManifestEntry]:
         audio = next((b / rel for b in (root / "kss", root) if (b / rel).is_file()), None)
         if audio is None:
             continue
-        entries.append(make_entry(audio, text, "ko", "kss", "kss", utterance_id=Path(rel).stem, transcript=transcript.name))  # fmt: skip
+        entries.append(make_entry(audio, text, "ko", "kss", corpus="kss", utterance_id=Path(rel).stem, transcript=transcript.name))  # fmt: skip
     return entries
 
 

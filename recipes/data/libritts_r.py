@@ -18,10 +18,10 @@ Licence: CC BY 4.0 - verified via the dataset cards of LibriTTS-R copies on the 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from tts.data.corpora import make_entry, preparer_main
+from tts.data.corpora import preparer_main, subsets_option
+from tts.data.importers import make_entry
 from tts.data.manifest import ManifestEntry
 from tts.errors import ManifestError
 
@@ -50,18 +50,14 @@ def prepare(root: Path, subsets: tuple[str, ...] = SUBSETS) -> list[ManifestEntr
                 continue
             speaker, chapter = wav.parent.parent.name, wav.parent.name
             entries.append(
-                make_entry(wav, text, "en", f"libritts-{speaker}", "libritts_r",
+                make_entry(wav, text, "en", f"libritts-{speaker}", corpus="libritts_r",
                            subset=subset, chapter=chapter, utterance_id=wav.stem)
             )  # fmt: skip
     return entries
 
 
-def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--subsets", type=lambda s: tuple(s.split(",")), default=SUBSETS)
-
-
 def main(argv: list[str] | None = None) -> list[ManifestEntry]:
-    return preparer_main(prepare, __doc__, _options, argv)
+    return preparer_main(prepare, __doc__, subsets_option(SUBSETS), argv)
 
 
 if __name__ == "__main__":

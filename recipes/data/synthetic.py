@@ -31,6 +31,7 @@ OUT/summary.png (hours per language / emotion).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import multiprocessing
@@ -54,7 +55,7 @@ from tts.data.engines import (
     engine_available,
     synthesize,
 )
-from tts.data.manifest import ManifestEntry, write_manifest
+from tts.data.manifest import entry_from_dict, write_manifest
 from tts.data.prosody import ProsodyParams, apply_emotion, emotion_params
 from tts.data.stats import format_summary, plot_summary, summarize
 from tts.errors import ConfigError, TTSError
@@ -333,33 +334,27 @@ def build_corpus(config: BuildConfig, progress: bool = True, plot: bool = True) 
     built_seconds = 0.0
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), desc="synthetic corpus", unit="sent", disable=not progress)
-    if config.jobs > 1:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(config.jobs) as pool:
+    with contextlib.ExitStack() as stack:
+        if config.jobs > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(config.jobs))
             stream = pool.imap_unordered(_work, jobs, chunksize=1)
-            for index, entries, was_built, error in stream:
-                results[index] = entries
-                built, skipped, built_utts, built_seconds = _tally(
-                    entries, was_built, error, failures, built, skipped, built_utts, built_seconds
-                )
-                bar.update(1)
-    else:
-        for job in jobs:
-            index, entries, was_built, error = _work(job)
+        else:
+            stream = map(_work, jobs)
+        for index, entries, was_built, error in stream:
             results[index] = entries
-            built, skipped, built_utts, built_seconds = _tally(
-                entries, was_built, error, failures, built, skipped, built_utts, built_seconds
-            )
+            if error:
+                failures.append(error)
+            elif was_built:
+                built += 1
+                built_utts += len(entries)
+                built_seconds += sum(e["duration"] for e in entries)
+            else:
+                skipped += 1
             bar.update(1)
     bar.close()
     seconds = time.perf_counter() - start
     rows = [row for i in range(len(units)) for row in results.get(i, [])]
-    entries = [
-        ManifestEntry(audio=out / r["audio"], text=r["text"], language=r["language"],
-                      speaker=r["speaker"], duration=r["duration"], emotion=r["emotion"],
-                      intensity=r["intensity"], extra=r["extra"])
-        for r in rows
-    ]  # fmt: skip
+    entries = [entry_from_dict(row, out) for row in rows]
     manifest = write_manifest(out / "manifest.jsonl", entries)
     report = BuildReport(
         manifest=manifest,
@@ -383,18 +378,6 @@ def build_corpus(config: BuildConfig, progress: bool = True, plot: bool = True) 
     if plot and entries:
         plot_summary(summarize(entries), out / "summary.png")
     return report
-
-
-def _tally(entries, was_built, error, failures, built, skipped, built_utts, built_seconds):  # type: ignore[no-untyped-def]
-    if error:
-        failures.append(error)
-    elif was_built:
-        built += 1
-        built_utts += len(entries)
-        built_seconds += sum(e["duration"] for e in entries)
-    else:
-        skipped += 1
-    return built, skipped, built_utts, built_seconds
 
 
 def _csv(value: str) -> tuple[str, ...]:

@@ -24,8 +24,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tts.data.corpora import find_root, make_entry, preparer_main, read_delimited
-from tts.data.importers import import_ljspeech
+from tts.data.corpora import find_root, preparer_main
+from tts.data.importers import import_ljspeech, make_entry, read_delimited
 from tts.data.manifest import ManifestEntry
 from tts.errors import ManifestError
 
@@ -63,7 +63,7 @@ def prepare(root: Path, no_sleepy: bool = False) -> list[ManifestEntry]:
                 if wav.stem not in texts:
                     continue
                 entries.append(
-                    make_entry(wav, texts[wav.stem], "de", "thorsten", "thorsten", emotion,
+                    make_entry(wav, texts[wav.stem], "de", "thorsten", emotion, corpus="thorsten",
                                dataset="emotional", source_emotion=style, utterance_id=wav.stem)
                 )  # fmt: skip
     return entries

@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tts.data.corpora import find_root, make_entry, preparer_main
+from tts.data.corpora import find_root, preparer_main
+from tts.data.importers import make_entry
 from tts.data.manifest import ManifestEntry
 from tts.errors import ManifestError
 
@@ -39,7 +40,9 @@ def prepare(root: Path, mic: str = "mic1") -> list[ManifestEntry]:
         text = text_file.read_text(encoding="utf-8").strip()
         if text:
             entries.append(
-                make_entry(audio, text, "en", f"vctk-{speaker}", "vctk", mic=mic, utterance_id=utt)
+                make_entry(
+                    audio, text, "en", f"vctk-{speaker}", corpus="vctk", mic=mic, utterance_id=utt
+                )
             )
     return entries
 

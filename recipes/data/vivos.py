@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tts.data.corpora import find_root, make_entry, preparer_main
+from tts.data.corpora import find_root, preparer_main
+from tts.data.importers import make_entry
 from tts.data.manifest import ManifestEntry
 
 
@@ -47,7 +48,7 @@ def prepare(root: Path) -> list[ManifestEntry]:
             if not wav.is_file() or not text.strip():
                 continue
             entries.append(
-                make_entry(wav, text.strip().lower(), "vi", f"vivos-{speaker}", "vivos",
+                make_entry(wav, text.strip().lower(), "vi", f"vivos-{speaker}", corpus="vivos",
                            corpus_split=part, gender=genders.get(speaker, ""), utterance_id=utt)
             )  # fmt: skip
     return entries

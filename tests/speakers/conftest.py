@@ -11,17 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from tts.speakers.demo_corpus import (
-    DEMO_VOICES,
-    SENTENCES,
-    make_emotion_corpus,
-    synthesize,
-)
+from tts.data.engines import synthesize
+from tts.speakers.demo_corpus import DEMO_VOICES, SENTENCES, make_emotion_corpus
 from tts.speakers.ecapa import EcapaConfig
 from tts.speakers.features import MelConfig
 from tts.speakers.style_encoder import StyleEncoderConfig
 
-VOICES = {v.name: v for v in DEMO_VOICES}
+VOICES = {v.speaker: v for v in DEMO_VOICES}
 # Clearly different voices: espeak male, espeak female (en and de), pyopenjtalk (ja).
 DISTINCT_VOICES = ("en_m3", "en_f2", "de_f3", "ja_mei")
 
@@ -37,8 +33,8 @@ def voice_clips() -> dict[str, list[tuple[np.ndarray, int]]]:
     """Three different sentences per distinct voice, as (wav, sample rate)."""
     clips = {}
     for name in DISTINCT_VOICES:
-        voice = VOICES[name]
-        clips[name] = [synthesize(voice, SENTENCES[voice.language][i]) for i in range(3)]
+        voice, language = VOICES[name], VOICES[name].languages[0]
+        clips[name] = [synthesize(voice, SENTENCES[language][i], language) for i in range(3)]
     return clips
 
 
@@ -92,11 +88,11 @@ def tiny_style_config(n_speakers: int) -> StyleEncoderConfig:
 @pytest.fixture(scope="session")
 def trained_style(emotion_manifest):
     """A tiny style encoder trained briefly on the emotional variants, and its history."""
+    from tts.data.manifest import read_manifest
     from tts.speakers.style_encoder import StyleEncoder
-    from tts.speakers.training import load_utterances, read_manifest, train_style
+    from tts.speakers.training import load_utterances, train_style
 
-    rows = read_manifest(emotion_manifest, ("audio", "speaker", "emotion", "intensity"))
-    items, speakers = load_utterances(rows, with_style=True)
+    items, speakers = load_utterances(read_manifest(emotion_manifest), with_style=True)
     torch.manual_seed(0)
     model = StyleEncoder(tiny_style_config(len(speakers)))
     before = emotion_cross_entropy(model, items)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tts.data.manifest import read_manifest
 from tts.errors import AudioInputError, CheckpointError
 from tts.speakers.ecapa import AAMSoftmax, EcapaTdnn
 from tts.speakers.reference import SAMPLE_RATE, load_reference
@@ -15,7 +16,13 @@ from tts.speakers.speaker_encoder import (
     load_speaker_encoder,
     save_ecapa,
 )
-from tts.speakers.training import load_utterances, separation, speaker_rows, train_ecapa
+from tts.speakers.training import (
+    SpeakerClip,
+    load_utterances,
+    read_speaker_corpus,
+    separation,
+    train_ecapa,
+)
 
 from .conftest import DISTINCT_VOICES, tiny_ecapa_config
 
@@ -85,7 +92,16 @@ def speaker_corpus(tmp_path_factory):
 
 
 def test_ecapa_trains_and_round_trips(speaker_corpus, tmp_path):
-    items, speakers = load_utterances(speaker_rows(speaker_corpus))  # folder-per-speaker form
+    clips = read_speaker_corpus(speaker_corpus)  # folder-per-speaker form
+    assert all(isinstance(c, SpeakerClip) for c in clips)
+    # The canonical manifest written next to the folders lists the same clips and speakers.
+    manifest = read_manifest(speaker_corpus / "manifest.jsonl", check_audio=True)
+    assert read_speaker_corpus(speaker_corpus / "manifest.jsonl") == manifest
+    assert sorted((e.audio, e.speaker) for e in manifest) == sorted(
+        (c.audio.resolve(), c.speaker) for c in clips
+    )
+    assert {e.language for e in manifest} == {"en", "de", "ja"} and all(e.text for e in manifest)
+    items, speakers = load_utterances(clips)
     assert len(speakers) == 6 and len(items) == 18
     torch.manual_seed(0)
     model = EcapaTdnn(tiny_ecapa_config())

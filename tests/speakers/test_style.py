@@ -10,11 +10,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tts.audio import resample
 from tts.conditioning import SPEAKER_DIM, STYLE_DIM, Conditioning
+from tts.data.prosody import EMOTION_PROSODY, apply_prosody
 from tts.errors import ConfigError, UnsupportedLanguageError
 from tts.labels import EMOTIONS, LANGUAGES, UnsupportedEmotionError
 from tts.speakers.conditioning import EmotionTable, build_conditioning
-from tts.speakers.demo_corpus import EMOTION_PROSODY, apply_prosody
 from tts.speakers.embedding_cache import EmbeddingCache
 from tts.speakers.features import PROSODY_FEATURES, prosody_features
 from tts.speakers.reference import SAMPLE_RATE, load_reference
@@ -26,12 +27,17 @@ from .conftest import emotion_cross_entropy
 
 
 def test_prosody_features_follow_the_controlled_changes(voice_clips):
-    base, sr = voice_clips["en_f2"][1]
+    wav, sr = voice_clips["en_f2"][1]
+    base = resample(wav, sr, SAMPLE_RATE)  # the demo corpus edits at the encoders' rate
     feats = {
         emotion: dict(
-            zip(PROSODY_FEATURES, prosody_features(*apply_prosody(base, sr, change)), strict=True)
+            zip(
+                PROSODY_FEATURES,
+                prosody_features(apply_prosody(base, SAMPLE_RATE, params), SAMPLE_RATE),
+                strict=True,
+            )
         )
-        for emotion, change in EMOTION_PROSODY.items()
+        for emotion, params in EMOTION_PROSODY.items()
     }
     assert (
         feats["happy"]["logf0_mean"] > feats["neutral"]["logf0_mean"] > feats["sad"]["logf0_mean"]

@@ -1,6 +1,7 @@
 """Helpers shared by the corpus preparers in `recipes/data/` (one CLI per corpus).
 
-Each preparer defines `prepare(root, **options) -> list[ManifestEntry]` and calls
+Each preparer defines `prepare(root, **options) -> list[ManifestEntry]` (building entries with
+`tts.data.importers.make_entry` and reading transcripts with `read_delimited`) and calls
 `preparer_main(prepare, __doc__, add_options)`, which gives it the common command line:
 
     python recipes/data/<corpus>.py --root /path/to/unpacked --out manifests/<corpus>.jsonl
@@ -13,7 +14,6 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tts.data.importers import audio_duration
 from tts.data.manifest import ManifestEntry, write_manifest
 from tts.data.stats import format_summary, summarize
 from tts.errors import ManifestError, TTSError
@@ -37,44 +37,18 @@ def find_root(root: str | Path, marker: str, max_depth: int = 2) -> Path:
     raise ManifestError(f"cannot find {marker!r} under {root}; is this the unpacked corpus?")
 
 
-def read_delimited(path: Path, sep: str, min_fields: int) -> list[list[str]]:
-    """Non-empty lines split on `sep` (BOM stripped); ManifestError names file:line if short."""
-    rows = []
-    with path.open(encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split(sep)
-            if len(fields) < min_fields:
-                raise ManifestError(
-                    f"{path}:{number}: expected at least {min_fields} {sep!r}-separated fields"
-                )
-            rows.append([x.strip() for x in fields])
-    return rows
+def subsets_option(subsets: tuple[str, ...]) -> Callable[[argparse.ArgumentParser], None]:
+    """An `add_options` for preparers whose corpus comes in subsets: `--subsets a,b,c`."""
 
+    def add(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--subsets",
+            type=lambda s: tuple(s.split(",")),
+            default=subsets,
+            help=f"comma-separated, from {','.join(subsets)} (default: all)",
+        )
 
-def make_entry(
-    audio: Path,
-    text: str,
-    language: str,
-    speaker: str,
-    corpus: str,
-    emotion: str = "neutral",
-    intensity: float | None = None,
-    **extra: object,
-) -> ManifestEntry:
-    """A validated entry with its duration read from the file header."""
-    return ManifestEntry(
-        audio=audio.resolve(),
-        text=text,
-        language=language,
-        speaker=speaker,
-        duration=audio_duration(audio),
-        emotion=emotion,
-        intensity=intensity,
-        extra={"corpus": corpus, **extra},
-    )
+    return add
 
 
 def preparer_main(

@@ -3,6 +3,9 @@
 - Kaldi-style data folders: `wav.scp`, `text`, `utt2spk`, optional `segments`.
 - LJSpeech-style folders: `metadata.csv` (`id|text|normalized_text`) with `wavs/<id>.wav`.
 
+`read_delimited` (transcript lines) and `make_entry` (an entry for an audio file) are also the
+building blocks of the corpus preparers in `recipes/data/`.
+
 Durations come from `soundfile.info` (reads the header only, no decoding). Kaldi `segments` are
 noted, not cut: each segment becomes one entry whose `audio` is the whole recording, with
 `extra = {"start": s, "end": e, "recording": rec_id}` and `duration = e - s`; loaders that see
@@ -17,6 +20,13 @@ import soundfile as sf
 
 from tts.data.manifest import ManifestEntry
 from tts.errors import ManifestError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def audio_files(folder: str | Path) -> list[Path]:
+    """The audio files (by suffix, see AUDIO_SUFFIXES) anywhere below `folder`, sorted."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
 
 
 def audio_duration(path: str | Path) -> float:
@@ -33,21 +43,61 @@ def audio_duration(path: str | Path) -> float:
     return info.frames / info.samplerate
 
 
-def read_kaldi_table(path: Path, min_fields: int = 2) -> dict[str, list[str]]:
-    """`key value...` lines -> {key: [values]}; ManifestError names file and line if short."""
-    table: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8") as f:
+def read_delimited(
+    path: Path, sep: str | None, min_fields: int, non_empty: int = 0
+) -> list[list[str]]:
+    """Non-empty lines split on `sep` (None: any whitespace), fields stripped, BOM dropped.
+
+    ManifestError names file:line when a line has fewer than `min_fields` fields or one of its
+    first `non_empty` fields is empty.
+    """
+    what = "whitespace" if sep is None else repr(sep)
+    rows = []
+    with path.open(encoding="utf-8-sig") as f:
         for number, line in enumerate(f, start=1):
+            line = line.rstrip("\r\n")
             if not line.strip():
                 continue
-            fields = line.split()
+            fields = [x.strip() for x in line.split(sep)]
             if len(fields) < min_fields:
                 raise ManifestError(
-                    f"{path}:{number}: expected at least {min_fields} whitespace-separated "
-                    f"fields, got {len(fields)}"
+                    f"{path}:{number}: expected at least {min_fields} {what}-separated fields, "
+                    f"got {len(fields)}"
                 )
-            table[fields[0]] = fields[1:]
-    return table
+            if not all(fields[:non_empty]):
+                raise ManifestError(
+                    f"{path}:{number}: the first {non_empty} fields must not be empty"
+                )
+            rows.append(fields)
+    return rows
+
+
+def read_kaldi_table(path: Path, min_fields: int = 2) -> dict[str, list[str]]:
+    """`key value...` lines -> {key: [values]}; ManifestError names file and line if short."""
+    return {row[0]: row[1:] for row in read_delimited(path, None, min_fields)}
+
+
+def make_entry(
+    audio: Path,
+    text: str,
+    language: str,
+    speaker: str,
+    emotion: str = "neutral",
+    intensity: float | None = None,
+    duration: float | None = None,
+    **extra: object,
+) -> ManifestEntry:
+    """A validated entry for an audio file; `duration` defaults to the file header's."""
+    return ManifestEntry(
+        audio=audio.resolve(),
+        text=text,
+        language=language,
+        speaker=speaker,
+        duration=audio_duration(audio) if duration is None else duration,
+        emotion=emotion,
+        intensity=intensity,
+        extra=extra,
+    )
 
 
 def import_kaldi_dir(
@@ -79,71 +129,38 @@ def import_kaldi_dir(
         for key, value in wavs.items()
         for p in [Path(value[0])]
     }
-    entries = []
+    # (utterance, audio file, duration or None = whole file, extra)
     if (folder / "segments").is_file():
+        spans = []
         segments = read_kaldi_table(folder / "segments", min_fields=4)
         for utt, (recording, start, end) in ((u, v[:3]) for u, v in segments.items()):
             if recording not in paths:
                 raise ManifestError(f"segment {utt!r} refers to unknown recording {recording!r}")
             begin, finish = float(start), float(end)
-            entries.append(
-                _kaldi_entry(
-                    utt, paths[recording], finish - begin, texts, speakers, language,
-                    speaker_prefix, emotion,
-                    {"start": begin, "end": finish, "recording": recording},
-                )
-            )  # fmt: skip
+            extra = {"start": begin, "end": finish, "recording": recording}
+            spans.append((utt, paths[recording], finish - begin, extra))
     else:
-        for utt, path in paths.items():
-            duration = audio_duration(path)
-            entries.append(
-                _kaldi_entry(
-                    utt, path, duration, texts, speakers, language, speaker_prefix, emotion, {}
-                )
-            )
+        spans = [(utt, path, None, {}) for utt, path in paths.items()]
+    entries = []
+    for utt, path, duration, extra in spans:
+        if utt not in texts or not texts[utt]:
+            raise ManifestError(f"utterance {utt!r} has no transcript in 'text'")
+        if utt not in speakers:
+            raise ManifestError(f"utterance {utt!r} has no speaker in 'utt2spk'")
+        speaker = speaker_prefix + speakers[utt][0]
+        entries.append(
+            make_entry(path, " ".join(texts[utt]), language, speaker, emotion,
+                       duration=duration, utterance_id=utt, **extra)
+        )  # fmt: skip
     return entries
-
-
-def _kaldi_entry(
-    utt: str,
-    path: Path,
-    duration: float,
-    texts: dict[str, list[str]],
-    speakers: dict[str, list[str]],
-    language: str,
-    speaker_prefix: str,
-    emotion: str,
-    extra: dict,
-) -> ManifestEntry:
-    if utt not in texts or not texts[utt]:
-        raise ManifestError(f"utterance {utt!r} has no transcript in 'text'")
-    if utt not in speakers:
-        raise ManifestError(f"utterance {utt!r} has no speaker in 'utt2spk'")
-    return ManifestEntry(
-        audio=path.resolve(),
-        text=" ".join(texts[utt]),
-        language=language,
-        speaker=speaker_prefix + speakers[utt][0],
-        duration=duration,
-        emotion=emotion,
-        extra={"utterance_id": utt, **extra},
-    )
 
 
 def read_ljspeech_metadata(path: Path) -> list[tuple[str, str, str]]:
     """`metadata.csv` rows as (id, text, normalized_text); normalized falls back to text."""
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.rstrip("\n\r")
-            if not line.strip():
-                continue
-            fields = line.split("|")
-            if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-                raise ManifestError(f"{path}:{number}: expected 'id|text[|normalized_text]'")
-            normalized = fields[2] if len(fields) > 2 and fields[2].strip() else fields[1]
-            rows.append((fields[0].strip(), fields[1].strip(), normalized.strip()))
-    return rows
+    return [
+        (fields[0], fields[1], fields[2] if len(fields) > 2 and fields[2] else fields[1])
+        for fields in read_delimited(path, "|", min_fields=2, non_empty=2)
+    ]
 
 
 def import_ljspeech(
@@ -171,15 +188,5 @@ def import_ljspeech(
         extra = {"utterance_id": utt}
         if raw != normalized:
             extra["raw_text"] = raw
-        entries.append(
-            ManifestEntry(
-                audio=path.resolve(),
-                text=normalized,
-                language=language,
-                speaker=speaker,
-                duration=audio_duration(path),
-                emotion=emotion,
-                extra=extra,
-            )
-        )
+        entries.append(make_entry(path, normalized, language, speaker, emotion, **extra))
     return entries
