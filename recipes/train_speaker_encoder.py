@@ -14,6 +14,7 @@ trained model and for the pretrained Resemblyzer baseline, writes the checkpoint
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def split_per_speaker(
     for speaker in sorted({u.speaker for u in items}):
         group = [u for u in items if u.speaker == speaker]
         rng.shuffle(group)
-        n_held = max(1, round(fraction * len(group))) if len(group) >= 3 else 0
+        # two held-out clips per speaker at least: same-speaker pairs need two
+        n_held = max(2, round(fraction * len(group))) if len(group) >= 4 else 0
         held += group[:n_held]
         train += group[n_held:]
     return train, held
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     metrics: dict[str, object] = {"final_loss": float(np.mean(losses[-20:]))}
-    eval_set = held if len({u.speaker for u in held}) >= 2 else train
+    held_counts = Counter(u.speaker for u in held)
+    eval_set = held if len(held_counts) >= 2 and max(held_counts.values()) >= 2 else train
     labels = [u.speaker for u in eval_set]
     metrics["ecapa"] = separation(embed_items(EcapaEncoder(model, args.device), eval_set), labels)
     metrics["resemblyzer"] = separation(embed_items(GE2EEncoder(args.device), eval_set), labels)
