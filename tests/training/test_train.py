@@ -1,0 +1,116 @@
+"""The LM training loop: the loss falls, resume is exact, DDP ranks agree, the bundle works."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from trainkit import REPO, small_model
+
+from tts.data.shards import ShardDataset, read_index
+from tts.errors import ConfigError
+from tts.model import CodecLM
+from tts.synthesizer import Synthesizer
+from tts.trainer import TrainConfig, model_config_for, train, validation_loss
+
+
+def test_training_lowers_train_and_validation_loss(base_run: dict, tokens: Path) -> None:
+    cfg: TrainConfig = base_run["config"]
+    torch.manual_seed(cfg.seed)  # the run's initial weights
+    initial = CodecLM(model_config_for(cfg, read_index(tokens)))
+    valid = ShardDataset(tokens, ["valid"])
+    before = validation_loss(initial, valid, cfg, torch.device("cpu"))
+    rows = base_run["history"]
+    assert rows[-1]["step"] == 40 and base_run["step"] == 40
+    assert rows[-1]["loss"] < 0.5 * rows[0]["loss"]
+    assert rows[-1]["val_loss"] < 0.5 * before
+    # the CSV log and the plot are written, one column per codebook
+    out = Path(base_run["out"])
+    with (out / "log.csv").open() as f:
+        logged = list(csv.DictReader(f))
+    assert [float(r["step"]) for r in logged] == [r["step"] for r in rows]
+    assert {"loss_cb0", "loss_cb1", "lr", "grad_norm", "tokens_per_s", "val_loss"} <= set(logged[0])
+    assert (out / "loss.png").stat().st_size > 1000
+
+
+def _resume_config(tokens: Path) -> TrainConfig:
+    return TrainConfig(
+        data=str(tokens), model=small_model(d_model=32), max_frames=300, max_steps=8,
+        lr=2e-3, warmup_steps=2, log_every=1, eval_every=4, ckpt_every=100, seed=9,
+        export_bundle=False,
+    )  # fmt: skip
+
+
+def test_resume_continues_exactly(tokens: Path, tmp_path: Path) -> None:
+    cfg = _resume_config(tokens)
+    straight = train(cfg, tmp_path / "a", progress=False)
+    first = train(cfg, tmp_path / "b", stop_after=4, progress=False)
+    assert first["step"] == 4 and (tmp_path / "b" / "checkpoint" / "train_state.pt").is_file()
+    resumed = train(_resume_config(tokens), tmp_path / "b", progress=False)  # fresh objects
+    assert resumed["start_step"] == 4 and resumed["step"] == 8
+    assert (resumed["epoch"], resumed["position"]) == (straight["epoch"], straight["position"])
+    assert straight["epoch"] >= 1  # the runs crossed an epoch boundary
+    a, b = straight["model"].state_dict(), resumed["model"].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    opt_a, opt_b = straight["optimizer"].state_dict(), resumed["optimizer"].state_dict()
+    for key, state in opt_a["state"].items():
+        for name, value in state.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt_b["state"][key][name]))
+
+    def timeless(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "tokens_per_s"} for r in rows]
+
+    # same losses, lr, grad norms and validation losses at every step
+    assert timeless(straight["history"]) == timeless(resumed["history"])
+    with pytest.raises(ConfigError, match="another model config"):
+        other = _resume_config(tokens)
+        other.model["n_layer"] = 3
+        train(other, tmp_path / "b", progress=False)
+
+
+def test_two_process_gloo_run_keeps_ranks_in_sync(tokens: Path, tmp_path: Path) -> None:
+    config = tmp_path / "cfg.json"
+    cfg = _resume_config(tokens)
+    cfg.max_frames, cfg.max_steps = 200, 3
+    from tts.config import save_config
+
+    save_config(cfg, config)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        str(REPO / "recipes" / "train.py"), "--config", str(config), "--out", str(tmp_path / "run"),
+        "--no-progress",
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check = json.loads((tmp_path / "run" / "ddp_check.json").read_text())
+    assert check["agree"] is True and len(check["ranks"]) == 2
+    first = [set(r["first_batch"]) for r in check["ranks"]]
+    assert first[0] and first[1] and not first[0] & first[1]  # each rank its own batches
+    weights = load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors"))
+    torch.manual_seed(cfg.seed)
+    initial = CodecLM(model_config_for(cfg, read_index(tokens))).state_dict()
+    assert any(not torch.equal(weights[k], initial[k]) for k in initial)  # it trained
+    with (tmp_path / "run" / "log.csv").open() as f:
+        assert [int(float(r["step"])) for r in csv.DictReader(f)] == [1, 2, 3]
+
+
+def test_exported_bundle_loads_and_speaks(base_run: dict, tokens: Path) -> None:
+    synth = Synthesizer.from_pretrained(base_run["bundle"], device="cpu")
+    trained = base_run["model"].state_dict()
+    assert all(torch.equal(synth.lm.state_dict()[k], trained[k]) for k in trained)
+    assert synth.codec.name == "koe-tiny" and synth.sample_rate == 24_000
+    means = ShardDataset(tokens, ["train"]).mean_speaker_embeddings()
+    assert set(synth.voices) == {"default", *means}
+    assert torch.allclose(synth.voices["default"], next(iter(means.values())))
+    audio = synth.synthesize("Good morning.", language="en", seed=1, watermark=False)
+    assert audio.sample_rate == 24_000 and audio.wav.size > 0
+    assert np.isfinite(audio.wav).all() and np.abs(audio.wav).max() <= 1.0

@@ -1,0 +1,523 @@
+"""Token shards: a manifest encoded once into codec codes, phoneme ids and conditioning.
+
+Training never touches audio. `tokenize_manifest` reads a canonical JSONL manifest and writes,
+per utterance, codec codes [K, F], phoneme ids, a GE2E speaker embedding [256], an optional
+style vector [128] and the labels, into shards of `shard_size` utterances:
+
+    OUT/tokenize.json             the settings of the run (checked when it resumes)
+    OUT/shard-00000.safetensors   flat tensors + offsets, per-utterance strings in its metadata
+    OUT/index.json                codec, frame rate, inventory, counts (written last)
+
+A shard holds `codes` [K, total_frames] (int16 when the codebook fits, else int32),
+`code_offsets` [n + 1], `phonemes` [total_symbols], `phoneme_offsets` [n + 1], `speaker`
+[n, 256], `style` [n, 128] (only with a style encoder), `emotion`, `language` [n] (ids into
+tts.labels), `intensity`, `duration` [n]. Utterance i of a shard owns columns
+code_offsets[i]:code_offsets[i+1]. Files are written atomically (temporary name, then rename),
+so an interrupted run resumes by skipping the shards that exist.
+
+Each utterance is encoded on its own, not padded into a batch: non-causal codecs change the
+last frames of a padded item, and shards must hold exactly what `codec.encode` gives.
+
+`ShardDataset` reads shards lazily (safetensors memory-maps them), `FrameBucketSampler` packs
+length-sorted batches under a padded-frame budget in an order that is a function of
+(seed, epoch), and `collate_lm` pads items into a `tts.training.LMBatch`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from tts.audio import load_audio
+from tts.codecs.base import Codec
+from tts.conditioning import Conditioning
+from tts.data.manifest import ManifestEntry, read_manifest
+from tts.errors import AudioInputError, ConfigError, ManifestError, TextError
+from tts.labels import EMOTIONS, LANGUAGES
+from tts.speakers.speaker_encoder import SpeakerEncoder
+from tts.speakers.style_encoder import StyleEncoder
+from tts.text import SymbolInventory, TextFrontend
+from tts.training import LMBatch
+
+SHARD_FORMAT = 1
+INDEX_NAME = "index.json"
+SETTINGS_NAME = "tokenize.json"
+MAX_SKIP_EXAMPLES = 50
+
+
+def shard_name(number: int) -> str:
+    return f"shard-{number:05d}.safetensors"
+
+
+def int_dtype_for(size: int) -> torch.dtype:
+    """The smallest signed integer type that holds ids 0..size-1 (int16, else int32)."""
+    return torch.int16 if size <= torch.iinfo(torch.int16).max + 1 else torch.int32
+
+
+def phoneme_ids(frontend: TextFrontend, text: str, language: str) -> list[int]:
+    """All symbol ids of an utterance: the front end's chunks concatenated in order."""
+    return [i for chunk in frontend.process(text, language) for i in chunk.ids]
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _manifest_lines(path: Path) -> list[int]:
+    """1-based line numbers of the non-blank lines (read_manifest skips blank ones)."""
+    with path.open(encoding="utf-8") as f:
+        return [n for n, line in enumerate(f, start=1) if line.strip()]
+
+
+@dataclass
+class _Encoded:
+    codes: torch.Tensor
+    ids: list[int]
+    speaker: torch.Tensor
+    style: torch.Tensor | None
+    entry: ManifestEntry
+    line: int
+
+
+def _encode_shard(
+    items: list[tuple[ManifestEntry, int]],
+    codec: Codec,
+    frontend: TextFrontend,
+    speaker_encoder: SpeakerEncoder,
+    style_encoder: StyleEncoder | None,
+    max_symbols: int,
+    skipped: Counter,
+    examples: list[str],
+) -> list[_Encoded]:
+    out = []
+    for entry, line in items:
+        try:
+            ids = phoneme_ids(frontend, entry.text, entry.language)
+            if len(ids) > max_symbols:
+                skipped["too_many_symbols"] += 1
+                examples.append(f"line {line}: {len(ids)} symbols > max_symbols={max_symbols}")
+                continue
+            wav, sr = load_audio(entry.audio)
+            codes = codec.encode(torch.from_numpy(wav)[None], sr)[0].cpu()
+            speaker = speaker_encoder.embed(wav, sr).float().cpu()
+            style = style_encoder.embed(wav, sr).float().cpu() if style_encoder else None
+        except TextError as exc:
+            skipped["text"] += 1
+            examples.append(f"line {line}: {exc}")
+            continue
+        except AudioInputError as exc:
+            skipped["audio"] += 1
+            examples.append(f"line {line}: {exc}")
+            continue
+        out.append(_Encoded(codes, ids, speaker, style, entry, line))
+    return out
+
+
+def _shard_tensors(
+    encoded: list[_Encoded], n_codebooks: int, code_dtype: torch.dtype, id_dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    n = len(encoded)
+    frames = [e.codes.shape[1] for e in encoded]
+    symbols = [len(e.ids) for e in encoded]
+    tensors = {
+        "codes": torch.cat([e.codes for e in encoded], dim=1).to(code_dtype)
+        if n
+        else torch.zeros(n_codebooks, 0, dtype=code_dtype),
+        "code_offsets": torch.tensor([0, *np.cumsum(frames).tolist()], dtype=torch.int64),
+        "phonemes": torch.tensor([i for e in encoded for i in e.ids], dtype=id_dtype),
+        "phoneme_offsets": torch.tensor([0, *np.cumsum(symbols).tolist()], dtype=torch.int64),
+        "speaker": torch.stack([e.speaker for e in encoded]) if n else torch.zeros(0, 256),
+        "emotion": torch.tensor([EMOTIONS.index(e.entry.emotion) for e in encoded]),
+        "language": torch.tensor([LANGUAGES.index(e.entry.language) for e in encoded]),
+        "intensity": torch.tensor([float(e.entry.intensity or 0.0) for e in encoded]),
+        "duration": torch.tensor([e.entry.duration for e in encoded]),
+    }
+    tensors["emotion"] = tensors["emotion"].long()
+    tensors["language"] = tensors["language"].long()
+    if n and encoded[0].style is not None:
+        tensors["style"] = torch.stack([e.style for e in encoded])  # type: ignore[misc]
+    return {k: v.contiguous() for k, v in tensors.items()}
+
+
+def tokenize_manifest(
+    manifest: str | Path,
+    out: str | Path,
+    codec: Codec,
+    codec_source: str,
+    speaker_encoder: SpeakerEncoder,
+    speaker_encoder_source: str = "resemblyzer",
+    style_encoder: StyleEncoder | None = None,
+    style_encoder_source: str | None = None,
+    inventory: SymbolInventory | None = None,
+    shard_size: int = 256,
+    max_symbols: int = 400,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Encode every utterance of `manifest` into shards under `out`; returns the index.
+
+    `codec_source` is how a bundle finds the codec again (a checkpoint directory or a
+    registry name such as "encodec-24k@6"). Utterances whose text the front end cannot read,
+    with more than `max_symbols` symbols, or with unusable audio are skipped and counted by
+    reason in the index. Existing shards are kept (resume); a folder made with different
+    settings raises ConfigError.
+    """
+    manifest, out = Path(manifest), Path(out)
+    if shard_size < 1:
+        raise ConfigError(f"shard_size must be >= 1, got {shard_size}")
+    if (style_encoder is None) != (style_encoder_source is None):
+        raise ConfigError("give style_encoder and style_encoder_source together")
+    entries = read_manifest(manifest, check_audio=True)
+    if not entries:
+        raise ManifestError(f"{manifest} has no utterances")
+    lines = _manifest_lines(manifest)
+    inventory = inventory or SymbolInventory.default()
+    frontend = TextFrontend(inventory=inventory)
+    code_dtype = int_dtype_for(codec.codebook_size)
+    id_dtype = int_dtype_for(len(inventory))
+
+    settings = {
+        "format": SHARD_FORMAT,
+        "manifest": str(manifest.resolve()),
+        "utterances": len(entries),
+        "codec": {
+            "source": codec_source,
+            "name": codec.name,
+            "sample_rate": codec.sample_rate,
+            "frame_rate": codec.frame_rate,
+            "n_codebooks": codec.n_codebooks,
+            "codebook_size": codec.codebook_size,
+            "dtype": str(code_dtype).removeprefix("torch."),
+        },
+        "inventory": inventory.to_dict(),
+        "speaker_encoder": speaker_encoder_source,
+        "style_encoder": style_encoder_source,
+        "shard_size": shard_size,
+        "max_symbols": max_symbols,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    settings_path = out / SETTINGS_NAME
+    if settings_path.is_file():
+        before = json.loads(settings_path.read_text(encoding="utf-8"))
+        if before != json.loads(json.dumps(settings)):
+            changed = sorted(k for k in settings if before.get(k) != settings[k])
+            raise ConfigError(
+                f"{out} holds shards made with different settings ({', '.join(changed)}); "
+                "use a new output folder or the same settings"
+            )
+    else:
+        _write_json_atomic(settings_path, settings)
+
+    starts = list(range(0, len(entries), shard_size))
+    bar = tqdm(total=len(entries), desc="tokenize", unit="utt", disable=not progress)
+    for number, start in enumerate(starts):
+        path = out / shard_name(number)
+        items = list(
+            zip(entries[start : start + shard_size], lines[start : start + shard_size], strict=True)
+        )
+        if path.is_file():  # finished in an earlier run
+            bar.update(len(items))
+            continue
+        skipped: Counter = Counter()
+        examples: list[str] = []
+        encoded = _encode_shard(
+            items, codec, frontend, speaker_encoder, style_encoder, max_symbols, skipped, examples
+        )
+        tensors = _shard_tensors(encoded, codec.n_codebooks, code_dtype, id_dtype)
+        metadata = {
+            "format": str(SHARD_FORMAT),
+            "count": str(len(encoded)),
+            "speakers": json.dumps([e.entry.speaker for e in encoded], ensure_ascii=False),
+            "splits": json.dumps([str(e.entry.extra.get("split", "train")) for e in encoded]),
+            "lines": json.dumps([e.line for e in encoded]),
+            "audio": json.dumps([str(e.entry.audio) for e in encoded], ensure_ascii=False),
+            "texts": json.dumps([e.entry.text for e in encoded], ensure_ascii=False),
+            "skipped": json.dumps(dict(skipped)),
+            "skip_examples": json.dumps(examples[:MAX_SKIP_EXAMPLES], ensure_ascii=False),
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        save_file(tensors, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+        bar.update(len(items))
+    bar.close()
+    index = _build_index(out, settings, len(starts))
+    _write_json_atomic(out / INDEX_NAME, index)
+    return index
+
+
+def _build_index(out: Path, settings: dict[str, Any], n_shards: int) -> dict[str, Any]:
+    shards, skipped, examples = [], Counter(), []
+    speakers: Counter = Counter()
+    splits: Counter = Counter()
+    total_frames = total_seconds = 0.0
+    for number in range(n_shards):
+        with safe_open(str(out / shard_name(number)), framework="pt") as f:
+            meta = f.metadata()
+            offsets = f.get_tensor("code_offsets")
+            seconds = float(f.get_tensor("duration").sum())
+        frames = int(offsets[-1])
+        shards.append({"file": shard_name(number), "count": int(meta["count"]), "frames": frames})
+        skipped.update(json.loads(meta["skipped"]))
+        examples += json.loads(meta["skip_examples"])
+        speakers.update(json.loads(meta["speakers"]))
+        splits.update(json.loads(meta["splits"]))
+        total_frames += frames
+        total_seconds += seconds
+    return {
+        **settings,
+        "shards": shards,
+        "count": sum(s["count"] for s in shards),
+        "frames": int(total_frames),
+        "hours": total_seconds / 3600,
+        "skipped": dict(skipped),
+        "skip_examples": examples[:MAX_SKIP_EXAMPLES],
+        "speakers": dict(speakers.most_common()),
+        "splits": dict(splits),
+    }
+
+
+def read_index(root: str | Path) -> dict[str, Any]:
+    path = Path(root) / INDEX_NAME
+    if not path.is_file():
+        raise ConfigError(
+            f"{path} is missing: {root} is not a finished shard folder (run "
+            "recipes/tokenize_corpus.py first, or rerun it to finish)"
+        )
+    index = json.loads(path.read_text(encoding="utf-8"))
+    if index.get("format", 0) > SHARD_FORMAT:
+        raise ConfigError(f"{root} uses shard format {index['format']}; upgrade koe-tts")
+    return index
+
+
+# ----- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ShardItem:
+    """One tokenised utterance."""
+
+    codes: torch.Tensor  # [K, F] long
+    phonemes: torch.Tensor  # [N] long
+    speaker: torch.Tensor  # [256] float
+    style: torch.Tensor | None  # [128] float or None
+    emotion: int
+    intensity: float
+    language: int
+    speaker_id: str
+    split: str
+    duration: float
+    line: int  # line of the source manifest
+
+
+class ShardDataset(Dataset):
+    """Map-style dataset over a shard folder, optionally restricted to manifest splits.
+
+    Only the small offset tables and labels are read up front; codes are sliced out of the
+    memory-mapped shard when an item is asked for.
+    """
+
+    def __init__(self, root: str | Path, splits: Sequence[str] | None = None) -> None:
+        self.root = Path(root)
+        self.index = read_index(self.root)
+        self.inventory = SymbolInventory.from_dict(self.index["inventory"])
+        self.codec_info: dict[str, Any] = self.index["codec"]
+        self.has_style = self.index["style_encoder"] is not None
+        self._handles: dict[int, Any] = {}
+        self._code_offsets: list[torch.Tensor] = []
+        self._phoneme_offsets: list[torch.Tensor] = []
+        self._labels: list[dict[str, Any]] = []
+        locations, frames, symbols = [], [], []
+        for number, shard in enumerate(self.index["shards"]):
+            with safe_open(str(self.root / shard["file"]), framework="pt") as f:
+                meta = f.metadata()
+                code_offsets = f.get_tensor("code_offsets")
+                phoneme_offsets = f.get_tensor("phoneme_offsets")
+                labels = {k: f.get_tensor(k) for k in ("emotion", "language", "intensity")}
+                labels["duration"] = f.get_tensor("duration")
+            labels["speakers"] = json.loads(meta["speakers"])
+            labels["splits"] = json.loads(meta["splits"])
+            labels["lines"] = json.loads(meta["lines"])
+            self._code_offsets.append(code_offsets)
+            self._phoneme_offsets.append(phoneme_offsets)
+            self._labels.append(labels)
+            lengths = (code_offsets[1:] - code_offsets[:-1]).tolist()
+            n_symbols = (phoneme_offsets[1:] - phoneme_offsets[:-1]).tolist()
+            for i, split in enumerate(labels["splits"]):
+                if splits is None or split in splits:
+                    locations.append((number, i))
+                    frames.append(lengths[i])
+                    symbols.append(n_symbols[i])
+        self._locations = locations
+        self.frames = frames  # codec frames of each item, for length bucketing
+        self.n_symbols = symbols
+
+    def __len__(self) -> int:
+        return len(self._locations)
+
+    def __getstate__(self) -> dict[str, Any]:  # open file handles do not cross processes
+        return {**self.__dict__, "_handles": {}}
+
+    def _handle(self, number: int) -> Any:
+        if number not in self._handles:
+            path = self.root / self.index["shards"][number]["file"]
+            self._handles[number] = safe_open(str(path), framework="pt")
+        return self._handles[number]
+
+    def __getitem__(self, index: int) -> ShardItem:
+        number, i = self._locations[index]
+        f = self._handle(number)
+        a, b = self._code_offsets[number][i : i + 2].tolist()
+        p, q = self._phoneme_offsets[number][i : i + 2].tolist()
+        labels = self._labels[number]
+        return ShardItem(
+            codes=f.get_slice("codes")[:, a:b].long(),
+            phonemes=f.get_slice("phonemes")[p:q].long(),
+            speaker=f.get_slice("speaker")[i],
+            style=f.get_slice("style")[i] if self.has_style else None,
+            emotion=int(labels["emotion"][i]),
+            intensity=float(labels["intensity"][i]),
+            language=int(labels["language"][i]),
+            speaker_id=labels["speakers"][i],
+            split=labels["splits"][i],
+            duration=float(labels["duration"][i]),
+            line=int(labels["lines"][i]),
+        )
+
+    def speaker_ids(self) -> list[str]:
+        """The speaker id of every item, in dataset order."""
+        return [self._labels[n]["speakers"][i] for n, i in self._locations]
+
+    def mean_speaker_embeddings(self) -> dict[str, torch.Tensor]:
+        """L2-normalised mean speaker embedding per speaker id, most frequent speaker first."""
+        sums: dict[str, torch.Tensor] = {}
+        counts: Counter = Counter()
+        for number, i in self._locations:
+            speaker_id = self._labels[number]["speakers"][i]
+            embedding = self._handle(number).get_slice("speaker")[i]
+            sums[speaker_id] = sums.get(speaker_id, 0) + embedding
+            counts[speaker_id] += 1
+        return {s: torch.nn.functional.normalize(sums[s], dim=0) for s, _ in counts.most_common()}
+
+
+def collate_lm(items: Sequence[ShardItem], pad_id: int) -> LMBatch:
+    """Pad items into an LMBatch (phonemes with `pad_id`, codes with 0 after their length)."""
+    if not items:
+        raise ConfigError("cannot collate an empty batch")
+    batch = len(items)
+    n_codebooks = items[0].codes.shape[0]
+    phoneme_lengths = torch.tensor([len(x.phonemes) for x in items])
+    code_lengths = torch.tensor([x.codes.shape[1] for x in items])
+    phonemes = torch.full((batch, int(phoneme_lengths.max())), pad_id, dtype=torch.long)
+    codes = torch.zeros(batch, n_codebooks, int(code_lengths.max()), dtype=torch.long)
+    for b, x in enumerate(items):
+        phonemes[b, : len(x.phonemes)] = x.phonemes
+        codes[b, :, : x.codes.shape[1]] = x.codes
+    styles = [x.style for x in items]
+    cond = Conditioning(
+        speaker=torch.stack([x.speaker for x in items]).float(),
+        emotion=torch.tensor([x.emotion for x in items]),
+        intensity=torch.tensor([x.intensity for x in items], dtype=torch.float32),
+        language=torch.tensor([x.language for x in items]),
+        style=None if any(s is None for s in styles) else torch.stack(styles).float(),  # type: ignore[arg-type]
+    )
+    return LMBatch(phonemes, phoneme_lengths, codes, code_lengths, cond)
+
+
+class FrameBucketSampler:
+    """Batches of similar-length items whose padded size stays under `max_frames`.
+
+    For epoch e the items are shuffled with a generator seeded by (seed, e), cut into pools,
+    each pool sorted by length and packed greedily (batch size x longest item <= max_frames),
+    and the batches shuffled again. The order is therefore a pure function of (seed, epoch):
+    a resumed run rebuilds it and continues at its saved position. With several processes,
+    batch j of the epoch goes to rank j % world_size and the remainder that cannot be split
+    evenly is dropped, so every rank runs the same number of steps.
+    """
+
+    def __init__(
+        self,
+        frames: Sequence[int],
+        max_frames: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        pool_size: int = 2048,
+        keep: Sequence[bool] | None = None,
+    ) -> None:
+        if max_frames < 1:
+            raise ConfigError(f"max_frames must be >= 1, got {max_frames}")
+        if not 0 <= rank < world_size:
+            raise ConfigError(f"rank {rank} outside world size {world_size}")
+        self.frames = np.asarray(frames, dtype=np.int64)
+        self.max_frames = max_frames
+        self.seed, self.shuffle = seed, shuffle
+        self.rank, self.world_size = rank, world_size
+        self.pool_size = pool_size
+        usable = self.frames <= max_frames
+        if keep is not None:
+            usable &= np.asarray(keep, dtype=bool)
+        self.usable = np.flatnonzero(usable)
+        self.n_dropped = len(self.frames) - len(self.usable)  # longer than one batch, or unkept
+        if len(self.usable) == 0:
+            raise ConfigError(
+                f"no item fits: all {len(self.frames)} are longer than max_frames={max_frames} "
+                "or were excluded"
+            )
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def all_batches(self, epoch: int) -> list[list[int]]:
+        """Every batch of the epoch, for all ranks, in order."""
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(self.usable) if self.shuffle else self.usable
+        batches: list[list[int]] = []
+        for start in range(0, len(order), self.pool_size):
+            pool = order[start : start + self.pool_size]
+            pool = pool[np.argsort(self.frames[pool], kind="stable")]
+            batch: list[int] = []
+            longest = 0
+            for index in pool.tolist():
+                longest_if_added = max(longest, int(self.frames[index]))
+                if batch and longest_if_added * (len(batch) + 1) > self.max_frames:
+                    batches.append(batch)
+                    batch, longest_if_added = [], int(self.frames[index])
+                batch.append(index)
+                longest = longest_if_added
+            if batch:
+                batches.append(batch)
+        if self.shuffle:
+            batches = [batches[j] for j in rng.permutation(len(batches))]
+        return batches
+
+    def batches(self, epoch: int | None = None) -> list[list[int]]:
+        """This rank's batches of the epoch."""
+        everything = self.all_batches(self.epoch if epoch is None else epoch)
+        usable = len(everything) // self.world_size * self.world_size
+        if usable == 0:
+            raise ConfigError(
+                f"only {len(everything)} batch(es) per epoch for {self.world_size} processes; "
+                "lower max_frames or add data"
+            )
+        return everything[self.rank : usable : self.world_size]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches())
+
+    def __len__(self) -> int:
+        return len(self.batches())

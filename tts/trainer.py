@@ -1,0 +1,565 @@
+"""The codec-LM training loop over token shards, shared by recipes/train.py (training from
+scratch) and recipes/finetune_voice.py (adapting a bundle to one voice, optionally with LoRA).
+
+One plain loop, read top to bottom in `train`:
+
+    shards (tts.data.shards) -> length-bucketed batches -> lm_loss -> AdamW + cosine schedule
+    every log_every: CSV row        every eval_every: validation loss on held-out splits
+    every ckpt_every: checkpoint/ (atomic) and bundle/ (a Synthesizer bundle)
+
+Distributed: under torchrun (RANK / WORLD_SIZE set) every process trains a disjoint share of
+each epoch's batches with DistributedDataParallel (nccl on GPU, gloo on CPU); without torchrun
+it is one process. Resume is exact: the batch order is a function of (seed, epoch), the saved
+state holds (step, epoch, position in the epoch), model, optimizer and scheduler, and the random
+generators are reseeded from (seed, step, rank) at every step, so a run killed after its last
+checkpoint and restarted repeats the steps it lost bit for bit.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from tts.checkpoint import (
+    load_checkpoint,
+    load_state_into,
+    read_checkpoint_config,
+    safe_torch_load,
+    save_checkpoint,
+)
+from tts.config import config_from_dict, config_to_dict, load_config, save_config
+from tts.data.shards import FrameBucketSampler, ShardDataset, collate_lm, read_index
+from tts.errors import ConfigError
+from tts.lora import LoRAConfig, apply_lora, merged_state_dict, save_lora
+from tts.model import N_CONDITION_TOKENS, CodecLM, LMConfig
+from tts.training import ConditionDropout, cosine_lr, lm_loss, make_optimizer
+
+STATE_KIND = "codec_lm_train"  # the training checkpoint (may hold LoRA wrappers)
+MAX_EXPORTED_VOICES = 16
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""  # shard folder written by recipes/tokenize_corpus.py
+    train_splits: tuple[str, ...] = ("train",)  # manifest extra["split"] values to train on
+    valid_splits: tuple[str, ...] = ("valid",)  # held out for the validation loss
+    preset: str = "tiny"  # LMConfig.preset name
+    model: dict[str, Any] = field(default_factory=dict)  # LMConfig field overrides
+    init_from: str = ""  # a bundle or LM checkpoint to start from (its config wins)
+    lora_rank: int = 0  # > 0: train low-rank adapters only (tts.lora), base weights frozen
+    lora_alpha: float = 16.0
+    voice_name: str = ""  # export the mean training speaker embedding as "default" + this name
+    max_frames: int = 4000  # padded codec frames per micro-batch and process
+    grad_accum: int = 1
+    max_steps: int = 10_000
+    lr: float = 3e-4
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 200
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0
+    dropout: ConditionDropout = field(default_factory=ConditionDropout)
+    seed: int = 1337
+    log_every: int = 10
+    eval_every: int = 500
+    eval_batches: int = 50
+    ckpt_every: int = 1000
+    export_bundle: bool = True  # write out/bundle at every checkpoint
+    num_workers: int = 0
+    device: str = "auto"  # auto = cuda:LOCAL_RANK when available, else cpu
+
+    def __post_init__(self) -> None:
+        for name in ("max_frames", "grad_accum", "max_steps", "log_every", "eval_every"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.ckpt_every < 1 or self.eval_batches < 1:
+            raise ConfigError("TrainConfig.ckpt_every and eval_batches must be >= 1")
+        if isinstance(self.dropout, dict):
+            self.dropout = config_from_dict(ConditionDropout, self.dropout)
+
+
+# ----- setup ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    enabled: bool = False
+
+    @property
+    def master(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed() -> Dist:
+    """torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; without them this is one process."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return Dist()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)), True)
+
+
+def pick_device(cfg: TrainConfig, ddp: Dist) -> torch.device:
+    if cfg.device != "auto":
+        return torch.device(cfg.device)
+    if torch.cuda.is_available():
+        return torch.device(f"cuda:{ddp.local_rank}")
+    return torch.device("cpu")
+
+
+def model_config_for(cfg: TrainConfig, index: dict[str, Any]) -> LMConfig:
+    """The LM config: the init checkpoint's, else the preset sized to the data + overrides."""
+    codec, inventory = index["codec"], index["inventory"]
+    if cfg.init_from:
+        payload = read_checkpoint_config(cfg.init_from, kind="codec_lm")
+        config = config_from_dict(LMConfig, payload["config"])
+    else:
+        sized = {
+            "vocab_size": len(inventory["symbols"]),
+            "pad_id": inventory["symbols"].index("<pad>"),
+            "codebook_size": codec["codebook_size"],
+            "n_codebooks": codec["n_codebooks"],
+            # ~0.4 s of audio per phoneme at most: 10 frames at 25 Hz, 30 at 75 Hz
+            "max_frames_per_phoneme": round(0.4 * codec["frame_rate"], 2),
+        }
+        config = LMConfig.preset(cfg.preset, **{**sized, **cfg.model})
+    if (config.codebook_size, config.n_codebooks) != (codec["codebook_size"], codec["n_codebooks"]):
+        raise ConfigError(
+            f"the LM predicts {config.n_codebooks} codebooks of {config.codebook_size} but the "
+            f"shards hold {codec['n_codebooks']} of {codec['codebook_size']} ({codec['name']})"
+        )
+    if config.vocab_size < len(inventory["symbols"]):
+        raise ConfigError(
+            f"the LM knows {config.vocab_size} symbols, the shards' inventory has "
+            f"{len(inventory['symbols'])}"
+        )
+    return config
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """The seed of every random draw at one step of one process."""
+    return (seed * 1_000_003 + step * 7919 + rank) % (2**63)
+
+
+# ----- checkpoints and exports -----------------------------------------------------------------
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    # checkpoint.old only survives when a run died between the two renames of _swap_in.
+    for name in ("checkpoint", "checkpoint.old"):
+        if (out / name / "train_state.pt").is_file():
+            return out / name
+    return None
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Replace `final` by the finished folder `tmp` with renames only."""
+    old = final.with_name(final.name + ".old")
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save_training_state(
+    out: Path, cfg: TrainConfig, model: CodecLM, parts: dict[str, Any], position: dict[str, int]
+) -> Path:
+    """Write out/checkpoint atomically: build checkpoint.tmp, then swap it in."""
+    tmp, final = out / "checkpoint.tmp", out / "checkpoint"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_checkpoint(
+        tmp, model.state_dict(), STATE_KIND, config_to_dict(model.config), lora=cfg.lora_rank
+    )
+    if cfg.lora_rank > 0:
+        save_lora(model, tmp / "adapter", lora_config(cfg), step=position["step"])
+    state = {**position, **{name: part.state_dict() for name, part in parts.items()}}
+    torch.save(state, tmp / "train_state.pt")
+    save_config(cfg, tmp / "train_config.json")
+    _swap_in(tmp, final)
+    return final
+
+
+def load_training_state(directory: Path, model: CodecLM, parts: dict[str, Any]) -> dict[str, int]:
+    state_dict, payload = load_checkpoint(directory, kind=STATE_KIND)
+    if config_from_dict(LMConfig, payload["config"]) != model.config:
+        raise ConfigError(
+            f"{directory} was trained with another model config; resume with the same config "
+            "or use a new output folder"
+        )
+    load_state_into(model, state_dict, str(directory))
+    state = safe_torch_load(directory / "train_state.pt")  # weights_only=True
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    return {k: int(state[k]) for k in ("step", "epoch", "position")}
+
+
+def lora_config(cfg: TrainConfig) -> LoRAConfig:
+    return LoRAConfig(rank=cfg.lora_rank, alpha=cfg.lora_alpha)
+
+
+class BundleExporter:
+    """Writes a Synthesizer bundle of the current weights (codec, encoders loaded once)."""
+
+    def __init__(self, cfg: TrainConfig, index: dict[str, Any], train_set: ShardDataset) -> None:
+        from tts.codecs import load_codec
+        from tts.speakers import StyleEncoder, load_speaker_encoder
+        from tts.synthesizer import PipelineConfig
+        from tts.text import SymbolInventory, TextFrontend
+
+        self.cfg = cfg
+        self.codec = load_codec(index["codec"]["source"])
+        self.speaker_encoder = load_speaker_encoder(index["speaker_encoder"])
+        pipeline = PipelineConfig(max_symbols=max(index["max_symbols"], 16))
+        self.style_encoder = None
+        if index["style_encoder"]:
+            self.style_encoder = StyleEncoder.load(index["style_encoder"])
+        if cfg.init_from:  # keep the base bundle's settings (sampling, style encoder)
+            payload = read_checkpoint_config(cfg.init_from)
+            if "pipeline" in payload:
+                pipeline = config_from_dict(PipelineConfig, payload["pipeline"])
+                style_dir = Path(cfg.init_from) / str(pipeline.style_encoder or "")
+                if self.style_encoder is None and pipeline.style_encoder and style_dir.is_dir():
+                    self.style_encoder = StyleEncoder.load(style_dir)
+        self.pipeline = pipeline
+        self.frontend = TextFrontend(
+            max_symbols=pipeline.max_symbols,
+            inventory=SymbolInventory.from_dict(index["inventory"]),
+        )
+        means = train_set.mean_speaker_embeddings()
+        if cfg.voice_name:
+            everything = torch.stack(list(means.values())).sum(0)  # one speaker, normally
+            voice = torch.nn.functional.normalize(everything, dim=0)
+            self.voices = {"default": voice, cfg.voice_name: voice.clone()}
+        else:
+            top = list(means.items())[:MAX_EXPORTED_VOICES]
+            self.voices = {"default": top[0][1].clone(), **dict(top)}
+
+    def export(self, model: CodecLM, directory: Path) -> Path:
+        from tts.synthesizer import Synthesizer
+
+        if self.cfg.lora_rank > 0:  # a plain LM with the adapters folded in
+            plain = CodecLM(model.config)
+            load_state_into(plain, merged_state_dict(model), "merged LoRA weights")
+        else:
+            plain = model
+        was_training = plain.training
+        device = next(model.parameters()).device
+        plain = plain.to(device)
+        self.codec.to(device)
+        synth = Synthesizer(
+            plain,
+            self.codec,
+            self.frontend,
+            self.speaker_encoder,
+            self.style_encoder,
+            self.voices,
+            self.pipeline,
+        )
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        synth.save(tmp)
+        _swap_in(tmp, directory)
+        plain.train(was_training)
+        return directory
+
+
+# ----- logging ---------------------------------------------------------------------------------
+
+
+def csv_columns(n_codebooks: int) -> list[str]:
+    cb = [f"loss_cb{k}" for k in range(n_codebooks)]
+    return ["step", "epoch", "loss", *cb, "lr", "grad_norm", "tokens_per_s", "val_loss"]
+
+
+def read_log(path: Path, up_to_step: int) -> list[dict[str, float]]:
+    """Rows of a CSV log up to a step (a resumed run drops the rows after its checkpoint)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+    return [r for r in rows if r["step"] <= up_to_step]
+
+
+def write_log(path: Path, rows: list[dict[str, float]], n_codebooks: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=csv_columns(n_codebooks), restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def plot_losses(path: Path, rows: list[dict[str, float]], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    valid = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+    if train:
+        ax.plot(*zip(*train, strict=True), label="train")
+    if valid:
+        ax.plot(*zip(*valid, strict=True), "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (mean over codebooks)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def validation_loss(
+    model: CodecLM, dataset: ShardDataset, cfg: TrainConfig, device: torch.device
+) -> float:
+    """Mean per-codebook cross-entropy (no condition dropout) over a fixed set of batches."""
+    sampler = FrameBucketSampler(dataset.frames, cfg.max_frames, shuffle=False)
+    was_training = model.training
+    model.eval()
+    total, weight = 0.0, 0
+    for indices in sampler.batches(0)[: cfg.eval_batches]:
+        batch = collate_lm([dataset[i] for i in indices], model.config.pad_id).to(device)
+        out = lm_loss(model, batch)
+        total += float(out.loss) * out.n_targets
+        weight += out.n_targets
+    model.train(was_training)
+    return total / max(1, weight)
+
+
+def fingerprint(model: torch.nn.Module) -> str:
+    """sha256 of every parameter's bytes, to check that processes hold the same weights."""
+    digest = hashlib.sha256()
+    for name, p in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+# ----- the loop --------------------------------------------------------------------------------
+
+
+def train(
+    cfg: TrainConfig, out: str | Path, stop_after: int = 0, progress: bool = True
+) -> dict[str, Any]:
+    """Train (or resume) in `out`; `stop_after` > 0 ends this session after that many steps
+    with a checkpoint. Returns the final step, history rows, paths and the trained model."""
+    out = Path(out)
+    ddp = setup_distributed()
+    device = pick_device(cfg, ddp)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not cfg.data:
+        raise ConfigError("no training data: set data= to a shard folder (tokenize_corpus.py)")
+    index = read_index(cfg.data)
+    train_set = ShardDataset(cfg.data, cfg.train_splits)
+    if len(train_set) == 0:
+        raise ConfigError(f"{cfg.data} has no items in the splits {list(cfg.train_splits)}")
+    valid_set = ShardDataset(cfg.data, cfg.valid_splits) if cfg.valid_splits else None
+    if valid_set is not None and len(valid_set) == 0:
+        valid_set = None
+
+    # Model: identical initial weights on every rank (the seed), then the base weights.
+    model_config = model_config_for(cfg, index)
+    torch.manual_seed(cfg.seed)
+    model = CodecLM(model_config)
+    if cfg.init_from:
+        state, _ = load_checkpoint(cfg.init_from, kind="codec_lm")
+        load_state_into(model, state, cfg.init_from)
+    if cfg.lora_rank > 0:
+        apply_lora(model, lora_config(cfg))
+    model.to(device)
+    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, tuple(cfg.betas))  # type: ignore[arg-type]
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: cosine_lr(s, 1.0, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
+    )
+    parts = {"optimizer": optimizer, "scheduler": scheduler}
+    position = {"step": 0, "epoch": 0, "position": 0}
+    resume_dir = latest_checkpoint(out)
+    if resume_dir is not None:
+        position = load_training_state(resume_dir, model, parts)
+        if ddp.master:
+            tqdm.write(f"resuming {out} at step {position['step']}")
+    start_step = position["step"]
+
+    raw_model = model
+    if ddp.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        model = DistributedDataParallel(
+            model, device_ids=ids, find_unused_parameters=not train_set.has_style
+        )
+        model.config = raw_model.config  # lm_loss reads model.config; forward goes through DDP
+
+    # Data: items that fit the model's sequence length, bucketed by frames.
+    extra = N_CONDITION_TOKENS + model_config.n_codebooks
+    fits = [
+        n + f + extra <= model_config.max_seq_len
+        for n, f in zip(train_set.n_symbols, train_set.frames, strict=True)
+    ]
+    sampler = FrameBucketSampler(
+        train_set.frames, cfg.max_frames, cfg.seed, True, ddp.rank, ddp.world, keep=fits
+    )
+    collate = partial(collate_lm, pad_id=model_config.pad_id)
+
+    def epoch_loader(epoch: int, skip: int) -> Any:
+        batches = sampler.batches(epoch)[skip:]
+        loader = DataLoader(
+            train_set, batch_sampler=batches, collate_fn=collate, num_workers=cfg.num_workers
+        )
+        return iter(loader), len(batches)
+
+    epoch, pos = position["epoch"], position["position"]
+    batches, remaining = epoch_loader(epoch, pos)
+
+    def next_batch() -> Any:
+        nonlocal epoch, pos, batches, remaining
+        if remaining == 0:
+            epoch, pos = epoch + 1, 0
+            batches, remaining = epoch_loader(epoch, 0)
+        remaining -= 1
+        pos += 1
+        return next(batches).to(device)
+
+    log_path, rows = out / "log.csv", []
+    exporter = None
+    if ddp.master:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "train_config.json")
+        rows = read_log(log_path, start_step)
+        write_log(log_path, rows, model_config.n_codebooks)
+        trainable = sum(p.numel() for p in raw_model.parameters() if p.requires_grad)
+        tqdm.write(
+            f"LM {raw_model.num_params() / 1e6:.2f} M params ({trainable / 1e6:.3f} M trained); "
+            f"{len(train_set)} train items ({sampler.n_dropped} too long), "
+            f"{len(valid_set) if valid_set else 0} validation; {len(sampler)} batches per epoch "
+            f"and process; world size {ddp.world}; device {device}"
+        )
+        if cfg.export_bundle:
+            exporter = BundleExporter(cfg, index, train_set)
+
+    bar = tqdm(
+        total=cfg.max_steps, initial=start_step, disable=not (progress and ddp.master), unit="step"
+    )
+    step = start_step
+    first_batch: list[int] | None = None
+    last: dict[str, float] = {}
+    while step < cfg.max_steps:
+        # Every random draw of this step (condition dropout, model dropout) from (seed, step, rank).
+        torch.manual_seed(step_seed(cfg.seed, step, ddp.rank))
+        generator = torch.Generator().manual_seed(step_seed(cfg.seed, step, ddp.rank) + 1)
+        started = time.perf_counter()
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        lr = optimizer.param_groups[0]["lr"]
+        sums = torch.zeros(2 + model_config.n_codebooks, device=device)  # loss, per cb, targets
+        for micro in range(cfg.grad_accum):
+            if first_batch is None:
+                first_batch = sampler.batches(epoch)[pos] if remaining else []
+            batch = next_batch()
+            last_micro = micro == cfg.grad_accum - 1
+            sync = nullcontext() if (last_micro or not ddp.enabled) else model.no_sync()
+            with sync:
+                result = lm_loss(model, batch, cfg.dropout, generator)  # type: ignore[arg-type]
+                (result.loss / cfg.grad_accum).backward()
+            sums[0] += result.loss.detach()
+            sums[1:-1] += result.per_codebook
+            sums[-1] += result.n_targets
+        trainable = [p for p in raw_model.parameters() if p.requires_grad]
+        grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        if ddp.enabled:  # logged numbers are averages over processes; targets are summed
+            dist.all_reduce(sums)
+            sums[:-1] /= ddp.world
+        elapsed = time.perf_counter() - started
+        last = {
+            "step": step,
+            "epoch": epoch,
+            "loss": float(sums[0]) / cfg.grad_accum,
+            **{f"loss_cb{k}": float(v) / cfg.grad_accum for k, v in enumerate(sums[1:-1])},
+            "lr": lr,
+            "grad_norm": float(grad_norm),
+            "tokens_per_s": float(sums[-1]) / max(elapsed, 1e-9),
+        }
+        finished = step >= cfg.max_steps or (stop_after > 0 and step - start_step >= stop_after)
+        bar.update(1)
+        if not ddp.master:
+            if finished:
+                break
+            continue
+        bar.set_postfix(loss=f"{last['loss']:.3f}")
+        evaluate_now = valid_set is not None and (step % cfg.eval_every == 0 or finished)
+        if evaluate_now:
+            last["val_loss"] = validation_loss(raw_model, valid_set, cfg, device)  # type: ignore[arg-type]
+        if step % cfg.log_every == 0 or evaluate_now or finished:
+            rows.append(dict(last))
+            write_log(log_path, rows, model_config.n_codebooks)
+        if step % cfg.ckpt_every == 0 or finished:
+            where = {"step": step, "epoch": epoch, "position": pos}
+            save_training_state(out, cfg, raw_model, parts, where)
+            plot_losses(out / "loss.png", rows, f"codec LM: {out.name}")
+            if exporter is not None:
+                exporter.export(raw_model, out / "bundle")
+            tqdm.write(f"step {step}: loss {last['loss']:.4f}; checkpoint saved")
+        if finished:
+            break
+    bar.close()
+
+    check = None
+    if ddp.enabled:  # all processes must end with the same weights
+        records: list[Any] = [None] * ddp.world
+        dist.all_gather_object(
+            records, {"fingerprint": fingerprint(raw_model), "first_batch": first_batch}
+        )
+        check = {"agree": len({r["fingerprint"] for r in records}) == 1, "ranks": records}
+        if ddp.master:
+            (out / "ddp_check.json").write_text(json.dumps(check, indent=1) + "\n")
+        dist.barrier()
+        dist.destroy_process_group()
+    return {
+        "step": step,
+        "start_step": start_step,
+        "epoch": epoch,
+        "position": pos,
+        "history": rows,
+        "last": last,
+        "out": str(out),
+        "bundle": str(out / "bundle") if exporter is not None else None,
+        "model": raw_model,
+        "optimizer": optimizer,
+        "ddp_check": check,
+        "rank": ddp.rank,
+    }
+
+
+def resume_or_new_config(out: str | Path, config_path: str | Path | None) -> TrainConfig:
+    """The config of a run: the given file, else the one saved in an existing run folder."""
+    saved = Path(out) / "train_config.json"
+    if config_path is not None:
+        return load_config(TrainConfig, config_path)
+    if saved.is_file():
+        return load_config(TrainConfig, saved)
+    return TrainConfig()
