@@ -1,0 +1,89 @@
+"""Fixtures for the serving tests: a tiny random bundle (as in tests/synthesis), a running
+server on a free loopback port, and a speech clip to upload."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tts.audio import encode_audio_bytes
+from tts.codecs import load_codec
+from tts.generate import SamplingConfig
+from tts.model import CodecLM, LMConfig
+from tts.server import BackgroundServer, ServerConfig, create_app
+from tts.speakers import StyleEncoder, StyleEncoderConfig, load_speaker_encoder
+from tts.synthesizer import PipelineConfig, Synthesizer
+from tts.text import SymbolInventory, TextFrontend
+
+
+def speech_clip(text: str, half_tone: float = 0.0) -> tuple[np.ndarray, int]:
+    import pyopenjtalk
+
+    wav, sr = pyopenjtalk.tts(text, half_tone=half_tone)
+    return (wav / 32768.0).astype(np.float32), int(sr)
+
+
+@pytest.fixture(scope="session")
+def clip_wav_bytes() -> bytes:
+    wav, sr = speech_clip("今日はとてもいい天気ですね。公園まで散歩に行きましょうか。")
+    return encode_audio_bytes(wav, sr, "WAV")
+
+
+@pytest.fixture(scope="session")
+def clip_path(tmp_path_factory, clip_wav_bytes):
+    path = tmp_path_factory.mktemp("clips") / "reference.wav"
+    path.write_bytes(clip_wav_bytes)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    inventory = SymbolInventory.default()
+    codec = load_codec("koe-tiny", pretrained=False)
+    lm = CodecLM(
+        LMConfig.preset(
+            "tiny",
+            vocab_size=len(inventory),
+            pad_id=inventory.pad_id,
+            codebook_size=codec.codebook_size,
+            n_codebooks=codec.n_codebooks,
+            # a random LM rarely predicts EOS: a small frame cap keeps requests fast
+            max_frames_per_phoneme=0.5,
+            max_frames_offset=8,
+        )
+    )
+    style = StyleEncoder(StyleEncoderConfig(conv_channels=(16, 16, 32), gru_size=32, n_tokens=4))
+    voice = torch.nn.functional.normalize(torch.randn(256), dim=0)
+    synth = Synthesizer(
+        lm,
+        codec,
+        TextFrontend(inventory=inventory),
+        load_speaker_encoder("resemblyzer"),
+        style,
+        voices={"default": voice},
+        config=PipelineConfig(sampling=SamplingConfig(temperature=0.9, top_k=50)),
+    )
+    return synth.save(tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="session")
+def synth(bundle_dir):
+    return Synthesizer.from_pretrained(bundle_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def server(synth, tmp_path_factory):
+    """The app on 127.0.0.1 at a free port, shared by the tests of the session."""
+    app = create_app(synth, tmp_path_factory.mktemp("data"), ServerConfig(max_queue=4))
+    with BackgroundServer(app) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _quiet_caps():
+    # every chunk of a random LM reaches its frame cap; that warning is tested elsewhere
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*reached its cap.*")
+        yield

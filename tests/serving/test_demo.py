@@ -1,0 +1,166 @@
+"""The Gradio demo: its backend directly, over gradio_client, and in a real headless browser."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from tts.demo_app import DemoBackend, build_demo, example_reference_clip, spectrogram_figure
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def inputs(reference=None, text="Hello there.", consent=True, **over):
+    values = dict(
+        reference=reference, text=text, language="auto", emotion="neutral", intensity=1.0,
+        style_reference=None, speed=1.0, seed=3, temperature=0.9, top_k=50, top_p=0.95,
+        cfg_scale=1.0, consent=consent,
+    )  # fmt: skip
+    values.update(over)
+    return list(values.values())
+
+
+@pytest.fixture(scope="module")
+def backend(synth):
+    return DemoBackend(synth)
+
+
+def test_generate_returns_audio_spectrogram_and_timing(backend, clip_path):
+    (sr, wav), figure, timing = backend.generate(*inputs(str(clip_path), "Guten Morgen!"))
+    assert sr == 24000 and wav.dtype == np.int16 and wav.size > 0 and np.abs(wav).max() > 0
+    assert isinstance(figure, Figure) and figure.axes[0].get_title().startswith("spectrogram")
+    assert "RTF" in timing and timing.endswith("language de")  # detected from the text
+    # the seed makes the clip reproducible; another voice makes another clip
+    again = backend.generate(*inputs(str(clip_path), "Guten Morgen!"))[0][1]
+    built_in = backend.generate(*inputs(None, "Guten Morgen!"))[0][1]
+    np.testing.assert_array_equal(wav, again)
+    assert wav.shape != built_in.shape or not np.array_equal(wav, built_in)
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        (dict(consent=False), "consent"),
+        (dict(text="   "), "Enter some text"),
+        (dict(top_p=0.0), "top_p"),
+        (dict(text="!!!", language="en"), "nothing pronounceable"),
+    ],
+)
+def test_bad_input_gives_a_clear_gradio_error(backend, clip_path, over, message):
+    with pytest.raises(gr.Error, match=message):
+        backend.generate(*inputs(str(clip_path), **over))
+
+
+def test_bad_reference_clip_is_reported(backend, tmp_path):
+    bad = tmp_path / "noise.wav"
+    bad.write_bytes(b"RIFF....not audio")
+    with pytest.raises(gr.Error, match="unreadable reference audio"):
+        backend.generate(*inputs(str(bad)))
+
+
+def test_stream_yields_growing_audio_then_the_timing(backend, clip_path, monkeypatch):
+    import tts.demo_app as demo_app
+
+    monkeypatch.setattr(demo_app, "STREAMING_PLAYBACK", False)  # the no-ffmpeg path
+    text = "First sentence here. A second one follows."
+    steps = list(backend.stream(*inputs(str(clip_path), text)))
+    sizes = [audio[1].size for audio, _ in steps]
+    assert len(steps) >= 3 and sizes == sorted(sizes) and sizes[-1] == sizes[-2]
+    assert "first chunk after" in steps[-1][1] and "RTF" in steps[-1][1]
+    monkeypatch.setattr(demo_app, "STREAMING_PLAYBACK", True)  # chunks as wav bytes for ffmpeg
+    chunks = [audio for audio, _ in backend.stream(*inputs(str(clip_path), text))][:-1]
+    assert all(isinstance(c, bytes) and c[:4] == b"RIFF" for c in chunks)
+
+
+def test_spectrogram_of_a_tone_peaks_at_its_frequency():
+    sr = 24000
+    tone = np.sin(2 * np.pi * 3000 * np.arange(sr) / sr).astype(np.float32)
+    figure = spectrogram_figure(tone, sr)
+    # specgram draws [freq bins, frames] in dB with the highest frequency in the top row
+    image = np.asarray(figure.axes[0].get_images()[0].get_array())[::-1]
+    freqs = np.linspace(0, sr / 2, image.shape[0])
+    assert abs(freqs[int(np.argmax(image.mean(axis=1)))] - 3000) < 50
+
+
+@pytest.fixture(scope="module")
+def running_demo(synth):
+    clip = example_reference_clip(tempfile.mkdtemp())
+    assert clip is not None and clip.is_file()
+    demo = build_demo(synth, example_clip=clip)
+    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    yield demo
+    demo.close()
+
+
+def test_gradio_client_generates_speech(running_demo, clip_path):
+    import soundfile as sf
+    from gradio_client import Client, handle_file
+
+    client = Client(running_demo.local_url, verbose=False)
+    audio_path, plot, timing = client.predict(
+        handle_file(str(clip_path)), "こんにちは。", "auto", "happy", 1.5, None, 1.2, 7,
+        0.9, 50, 0.95, 1.0, True, api_name="/generate",
+    )  # fmt: skip
+    wav, sr = sf.read(audio_path)
+    assert sr == 24000 and len(wav) > 1000 and np.abs(wav).max() > 0
+    assert plot["type"] == "matplotlib" and timing.endswith("language ja")
+    with pytest.raises(Exception, match="consent"):
+        client.predict(
+            handle_file(str(clip_path)), "Hi.", "en", "neutral", 1.0, None, 1.0, 1,
+            0.9, 50, 0.95, 1.0, False, api_name="/generate",
+        )  # fmt: skip
+
+
+def _browser_available() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright)"
+    if not Path(CHROMIUM).is_file():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    return None
+
+
+# Skipped only outside CI: the setup script installs chromium and playwright, so in CI a
+# missing browser is a failure, not a skip.
+@pytest.mark.skipif(
+    _browser_available() is not None and not os.environ.get("CI"),
+    reason=str(_browser_available()),
+)
+def test_browser_upload_consent_generate_plays_audio(running_demo, clip_path, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),  # a fresh profile: no state from earlier runs
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )  # fmt: skip
+        try:
+            page = context.new_page()
+            page.goto(running_demo.local_url)
+            page.locator("#reference input[type=file]").set_input_files(str(clip_path))
+            page.locator("#text textarea").fill("Hello from the browser.")
+            # without consent: an error toast, no audio
+            page.locator("#generate").click()
+            page.get_by_text("Tick the consent box").first.wait_for(timeout=30_000)
+            assert page.locator("#output audio[src]").count() == 0
+            page.locator("#consent input[type=checkbox]").check()
+            page.locator("#generate").click()
+            audio = page.wait_for_selector("#output audio[src]", state="attached", timeout=60_000)
+            assert audio.get_attribute("src")
+            timing = page.locator("#timing textarea")
+            timing.wait_for(timeout=30_000)
+            assert "RTF" in timing.input_value()
+        finally:
+            context.close()
+            shutil.rmtree(tmp_path / "profile", ignore_errors=True)
