@@ -13,8 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# espeak-ng: G2P for en/de/ko/vi. The rest are offline voices for the synthetic corpus.
-APT_PACKAGES="${APT_PACKAGES:-espeak-ng libsndfile1 sox flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts open-jtalk open-jtalk-mecab-naist-jdic}"
+# espeak-ng: G2P for en/de/ko/vi; flite, festival, open_jtalk, sox: offline voices for the
+# synthetic corpus; ffmpeg: Gradio streaming playback; chromium: the browser test of the demo.
+APT_PACKAGES="${APT_PACKAGES:-espeak-ng libsndfile1 sox ffmpeg flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts open-jtalk open-jtalk-mecab-naist-jdic chromium}"
 EXTRAS="${EXTRAS:-all}"
 
 log() { printf '\n==> %s\n' "$*"; }

@@ -206,6 +206,62 @@ def _not_yet(name: str, issue: int) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _module_main(module: str) -> Callable[[argparse.Namespace], int]:
+    """Hand the remaining arguments to `module.main(argv)` (imported only when used)."""
+
+    def run(args: argparse.Namespace) -> int:
+        result = importlib.import_module(module).main(args.args)
+        return result if isinstance(result, int) else 0
+
+    return run
+
+
+def _recipe(script: str) -> Callable[[argparse.Namespace], int]:
+    """Run `recipes/<script>` from the source checkout with the remaining arguments."""
+
+    def run(args: argparse.Namespace) -> int:
+        import runpy
+        from pathlib import Path
+
+        path = Path(__file__).resolve().parent.parent / "recipes" / script
+        if not path.is_file():
+            print(
+                f"tts: {path} not found; the training recipes live in the source checkout "
+                "(install with `pip install -e .` from a clone)",
+                file=sys.stderr,
+            )
+            return 2
+        saved = sys.argv
+        sys.argv = [str(path), *args.args]
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = saved
+        return 0
+
+    return run
+
+
+_PASSTHROUGH: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _module_main("tts.server"),
+    "demo": _module_main("tts.demo_app"),
+    "tokenize": _recipe("tokenize_corpus.py"),
+    "train": _recipe("train.py"),
+    "finetune": _recipe("finetune_voice.py"),
+    "train-codec": _recipe("train_codec.py"),
+}
+_PASSTHROUGH_HELP = {
+    "serve": "run the OpenAI-compatible HTTP server (127.0.0.1:8000)",
+    "demo": "run the Gradio demo (127.0.0.1:7860)",
+    "tokenize": "encode a manifest into training shards",
+    "train": "train the token LM (resumable, torchrun-ready)",
+    "finetune": "adapt a model to one voice (LoRA or full)",
+    "train-codec": "train our low-frame-rate codec",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tts",
@@ -257,20 +313,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check that every offline component works")
     p.set_defaults(func=_cmd_doctor)
 
-    for name, issue, help_text in [
-        ("serve", 8, "run the OpenAI-compatible HTTP server"),
-        ("demo", 8, "run the Gradio demo"),
-        ("train", 6, "train a model from a config"),
-        ("eval", 7, "evaluate a model (CER, similarity, emotion, speed)"),
-    ]:
-        p = sub.add_parser(name, help=help_text)
-        p.set_defaults(func=_not_yet(name, issue))
+    # These hand their arguments to their own parsers (`tts serve --help` shows them).
+    for name, help_text in _PASSTHROUGH_HELP.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("args", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_PASSTHROUGH[name])
+    p = sub.add_parser("eval", help="evaluate a model (CER, similarity, emotion, speed)")
+    p.set_defaults(func=_not_yet("eval", 7))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # pass-through commands hand everything after their name (even --help) to their own parser
+    if argv and argv[0] in _PASSTHROUGH:
+        args = argparse.Namespace(func=_PASSTHROUGH[argv[0]], args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
