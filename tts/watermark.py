@@ -8,6 +8,8 @@ JIT-compiles on first use and costs seconds).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import threading
 import warnings
@@ -39,7 +41,8 @@ class Watermarker:
                     warnings.simplefilter("ignore")
                     import perth
 
-                self._net = perth.PerthImplicitWatermarker(device=self.device)
+                with contextlib.redirect_stdout(io.StringIO()):  # it prints a banner
+                    self._net = perth.PerthImplicitWatermarker(device=self.device)
             return self._net
 
     def _to_perth(self, wav: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -98,4 +101,17 @@ def maybe_watermark(wav: np.ndarray, sample_rate: int, enabled: bool = True) -> 
     if not enabled:
         log.warning("watermarking DISABLED by explicit request (watermark=False)")
         return np.asarray(wav, dtype=np.float32)
-    return default_watermarker().apply(wav, sample_rate)
+    marker = default_watermarker()
+    marked = marker.apply(wav, sample_rate)
+    # Perth hides its mark in the speech spectrum; silence, very short or degenerate audio
+    # (e.g. from an undertrained model) may not hold it. Check, and say so instead of
+    # silently shipping unmarked audio.
+    if len(marked) * PERTH_RATE >= MIN_SAMPLES * sample_rate:
+        score = marker.detect(marked, sample_rate)
+        if score < DETECTION_THRESHOLD:
+            log.warning(
+                "the watermark did not take in this audio (detector confidence %.2f): it is "
+                "too quiet, too short or not speech-like to carry the mark",
+                score,
+            )
+    return marked

@@ -75,3 +75,17 @@ def test_detect_watermark_command(speech, marker, tmp_path, capsys):
     assert "clean.wav: no watermark" in capsys.readouterr().out
     assert main(["detect-watermark", str(tmp_path / "missing.wav")]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_audio_that_cannot_hold_the_mark_is_reported(speech, caplog):
+    # a steady 3 kHz tone gives Perth nothing to hide its mark in (measured confidence ~0.25)
+    t = np.arange(48000) / 24000
+    tone = (0.3 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    with caplog.at_level(logging.WARNING, logger="tts.watermark"):
+        marked = maybe_watermark(tone, 24000)
+    assert Watermarker().detect(marked, 24000) < 0.5
+    assert "did not take" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tts.watermark"):
+        maybe_watermark(*speech)
+    assert "did not take" not in caplog.text
