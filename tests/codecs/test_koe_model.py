@@ -99,3 +99,16 @@ def test_broken_checkpoints(tmp_path) -> None:
     (tmp_path / "c" / "model.safetensors").write_bytes(state_b)  # weights of another shape
     with pytest.raises(CheckpointError, match="does not match|size mismatch"):
         load_codec(tmp_path / "c")
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "base"])
+def test_fresh_codec_gives_speech_many_codes(preset, speech_clips):
+    # Guards the init: with a vanishing encoder signal every frame got the same code, and the
+    # codes never started to carry information.
+    torch.manual_seed(0)
+    codec = load_codec(f"koe-{preset}", pretrained=False)
+    clip = speech_clips[0]
+    codes = codec.encode(torch.from_numpy(clip.wav)[None], clip.sr)[0]
+    frames = codes.shape[1]
+    for k in range(codes.shape[0]):
+        assert len(torch.unique(codes[k])) >= frames // 8, (preset, k, codes[k])
