@@ -46,10 +46,17 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def codec_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tts.codecs import load_codec
+    """A random koe-tiny codec with 16-entry codebooks: with ~2,000 frames per voice, a
+    1,000-entry codebook leaves the LM nothing learnable, while 16 entries give each voice a
+    code distribution a few dozen steps can pick up (the fine-tuning test relies on it)."""
+    from dataclasses import replace
+
+    from tts.codecs import KoeCodec
+    from tts.codecs.model import tiny_config
 
     torch.manual_seed(0)
-    return load_codec("koe-tiny", pretrained=False).save(tmp_path_factory.mktemp("codec") / "c")
+    codec = KoeCodec.from_config(replace(tiny_config(), fsq_levels=(4, 4)), name="koe-tiny")
+    return codec.save(tmp_path_factory.mktemp("codec") / "c")
 
 
 @pytest.fixture(scope="session")

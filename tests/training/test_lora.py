@@ -121,7 +121,7 @@ def test_finetune_voice_lowers_held_out_loss_of_the_voice(
     recipe = load_script("recipes/finetune_voice.py")
     report = recipe.main(
         ["--bundle", base_run["bundle"], "--data", str(manifest), "--name", "m3",
-         "--out", str(tmp_path / "ft"), "--lora-rank", "4", "--steps", "30", "--lr", "3e-3",
+         "--out", str(tmp_path / "ft"), "--lora-rank", "4", "--steps", "60", "--lr", "3e-3",
          "--check-sentences", "1", "--no-progress", "max_frames=400"]
     )  # fmt: skip
     assert report["val_loss_after"] < report["val_loss_before"] - 0.005
