@@ -80,6 +80,7 @@ class DacCodec(Codec):
         checkpoint: str | Path | None = None,
         allow_download: bool | None = None,
         device: str | torch.device = "cpu",
+        allow_unsafe_pickle: bool = False,
     ) -> None:
         if name not in VARIANTS:
             raise ConfigError(f"unknown DAC variant {name!r}; choose one of {sorted(VARIANTS)}")
@@ -100,7 +101,7 @@ class DacCodec(Codec):
             model = dac.DAC(**variant.model_kwargs())
         if pretrained:
             path = resolve_weights(_weights_spec(name), checkpoint, allow_download)
-            load_weights_into(model, read_state_dict(path), str(path))
+            load_weights_into(model, read_state_dict(path, allow_unsafe_pickle), str(path))
         self.model = model.eval().to(device)
         self.name = name if n_codebooks == total else f"{name}@{n_codebooks}q"
         self.sample_rate = variant.sample_rate

@@ -50,6 +50,7 @@ class EncodecCodec(Codec):
         checkpoint: str | Path | None = None,
         allow_download: bool | None = None,
         device: str | torch.device = "cpu",
+        allow_unsafe_pickle: bool = False,
     ) -> None:
         from encodec import EncodecModel  # imports torchaudio: keep it lazy
 
@@ -65,7 +66,7 @@ class EncodecCodec(Codec):
             model = EncodecModel.encodec_model_24khz(pretrained=False)
         if pretrained:
             path = resolve_weights(ENCODEC_24K, checkpoint, allow_download)
-            load_weights_into(model, read_state_dict(path), str(path))
+            load_weights_into(model, read_state_dict(path, allow_unsafe_pickle), str(path))
         model.set_target_bandwidth(self.bandwidth)
         self.model = model.eval().to(device)
         self.pretrained = pretrained

@@ -39,6 +39,7 @@ def load_codec(
     device: str | torch.device = "cpu",
     checkpoint: str | Path | None = None,
     allow_download: bool | None = None,
+    allow_unsafe_pickle: bool = False,
     **options: Any,
 ) -> Codec:
     """Build a codec by name or from our checkpoint directory; see the module docstring.
@@ -47,6 +48,8 @@ def load_codec(
     (or its folder) for EnCodec/DAC. Downloads happen only with allow_download=True or
     TTS_ALLOW_DOWNLOAD=1; otherwise missing weights raise CheckpointError saying where to
     put the file. Options: bandwidth= (EnCodec), n_codebooks= (DAC).
+    Torch weight files are read with weights_only=True; a file holding other pickled objects
+    is refused unless allow_unsafe_pickle=True (only for files from a source you trust).
     """
     text = str(name_or_path)
     base, variant = _split_variant(text)
@@ -61,6 +64,7 @@ def load_codec(
             checkpoint=checkpoint,
             allow_download=allow_download,
             device=device,
+            allow_unsafe_pickle=allow_unsafe_pickle,
             **options,
         )
     if base in ("dac-24k", "dac-44k"):
@@ -75,6 +79,7 @@ def load_codec(
             checkpoint=checkpoint,
             allow_download=allow_download,
             device=device,
+            allow_unsafe_pickle=allow_unsafe_pickle,
             **options,
         )
     if base.startswith("koe-") and base[4:] in PRESETS:

@@ -133,8 +133,9 @@ def resolve_weights(
     return Path(path)
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from .safetensors, or from a torch file read with weights_only=True.
+def read_state_dict(path: str | Path, allow_unsafe_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """A state dict from .safetensors, or from a torch file read with weights_only=True
+    (a full unpickle only when the caller explicitly passes allow_unsafe_pickle=True).
 
     DAC files wrap the weights as {"state_dict": ..., "metadata": ...}; that layer is removed.
     """
@@ -144,7 +145,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except Exception as exc:
             raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
-    obj = safe_torch_load(path)
+    obj = safe_torch_load(path, allow_unsafe_pickle)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -105,7 +105,8 @@ def safe_torch_load(path: str | Path, allow_unsafe_pickle: bool = False) -> Any:
     except Exception as exc:
         hint = (
             " It contains Python objects beyond plain tensors; load it only if you trust its "
-            "source, with allow_unsafe_pickle=True (CLI: --unsafe-load-pickle)."
+            "source, by passing allow_unsafe_pickle=True (e.g. "
+            "load_codec(..., allow_unsafe_pickle=True))."
             if not allow_unsafe_pickle
             else ""
         )

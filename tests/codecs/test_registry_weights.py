@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import time
 
 import pytest
@@ -82,11 +83,23 @@ def test_wrong_weights_are_rejected(empty_caches) -> None:
         load_codec("encodec-24k", checkpoint=path)
 
 
-@pytest.mark.parametrize(
-    "url", ["https://127.0.0.1:9/weights.th", "https://10.255.255.1/weights.th"]
-)
-def test_download_failures_are_fast_checkpoint_errors(empty_caches, monkeypatch, url: str) -> None:
-    # 127.0.0.1:9 refuses at once; 10.255.255.1 never answers (the probe must time out).
+@pytest.fixture
+def silent_port():
+    """A loopback port that accepts connections but never answers (a hung server)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)  # never accept(): connections sit in the backlog, unanswered
+        yield server.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind", ["refused", "silent"])
+def test_download_failures_are_fast_checkpoint_errors(
+    empty_caches, monkeypatch, silent_port, kind: str
+) -> None:
+    # 127.0.0.1:9 refuses at once; the silent port never answers (the timeout must fire).
+    # Only loopback addresses: tests never send traffic off this machine.
+    url = {"refused": "https://127.0.0.1:9", "silent": f"https://127.0.0.1:{silent_port}"}[kind]
+    url += "/weights.th"
     spec = dataclasses.replace(encodec_adapter.ENCODEC_24K, url=url)
     monkeypatch.setattr(encodec_adapter, "ENCODEC_24K", spec)
     monkeypatch.setenv("TTS_DOWNLOAD_TIMEOUT", "1")
@@ -102,3 +115,18 @@ def test_env_var_allows_download(empty_caches, monkeypatch) -> None:
     monkeypatch.setenv("TTS_ALLOW_DOWNLOAD", "1")
     assert weights.downloads_allowed(None) is True
     assert weights.downloads_allowed(False) is False
+
+
+class _NotJustTensors:
+    """Stands for anything beyond plain tensors and containers in a pickled weights file."""
+
+
+def test_pickled_objects_need_the_explicit_unsafe_flag(empty_caches) -> None:
+    torch.manual_seed(4)
+    state = dict(load_codec("encodec-24k", pretrained=False).model.state_dict())
+    path = empty_caches / "with_objects.th"
+    torch.save({"state_dict": state, "metadata": _NotJustTensors()}, path)
+    with pytest.raises(CheckpointError, match="allow_unsafe_pickle"):
+        load_codec("encodec-24k", checkpoint=path)
+    codec = load_codec("encodec-24k", checkpoint=path, allow_unsafe_pickle=True)
+    assert all(torch.equal(v, state[k]) for k, v in codec.model.state_dict().items())
