@@ -21,44 +21,14 @@ from pathlib import Path
 
 import torch
 
-from tts.codecs import load_codec
 from tts.generate import MaxLengthWarning
-from tts.model import CodecLM, LMConfig
-from tts.speakers import load_speaker_encoder
-from tts.synthesizer import PipelineConfig, Synthesizer
-from tts.text import SymbolInventory, TextFrontend
+from tts.synthesizer import Synthesizer, random_synthesizer
 
 SENTENCES = {
     "en": "The quick brown fox jumps over the lazy dog near the river bank.",
     "ja": "今日は朝から雨が降っていたので、駅まで歩いて行きました。",
     "de": "Morgen fahren wir mit dem Zug nach Berlin und besuchen das Museum.",
 }
-
-
-def random_pipeline(preset: str, device: str) -> Synthesizer:
-    torch.manual_seed(0)
-    inventory = SymbolInventory.default()
-    codec = load_codec("koe-small", pretrained=False, device=device)
-    config = LMConfig.preset(
-        preset,
-        vocab_size=len(inventory),
-        pad_id=inventory.pad_id,
-        codebook_size=codec.codebook_size,
-        n_codebooks=codec.n_codebooks,
-        max_frames_per_phoneme=2.5,
-        max_frames_offset=10,
-    )
-    lm = CodecLM(config).to(device).eval()
-    voice = torch.nn.functional.normalize(torch.randn(256), dim=0)
-    return Synthesizer(
-        lm,
-        codec,
-        TextFrontend(inventory=inventory),
-        load_speaker_encoder("resemblyzer", device=device),
-        None,
-        voices={"default": voice},
-        config=PipelineConfig(style_encoder=None),
-    )
 
 
 def measure(synth: Synthesizer, language: str, text: str, repeats: int) -> dict:
@@ -112,7 +82,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.model:
                 synth = Synthesizer.from_pretrained(args.model, device=device)
             else:
-                synth = random_pipeline(target, device)
+                synth = random_synthesizer(
+                    target,
+                    "small",
+                    style_encoder=False,
+                    max_frames_per_phoneme=2.5,
+                    max_frames_offset=10,
+                    device=device,
+                )
             for compiled in compiles:
                 synth.compile = compiled
                 for language, text in SENTENCES.items():

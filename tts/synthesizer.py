@@ -369,6 +369,54 @@ class Synthesizer:
             yield out
 
 
+def random_synthesizer(
+    lm_preset: str = "tiny",
+    codec_preset: str = "tiny",
+    *,
+    style_encoder: bool = True,
+    max_frames_per_phoneme: float = 0.5,
+    max_frames_offset: int = 8,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+) -> Synthesizer:
+    """A complete pipeline with random LM, codec and style weights, for tests and speed
+    benchmarks (its speech is noise). The frame cap is small by default because a random LM
+    rarely predicts the end of speech; ~2.5 frames a phoneme gives realistic lengths at 25 Hz.
+    """
+    from tts.model import LMConfig
+    from tts.speakers import StyleEncoderConfig
+
+    torch.manual_seed(seed)
+    inventory = SymbolInventory.default()
+    codec = load_codec(f"koe-{codec_preset}", pretrained=False, device=device)
+    config = LMConfig.preset(
+        lm_preset,
+        vocab_size=len(inventory),
+        pad_id=inventory.pad_id,
+        codebook_size=codec.codebook_size,
+        n_codebooks=codec.n_codebooks,
+        max_frames_per_phoneme=max_frames_per_phoneme,
+        max_frames_offset=max_frames_offset,
+    )
+    style = None
+    if style_encoder:
+        small = StyleEncoderConfig(conv_channels=(16, 16, 32), gru_size=32, n_tokens=4)
+        style = StyleEncoder(small).to(device)
+    voice = torch.nn.functional.normalize(torch.randn(256), dim=0)
+    return Synthesizer(
+        CodecLM(config).to(device),
+        codec,
+        TextFrontend(inventory=inventory),
+        load_speaker_encoder("resemblyzer", device=device),
+        style,
+        voices={"default": voice},
+        config=PipelineConfig(
+            style_encoder="style_encoder" if style_encoder else None,
+            sampling=SamplingConfig(temperature=0.9, top_k=50),
+        ),
+    )
+
+
 def stream_to_array(pieces: Sequence[np.ndarray] | Iterator[np.ndarray]) -> np.ndarray:
     """Concatenate streamed pieces (convenience for tests and the CLI)."""
     parts = list(pieces)
@@ -380,5 +428,6 @@ __all__ = [
     "PipelineConfig",
     "SegmentInfo",
     "Synthesizer",
+    "random_synthesizer",
     "stream_to_array",
 ]

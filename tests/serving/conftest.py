@@ -5,16 +5,10 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 
 from tts.audio import encode_audio_bytes
-from tts.codecs import load_codec
-from tts.generate import SamplingConfig
-from tts.model import CodecLM, LMConfig
 from tts.server import BackgroundServer, ServerConfig, create_app
-from tts.speakers import StyleEncoder, StyleEncoderConfig, load_speaker_encoder
-from tts.synthesizer import PipelineConfig, Synthesizer
-from tts.text import SymbolInventory, TextFrontend
+from tts.synthesizer import Synthesizer, random_synthesizer
 
 
 def speech_clip(text: str, half_tone: float = 0.0) -> tuple[np.ndarray, int]:
@@ -39,33 +33,7 @@ def clip_path(tmp_path_factory, clip_wav_bytes):
 
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    inventory = SymbolInventory.default()
-    codec = load_codec("koe-tiny", pretrained=False)
-    lm = CodecLM(
-        LMConfig.preset(
-            "tiny",
-            vocab_size=len(inventory),
-            pad_id=inventory.pad_id,
-            codebook_size=codec.codebook_size,
-            n_codebooks=codec.n_codebooks,
-            # a random LM rarely predicts EOS: a small frame cap keeps requests fast
-            max_frames_per_phoneme=0.5,
-            max_frames_offset=8,
-        )
-    )
-    style = StyleEncoder(StyleEncoderConfig(conv_channels=(16, 16, 32), gru_size=32, n_tokens=4))
-    voice = torch.nn.functional.normalize(torch.randn(256), dim=0)
-    synth = Synthesizer(
-        lm,
-        codec,
-        TextFrontend(inventory=inventory),
-        load_speaker_encoder("resemblyzer"),
-        style,
-        voices={"default": voice},
-        config=PipelineConfig(sampling=SamplingConfig(temperature=0.9, top_k=50)),
-    )
-    return synth.save(tmp_path_factory.mktemp("bundle"))
+    return random_synthesizer().save(tmp_path_factory.mktemp("bundle"))
 
 
 @pytest.fixture(scope="session")
