@@ -21,22 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from tts.audio import load_audio, resample, save_audio
-from tts.checkpoint import load_checkpoint, safe_torch_load
+from tts.checkpoint import load_checkpoint
 from tts.codecs.data import RandomCrops, StepSampler, list_audio_files
 from tts.codecs.discriminators import (
     Discriminators,
@@ -50,6 +46,18 @@ from tts.codecs.model import CodecConfig, CodecModel, preset_config, small_confi
 from tts.codecs.weights import load_weights_into
 from tts.config import apply_overrides, config_to_dict, load_config, save_config
 from tts.errors import ConfigError
+from tts.runs import (
+    cosine_lr,
+    latest_checkpoint,
+    load_training_state,
+    plot_curves,
+    restore_rng,
+    rng_state,
+    save_training_state,
+    setup_device,
+    setup_distributed,
+    teardown_distributed,
+)
 
 
 @dataclass
@@ -128,19 +136,8 @@ def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to min_lr_ratio at max_steps."""
-    if step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
-    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    # checkpoint.old only survives when a run died between the two renames in save_checkpoint.
-    for name in ("checkpoint", "checkpoint.old"):
-        if (out / name / "train_state.pt").is_file():
-            return out / name
-    return None
+    """Linear warm-up, then cosine decay to min_lr_ratio at max_steps (a LambdaLR factor)."""
+    return cosine_lr(step, 1.0, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
 
 
 def split(outputs: list, n: int) -> tuple[list, list]:
@@ -153,35 +150,20 @@ def split(outputs: list, n: int) -> tuple[list, list]:
 # ---- checkpoints, samples, plots ---------------------------------------------------------
 
 
-def save_training_state(
+def save_state(
     out: Path, cfg: TrainConfig, step: int, parts: dict[str, Any], model: CodecModel
 ) -> None:
-    """Write checkpoint/ atomically: build it in checkpoint.tmp/, then swap it in by renames."""
-    tmp, final, old = out / "checkpoint.tmp", out / "checkpoint", out / "checkpoint.old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    KoeCodec(model, name=f"koe:{out.name}").save(tmp, step=step)
-    state = {"step": step, "rng_cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["rng_cuda"] = torch.cuda.get_rng_state_all()
-    state.update({name: part.state_dict() for name, part in parts.items()})
-    torch.save(state, tmp / "train_state.pt")
-    save_config(cfg, tmp / "train_config.json")
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    """out/checkpoint: the codec (loadable with load_codec), step, RNG and optimizer states."""
+    codec = KoeCodec(model, name=f"koe:{out.name}")
+    state = {"step": step, **rng_state()}
+    save_training_state(out, cfg, lambda d: codec.save(d, step=step), state, parts)
 
 
-def load_training_state(directory: Path, parts: dict[str, Any], model: CodecModel) -> int:
+def load_state(directory: Path, parts: dict[str, Any], model: CodecModel) -> int:
     weights, _ = load_checkpoint(directory, kind="koe-codec")
     load_weights_into(model, weights, str(directory))
-    state = safe_torch_load(directory / "train_state.pt")  # weights_only=True
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
-    torch.set_rng_state(state["rng_cpu"])
-    if "rng_cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    state = load_training_state(directory, parts)
+    restore_rng(state)
     return int(state["step"])
 
 
@@ -207,27 +189,9 @@ def write_sample(
 
 
 def plot_losses(out: Path, history: list[dict[str, float]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [
-        k
-        for k in ("loss", "mel", "stft", "eval_mel", "adv", "feat", "disc")
-        if any(k in h for h in history)
-    ]
-    fig, axes = plt.subplots(len(keys), 1, figsize=(8, 2.2 * len(keys)), sharex=True, squeeze=False)
-    for ax, key in zip(axes[:, 0], keys, strict=True):
-        points = [(h["step"], h[key]) for h in history if key in h]
-        ax.plot(*zip(*points, strict=True))
-        ax.set_ylabel(key)
-        ax.grid(alpha=0.3)
-    axes[-1, 0].set_xlabel("step")
-    fig.suptitle(f"codec training: {out.name}")
-    fig.tight_layout()
-    fig.savefig(out / "loss.png", dpi=100)
-    plt.close(fig)
+    keys = ("loss", "mel", "stft", "eval_mel", "adv", "feat", "disc")
+    panels = {k: [k] for k in keys if any(k in h for h in history)}
+    plot_curves(out / "loss.png", history, panels, f"codec training: {out.name}")
 
 
 # ---- training ----------------------------------------------------------------------------
@@ -240,19 +204,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg = build_config(args, resume_dir / "train_config.json" if resume_dir else None)
 
     # Distributed: torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; without them this is one process.
-    ddp = "RANK" in os.environ and "WORLD_SIZE" in os.environ
-    rank, world, local_rank = 0, 1, 0
-    if ddp:
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-        rank, world = dist.get_rank(), dist.get_world_size()
-        local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    if cfg.device == "auto":
-        device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(cfg.device)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    master = rank == 0
+    ddp = setup_distributed()
+    rank, world, local_rank = ddp.rank, ddp.world, ddp.local_rank
+    device = setup_device(cfg.device, ddp)
+    master = ddp.master
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     sr, hop = cfg.model.sample_rate, cfg.model.hop
@@ -273,11 +228,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     start_step = 0
     if resume_dir is not None:
-        start_step = load_training_state(resume_dir, parts, model)
+        start_step = load_state(resume_dir, parts, model)
         if master:
             print(f"resuming {out} from step {start_step}")
     raw_model = model
-    if ddp:
+    if ddp.enabled:
         ids = [local_rank] if device.type == "cuda" else None
         model = DistributedDataParallel(model, device_ids=ids)
         if discs is not None:
@@ -378,15 +333,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if done % cfg.sample_every == 0 or finished:
             plot_losses(out, history)
         if done % cfg.ckpt_every == 0 or finished:
-            save_training_state(out, cfg, done, parts, raw_model)
+            save_state(out, cfg, done, parts, raw_model)
             tqdm.write(
                 f"step {done}: loss {last['loss']:.4f} (mel {logs['mel']:.4f}); checkpoint saved"
             )
         if finished:
             break
     pbar.close()
-    if ddp:
-        dist.destroy_process_group()
+    teardown_distributed(ddp)
     return {
         "step": last.get("step", start_step),
         "start_step": start_step,

@@ -35,19 +35,24 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from tts.checkpoint import (
-    load_checkpoint,
-    load_state_into,
-    read_checkpoint_config,
-    safe_torch_load,
-    save_checkpoint,
-)
+from tts.checkpoint import load_checkpoint, load_state_into, read_checkpoint_config, save_checkpoint
 from tts.config import config_from_dict, config_to_dict, load_config, save_config
 from tts.data.shards import FrameBucketSampler, ShardDataset, collate_lm, read_index
 from tts.errors import ConfigError
 from tts.lora import LoRAConfig, apply_lora, merged_state_dict, save_lora
 from tts.model import N_CONDITION_TOKENS, CodecLM, LMConfig
-from tts.training import ConditionDropout, cosine_lr, lm_loss, make_optimizer
+from tts.runs import (
+    cosine_lr,
+    latest_checkpoint,
+    load_training_state,
+    plot_curves,
+    save_training_state,
+    setup_device,
+    setup_distributed,
+    swap_in,
+    teardown_distributed,
+)
+from tts.training import ConditionDropout, lm_loss, make_optimizer
 
 STATE_KIND = "codec_lm_train"  # the training checkpoint (may hold LoRA wrappers)
 MAX_EXPORTED_VOICES = 16
@@ -96,35 +101,6 @@ class TrainConfig:
 # ----- setup ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    enabled: bool = False
-
-    @property
-    def master(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed() -> Dist:
-    """torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; without them this is one process."""
-    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        return Dist()
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)), True)
-
-
-def pick_device(cfg: TrainConfig, ddp: Dist) -> torch.device:
-    if cfg.device != "auto":
-        return torch.device(cfg.device)
-    if torch.cuda.is_available():
-        return torch.device(f"cuda:{ddp.local_rank}")
-    return torch.device("cpu")
-
-
 def model_config_for(cfg: TrainConfig, index: dict[str, Any]) -> LMConfig:
     """The LM config: the init checkpoint's, else the preset sized to the data + overrides."""
     codec, inventory = index["codec"], index["inventory"]
@@ -162,43 +138,21 @@ def step_seed(seed: int, step: int, rank: int) -> int:
 # ----- checkpoints and exports -----------------------------------------------------------------
 
 
-def latest_checkpoint(out: Path) -> Path | None:
-    # checkpoint.old only survives when a run died between the two renames of _swap_in.
-    for name in ("checkpoint", "checkpoint.old"):
-        if (out / name / "train_state.pt").is_file():
-            return out / name
-    return None
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    """Replace `final` by the finished folder `tmp` with renames only."""
-    old = final.with_name(final.name + ".old")
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def save_training_state(
+def save_state(
     out: Path, cfg: TrainConfig, model: CodecLM, parts: dict[str, Any], position: dict[str, int]
 ) -> Path:
-    """Write out/checkpoint atomically: build checkpoint.tmp, then swap it in."""
-    tmp, final = out / "checkpoint.tmp", out / "checkpoint"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_checkpoint(
-        tmp, model.state_dict(), STATE_KIND, config_to_dict(model.config), lora=cfg.lora_rank
-    )
-    if cfg.lora_rank > 0:
-        save_lora(model, tmp / "adapter", lora_config(cfg), step=position["step"])
-    state = {**position, **{name: part.state_dict() for name, part in parts.items()}}
-    torch.save(state, tmp / "train_state.pt")
-    save_config(cfg, tmp / "train_config.json")
-    _swap_in(tmp, final)
-    return final
+    """out/checkpoint: the LM (with its LoRA adapters), position in the data, optimizer states."""
+
+    def write_model(directory: Path) -> None:
+        config = config_to_dict(model.config)
+        save_checkpoint(directory, model.state_dict(), STATE_KIND, config, lora=cfg.lora_rank)
+        if cfg.lora_rank > 0:
+            save_lora(model, directory / "adapter", lora_config(cfg), step=position["step"])
+
+    return save_training_state(out, cfg, write_model, position, parts)
 
 
-def load_training_state(directory: Path, model: CodecLM, parts: dict[str, Any]) -> dict[str, int]:
+def load_state(directory: Path, model: CodecLM, parts: dict[str, Any]) -> dict[str, int]:
     state_dict, payload = load_checkpoint(directory, kind=STATE_KIND)
     if config_from_dict(LMConfig, payload["config"]) != model.config:
         raise ConfigError(
@@ -206,9 +160,7 @@ def load_training_state(directory: Path, model: CodecLM, parts: dict[str, Any]) 
             "or use a new output folder"
         )
     load_state_into(model, state_dict, str(directory))
-    state = safe_torch_load(directory / "train_state.pt")  # weights_only=True
-    for name, part in parts.items():
-        part.load_state_dict(state[name])
+    state = load_training_state(directory, parts)
     return {k: int(state[k]) for k in ("step", "epoch", "position")}
 
 
@@ -277,7 +229,7 @@ class BundleExporter:
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         synth.save(tmp)
-        _swap_in(tmp, directory)
+        swap_in(tmp, directory)
         plain.train(was_training)
         return directory
 
@@ -296,6 +248,10 @@ def read_log(path: Path, up_to_step: int) -> list[dict[str, float]]:
         return []
     with path.open(newline="") as f:
         rows = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+    for row in rows:  # counters stay integers, so a resumed log reads like a fresh one
+        for key in ("step", "epoch"):
+            if key in row:
+                row[key] = int(row[key])
     return [r for r in rows if r["step"] <= up_to_step]
 
 
@@ -309,26 +265,8 @@ def write_log(path: Path, rows: list[dict[str, float]], n_codebooks: int) -> Non
 
 
 def plot_losses(path: Path, rows: list[dict[str, float]], title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
-    valid = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
-    if train:
-        ax.plot(*zip(*train, strict=True), label="train")
-    if valid:
-        ax.plot(*zip(*valid, strict=True), "o-", label="validation")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (mean over codebooks)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    """Train ("loss") and validation ("val_loss") cross-entropy on one panel."""
+    plot_curves(path, rows, {"cross-entropy (mean over codebooks)": ["loss", "val_loss"]}, title)
 
 
 @torch.no_grad()
@@ -368,9 +306,7 @@ def train(
     with a checkpoint. Returns the final step, history rows, paths and the trained model."""
     out = Path(out)
     ddp = setup_distributed()
-    device = pick_device(cfg, ddp)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
+    device = setup_device(cfg.device, ddp)
     if not cfg.data:
         raise ConfigError("no training data: set data= to a shard folder (tokenize_corpus.py)")
     index = read_index(cfg.data)
@@ -399,7 +335,7 @@ def train(
     position = {"step": 0, "epoch": 0, "position": 0}
     resume_dir = latest_checkpoint(out)
     if resume_dir is not None:
-        position = load_training_state(resume_dir, model, parts)
+        position = load_state(resume_dir, model, parts)
         if ddp.master:
             tqdm.write(f"resuming {out} at step {position['step']}")
     start_step = position["step"]
@@ -519,7 +455,7 @@ def train(
             write_log(log_path, rows, model_config.n_codebooks)
         if step % cfg.ckpt_every == 0 or finished:
             where = {"step": step, "epoch": epoch, "position": pos}
-            save_training_state(out, cfg, raw_model, parts, where)
+            save_state(out, cfg, raw_model, parts, where)
             plot_losses(out / "loss.png", rows, f"codec LM: {out.name}")
             if exporter is not None:
                 exporter.export(raw_model, out / "bundle")
@@ -538,7 +474,7 @@ def train(
         if ddp.master:
             (out / "ddp_check.json").write_text(json.dumps(check, indent=1) + "\n")
         dist.barrier()
-        dist.destroy_process_group()
+        teardown_distributed(ddp)
     return {
         "step": step,
         "start_step": start_step,

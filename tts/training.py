@@ -9,7 +9,6 @@ guidance needs at inference.
 
 from __future__ import annotations
 
-import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from tts.conditioning import Conditioning
 from tts.delay import apply_delay, check_codes, delayed_targets
 from tts.errors import AudioInputError, ConfigError
 from tts.model import CodecLM, ConditionDrop
+from tts.runs import cosine_lr  # noqa: F401  (re-exported: its home was here)
 
 IGNORE_INDEX = -100
 
@@ -157,14 +157,6 @@ def make_optimizer(
     ]
     fused = next(model.parameters()).device.type == "cuda"
     return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused)
-
-
-def cosine_lr(step: int, base_lr: float, warmup: int, total: int, min_ratio: float = 0.1) -> float:
-    """Linear warmup, then cosine decay to min_ratio * base_lr at `total` steps."""
-    if step < warmup:
-        return base_lr * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def train_step(
