@@ -1,0 +1,94 @@
+"""A tiny random model bundle and a tiny manifest of real engine clips for the eval tests."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tts.audio import save_audio
+from tts.codecs import load_codec
+from tts.data.manifest import ManifestEntry, write_manifest
+from tts.generate import SamplingConfig
+from tts.model import CodecLM, LMConfig
+from tts.speakers import StyleEncoder, StyleEncoderConfig, load_speaker_encoder
+from tts.synthesizer import PipelineConfig, Synthesizer
+from tts.text import SymbolInventory, TextFrontend
+
+# (speaker, half_tone, text): two pyopenjtalk voices, two sentences each
+JA_CLIPS = [
+    ("pyopenjtalk-mei", 0.0, "今日はとてもいい天気ですね。公園まで散歩に行きましょうか。"),
+    ("pyopenjtalk-mei", 0.0, "明日の会議は午後三時から始まります。資料を準備してください。"),
+    ("pyopenjtalk-mei-high", 5.0, "駅まで歩いて十分かかりますが、途中に大きな坂があります。"),
+    ("pyopenjtalk-mei-high", 5.0, "この料理はとても美味しいので、また友達と一緒に来たいです。"),
+]
+
+
+def speech(text: str, half_tone: float = 0.0) -> tuple[np.ndarray, int]:
+    import pyopenjtalk
+
+    wav, sr = pyopenjtalk.tts(text, half_tone=half_tone)
+    return (wav / 32768.0).astype(np.float32), int(sr)
+
+
+@pytest.fixture(scope="session")
+def manifest_path(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "wavs").mkdir()
+    entries = []
+    for i, (speaker, half_tone, text) in enumerate(JA_CLIPS):
+        wav, sr = speech(text, half_tone)
+        path = root / "wavs" / f"{i:02d}.wav"
+        save_audio(path, wav, sr)
+        entries.append(
+            ManifestEntry(
+                audio=path,
+                text=text,
+                language="ja",
+                speaker=speaker,
+                duration=len(wav) / sr,
+                extra={"split": "test", "engine": "pyopenjtalk", "voice": {"half_tone": half_tone}},
+            )
+        )
+    return write_manifest(root / "manifest.jsonl", entries)
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    inventory = SymbolInventory.default()
+    codec = load_codec("koe-tiny", pretrained=False)
+    lm = CodecLM(
+        LMConfig.preset(
+            "tiny",
+            vocab_size=len(inventory),
+            pad_id=inventory.pad_id,
+            codebook_size=codec.codebook_size,
+            n_codebooks=codec.n_codebooks,
+            max_frames_per_phoneme=0.5,  # a random LM rarely stops: keep its outputs short
+            max_frames_offset=8,
+        )
+    )
+    style = StyleEncoder(StyleEncoderConfig(conv_channels=(16, 16, 32), gru_size=32, n_tokens=4))
+    synth = Synthesizer(
+        lm,
+        codec,
+        TextFrontend(inventory=inventory),
+        load_speaker_encoder("resemblyzer"),
+        style,
+        voices={"default": torch.nn.functional.normalize(torch.randn(256), dim=0)},
+        config=PipelineConfig(sampling=SamplingConfig(temperature=0.9, top_k=50)),
+    )
+    return synth.save(tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="session")
+def synth(bundle_dir):
+    return Synthesizer.from_pretrained(bundle_dir, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_caps():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*reached its cap.*")
+        yield

@@ -1,0 +1,133 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tts.data.manifest import read_manifest
+from tts.data.prosody import apply_emotion
+from tts.errors import ConfigError, ManifestError
+from tts.eval import evaluate as ev
+
+
+@pytest.fixture(scope="module")
+def pool(manifest_path):
+    return read_manifest(manifest_path)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from tts.speakers import load_speaker_encoder
+
+    return load_speaker_encoder("resemblyzer")
+
+
+def test_held_out_entries_and_reference_choice(pool):
+    picked = ev.held_out_entries(pool, languages=["ja"], max_per_language=3)
+    assert len(picked) == 3 and all(e.extra["split"] == "test" for e in picked)
+    ref = ev.pick_reference(picked[0], pool)
+    assert ref.speaker == picked[0].speaker and ref.text != picked[0].text
+    with pytest.raises(ManifestError, match="split"):
+        ev.held_out_entries(pool, splits=["train"])
+
+
+def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
+    from tts.eval.asr import load_whisper
+
+    entries = ev.held_out_entries(pool, max_per_language=1)
+    result = ev.evaluate_intelligibility(synth, entries, pool, load_whisper(), seed=0)
+    item = result["items"][0]
+    assert item["engine_cer"] < 0.3, item["engine_transcript"]
+    assert item["reference"] is not None and item["reference"] != item["audio"]
+    assert math.isfinite(item["model_cer"]) and item["model_cer"] >= 0.0
+    row = result["per_language"]["ja"]
+    assert row["n"] == 1 and row["engine_cer"] == pytest.approx(item["engine_cer"])
+
+
+def test_similarity_baselines_and_cross_lingual(synth, pool, encoder):
+    clip = ev._load(pool[0])
+    assert ev.clip_similarity(encoder, clip, clip) == pytest.approx(1.0, abs=1e-4)
+    result = ev.evaluate_similarity(synth, pool, pool, encoder, seed=0)
+    assert {v["speaker"] for v in result["voices"]} == {"pyopenjtalk-mei", "pyopenjtalk-mei-high"}
+    for key in ("model", "same_voice", "different_voice"):
+        assert -1.0 <= result[key] <= 1.0
+    assert result["same_voice"] > 0.7  # two real clips of one voice
+    cross = result["cross_lingual"]
+    assert cross["source"] == "ja" and set(cross["per_language"]) == {"en", "ko", "vi", "de"}
+
+
+@pytest.fixture(scope="module")
+def neutral_clip():
+    import pyopenjtalk
+
+    wav, sr = pyopenjtalk.tts("今日はとてもいい天気ですね。公園まで散歩に行きましょう。")
+    return (wav / 32768.0).astype(np.float32), int(sr)
+
+
+@pytest.mark.parametrize("emotion", ["happy", "sad", "angry"])
+def test_emotion_analysis_on_controlled_prosody(neutral_clip, emotion):
+    wav, sr = neutral_clip
+    neutral = ev.prosody_features(wav, sr, n_phonemes=40)
+    by_intensity = {
+        i: ev.prosody_features(apply_emotion(wav, sr, emotion, i)[0], sr, 40)
+        for i in (0.0, 0.5, 1.0)
+    }
+    report = ev.analyse_emotion_shifts(neutral, by_intensity, emotion)
+    assert report["monotonic"] and report["correct_direction"], report
+    assert abs(report["shifts"]["f0_mean_st"][0]) < 0.1  # intensity 0 is neutral
+    # the same clips labelled as the opposite emotion go the wrong way
+    opposite = {"happy": "sad", "sad": "happy", "angry": "calm"}[emotion]
+    assert not ev.analyse_emotion_shifts(neutral, by_intensity, opposite)["correct_direction"]
+    # reversed intensity labels are not monotonic
+    reversed_ = {1.0 - i: f for i, f in by_intensity.items()}
+    assert not ev.analyse_emotion_shifts(neutral, reversed_, emotion)["monotonic"]
+
+
+def test_whisper_has_no_f0_direction():
+    d = ev.expected_directions("whisper")
+    assert d["f0_mean_st"] == 0 and d["energy_db"] == -1 and d["duration_pct"] == 1
+
+
+def test_evaluate_emotion_with_model(synth):
+    result = ev.evaluate_emotion(synth, "こんにちは。", "ja", None, ["sad"], (0.0, 1.0), seed=1)
+    sad = result["emotions"]["sad"]
+    assert sad["intensities"] == [0.0, 1.0]
+    assert len(sad["shifts"]["energy_db"]) == 2 and all(
+        np.isfinite(v) for v in sad["shifts"]["energy_db"]
+    )
+    assert isinstance(sad["monotonic"], bool)
+    assert "| sad |" in ev.markdown_report({"emotion": result})
+
+
+def test_speed_model_and_kokoro(synth):
+    from tts.data.engines import engine_available
+
+    result = ev.evaluate_speed(synth, ["こんにちは。"], "ja", None, seed=0)
+    assert result["model"]["rtf"] > 0 and result["model"]["first_chunk_s"] > 0
+    if engine_available("kokoro"):
+        kokoro = result["kokoro"]
+        assert kokoro["rtf"] > 0 and kokoro["first_chunk_s"] > 0 and kokoro["audio_seconds"] > 0.3
+    assert "this model (streaming)" in ev.markdown_report({"speed": result})
+
+
+def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
+    out = tmp_path / "eval"
+    argv = ["--model", str(bundle_dir), "--manifest", str(manifest_path), "--out", str(out)]
+    argv += ["--only", "cer,sim", "--max-sentences", "1", "--languages", "ja"]
+    from recipes.evaluate import main
+
+    main(argv)
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) >= {"config", "cer", "sim"}
+    assert results["cer"]["per_language"]["ja"]["engine_cer"] < 0.3
+    table = (out / "results.md").read_text()
+    assert "| ja | 1 |" in table and "Voice similarity" in table
+
+
+def test_bad_options_raise_typed_errors(manifest_path):
+    with pytest.raises(ConfigError, match="unknown measurement"):
+        ev.run_evaluation(None, manifest_path, only=["mos"])
+    with pytest.raises(ConfigError, match="model"):
+        ev.run_evaluation(None, manifest_path, only=["speed"])
+    with pytest.raises(ConfigError, match="manifest"):
+        ev.run_evaluation(None, None, only=["cer"])

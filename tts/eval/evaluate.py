@@ -1,0 +1,674 @@
+"""The evaluation harness: intelligibility, voice similarity, emotion control and speed.
+
+Each measurement is a function that returns a plain dict (JSON-ready); `run_evaluation` runs the
+selected ones, `markdown_report` turns the results into README tables and `main(argv)` is the
+command line (`tts eval`, `recipes/evaluate.py`):
+
+    python recipes/evaluate.py --model runs/bundle --manifest data/synthetic/manifest.jsonl \\
+        --out eval/ --max-sentences 4 --languages ja,en --only cer,sim,emotion,speed
+
+1. cer:     Whisper-base CER per language on held-out utterances (manifest splits test/valid,
+            neutral only) for the model's output, next to the CER of the manifest's own audio of
+            the same utterances (the source engine: the ceiling the model learned from).
+2. sim:     Resemblyzer cosine between the output and the reference clip for held-out voices,
+            next to a same-voice baseline (two real clips of one voice) and a different-voice
+            baseline (real clips of two voices); cross-lingual: a Japanese reference clip
+            speaking the other languages.
+3. emotion: per emotion and intensity, the shift of F0 mean/range (semitones), energy (dB) and
+            duration per phoneme (%) against neutral, same text, voice and seed; whether the
+            shifts grow monotonically with intensity in the direction `EMOTION_PROSODY` sets.
+4. speed:   RTF and streaming first-chunk latency of the model, next to Kokoro-82M ONNX on the
+            same Japanese sentences in the same run (Kokoro cannot stream: its first chunk is
+            the full audio).
+
+The model's reference clip for a manifest utterance is another neutral clip of the same speaker
+(a different sentence, the same language when there is one), so the model never sees the audio
+it is scored against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import math
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from tts.audio import load_audio
+from tts.data.manifest import ManifestEntry, read_manifest
+from tts.errors import AudioInputError, ConfigError, ManifestError
+from tts.labels import EMOTIONS, LANGUAGES, check_emotion, check_language
+
+MEASUREMENTS = ("cer", "sim", "emotion", "speed")
+HELD_OUT_SPLITS = ("test", "valid")
+DEFAULT_INTENSITIES = (0.0, 0.5, 1.0)
+
+# Sentences used when the manifest has none in a language (written for this harness).
+SENTENCES = {
+    "ja": [
+        "駅の近くに新しいパン屋さんが開店しました。",
+        "明日の朝は早く起きて、川沿いを走るつもりです。",
+        "この本は祖父が若いころに読んでいたものです。",
+        "窓を開けると、涼しい風が部屋に入ってきました。",
+    ],
+    "en": ["The library opens at nine on weekdays.", "Please leave the keys on the table."],
+    "ko": ["오늘 저녁에는 친구와 영화를 볼 거예요.", "이 길을 따라가면 역이 나옵니다."],
+    "vi": ["Hôm nay trời rất đẹp và có nắng.", "Tôi muốn đặt một bàn cho hai người."],
+    "de": ["Der Zug fährt um acht Uhr ab.", "Wir treffen uns morgen im Park."],
+}
+
+# Tolerances below which a shift counts as "no change" (measurement noise of pyworld/RMS).
+TOLERANCE = {"f0_mean_st": 0.1, "f0_range_st": 0.05, "energy_db": 0.2, "duration_pct": 1.0}
+
+
+# ----------------------------------------------------------------------------- manifest
+
+
+def held_out_entries(
+    entries: Sequence[ManifestEntry],
+    splits: Sequence[str] = HELD_OUT_SPLITS,
+    languages: Sequence[str] | None = None,
+    max_per_language: int | None = None,
+) -> list[ManifestEntry]:
+    """Neutral utterances of the given splits (`extra["split"]`), at most N per language."""
+    wanted = {check_language(lang) for lang in (languages or LANGUAGES)}
+    count: dict[str, int] = defaultdict(int)
+    picked = []
+    for entry in entries:
+        split = entry.extra.get("split")
+        if split not in splits or entry.language not in wanted or entry.emotion != "neutral":
+            continue
+        if max_per_language is not None and count[entry.language] >= max_per_language:
+            continue
+        count[entry.language] += 1
+        picked.append(entry)
+    if not picked:
+        raise ManifestError(
+            f"no neutral utterances with split in {list(splits)} and language in "
+            f"{sorted(wanted)} in the manifest"
+        )
+    return picked
+
+
+def pick_reference(entry: ManifestEntry, pool: Sequence[ManifestEntry]) -> ManifestEntry | None:
+    """Another neutral clip of the same speaker with a different text: same language first,
+    then the longest (a reference needs at least 2 s of speech)."""
+    candidates = [
+        e
+        for e in pool
+        if e.speaker == entry.speaker
+        and e.emotion == "neutral"
+        and e.text != entry.text
+        and Path(e.audio) != Path(entry.audio)
+    ]
+    candidates.sort(key=lambda e: (e.language != entry.language, -e.duration, str(e.audio)))
+    return candidates[0] if candidates else None
+
+
+def _load(entry: ManifestEntry) -> tuple[np.ndarray, int]:
+    return load_audio(entry.audio)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+# ----------------------------------------------------------------------------- 1. CER
+
+
+def evaluate_intelligibility(
+    synth: Any | None,
+    entries: Sequence[ManifestEntry],
+    pool: Sequence[ManifestEntry],
+    judge: Any,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """CER of the model's output (when `synth` is given) and of the manifest's own audio.
+
+    `entries`: the utterances to score; `pool`: where reference clips are looked up.
+    Returns {"per_language": {lang: {n, model_cer, engine_cer}}, "items": [...]}.
+    """
+    items = []
+    for entry in tqdm(entries, desc="cer", leave=False):
+        wav, sr = _load(entry)
+        engine_text, engine_cer = judge.score(wav, sr, entry.text, entry.language)
+        item: dict[str, Any] = {
+            "audio": str(entry.audio),
+            "speaker": entry.speaker,
+            "language": entry.language,
+            "split": entry.extra.get("split"),
+            "text": entry.text,
+            "engine_transcript": engine_text,
+            "engine_cer": engine_cer,
+        }
+        if synth is not None:
+            ref = pick_reference(entry, pool)
+            reference = _load(ref) if ref is not None else None
+            out = synth.synthesize(
+                entry.text, reference=reference, language=entry.language, seed=seed
+            )
+            if out.wav.size == 0 or not np.any(np.abs(out.wav) > 1e-4):
+                model_text, model_cer = "", 1.0
+            else:
+                model_text, model_cer = judge.score(
+                    out.wav, out.sample_rate, entry.text, entry.language
+                )
+            item.update(
+                reference=str(ref.audio) if ref is not None else None,
+                model_transcript=model_text,
+                model_cer=model_cer,
+            )
+        items.append(item)
+    per_language = {}
+    for lang in sorted({i["language"] for i in items}, key=LANGUAGES.index):
+        rows = [i for i in items if i["language"] == lang]
+        per_language[lang] = {
+            "n": len(rows),
+            "model_cer": _mean([r["model_cer"] for r in rows if "model_cer" in r]),
+            "engine_cer": _mean([r["engine_cer"] for r in rows]),
+        }
+    return {"per_language": per_language, "items": items}
+
+
+# ----------------------------------------------------------------------------- 2. similarity
+
+
+def cosine(a: Any, b: Any) -> float:
+    """Cosine similarity of two embedding vectors (torch or numpy)."""
+    a = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=np.float64).ravel()
+    b = np.asarray(b.detach().cpu() if hasattr(b, "detach") else b, dtype=np.float64).ravel()
+    denom = float(np.linalg.norm(a) * np.linalg.norm(b))
+    if denom == 0.0:
+        raise AudioInputError("cosine of a zero embedding is undefined")
+    return float(np.dot(a, b) / denom)
+
+
+def clip_similarity(encoder: Any, a: tuple[np.ndarray, int], b: tuple[np.ndarray, int]) -> float:
+    """Speaker-embedding cosine between two (wav, sr) clips."""
+    return cosine(encoder.embed(a[0], a[1]), encoder.embed(b[0], b[1]))
+
+
+def evaluate_similarity(
+    synth: Any | None,
+    entries: Sequence[ManifestEntry],
+    pool: Sequence[ManifestEntry],
+    encoder: Any,
+    seed: int = 0,
+    cross_lingual_source: str = "ja",
+) -> dict[str, Any]:
+    """Output-vs-reference cosine per held-out voice, with same/different-voice baselines.
+
+    Per speaker of `entries`: the reference is one of its other clips (`pick_reference`), the
+    output speaks the entry's text. same_voice: reference vs the entry's real clip;
+    different_voice: reference vs a real clip of the next speaker. Cross-lingual: a
+    `cross_lingual_source` reference of a speaker speaking every other language.
+    """
+    speakers: dict[str, ManifestEntry] = {}
+    for entry in entries:
+        if entry.speaker not in speakers and pick_reference(entry, pool) is not None:
+            speakers[entry.speaker] = entry
+    if not speakers:
+        raise ManifestError("similarity needs a speaker with two different neutral clips")
+    others = sorted({e.speaker for e in pool if e.emotion == "neutral"})
+    rows = []
+    for speaker, entry in tqdm(speakers.items(), desc="sim", leave=False):
+        ref_entry = pick_reference(entry, pool)
+        assert ref_entry is not None
+        reference = _load(ref_entry)
+        row: dict[str, Any] = {
+            "speaker": speaker,
+            "language": entry.language,
+            "same_voice": clip_similarity(encoder, reference, _load(entry)),
+        }
+        other = next(
+            (s for s in others[others.index(speaker) + 1 :] + others if s != speaker), None
+        )
+        if other is not None:
+            other_entry = next(e for e in pool if e.speaker == other and e.emotion == "neutral")
+            row["different_voice"] = clip_similarity(encoder, reference, _load(other_entry))
+        if synth is not None:
+            out = synth.synthesize(
+                entry.text, reference=reference, language=entry.language, seed=seed
+            )
+            row["model"] = clip_similarity(encoder, reference, (out.wav, out.sample_rate))
+        rows.append(row)
+    result: dict[str, Any] = {
+        "model": _mean([r.get("model") for r in rows]),
+        "same_voice": _mean([r["same_voice"] for r in rows]),
+        "different_voice": _mean([r.get("different_voice") for r in rows]),
+        "voices": rows,
+    }
+    if synth is not None:
+        result["cross_lingual"] = _cross_lingual(synth, pool, encoder, seed, cross_lingual_source)
+    return result
+
+
+def _cross_lingual(
+    synth: Any, pool: Sequence[ManifestEntry], encoder: Any, seed: int, source: str
+) -> dict[str, Any]:
+    refs = [e for e in pool if e.language == source and e.emotion == "neutral"]
+    if not refs:
+        return {"source": source, "per_language": {}, "note": f"no {source} clip in the manifest"}
+    ref_entry = next((e for e in refs if e.extra.get("split") in HELD_OUT_SPLITS), refs[0])
+    reference = _load(ref_entry)
+    per_language = {}
+    for lang in tqdm([x for x in LANGUAGES if x != source], desc="cross-lingual", leave=False):
+        out = synth.synthesize(SENTENCES[lang][0], reference=reference, language=lang, seed=seed)
+        per_language[lang] = clip_similarity(encoder, reference, (out.wav, out.sample_rate))
+    return {
+        "source": source,
+        "speaker": ref_entry.speaker,
+        "per_language": per_language,
+        "mean": _mean(list(per_language.values())),
+    }
+
+
+# ----------------------------------------------------------------------------- 3. emotion
+
+
+def prosody_features(wav: np.ndarray, sr: int, n_phonemes: int) -> dict[str, float | None]:
+    """F0 mean and range (semitones re 100 Hz; median and std of voiced frames), energy (mean
+    power of the active frames, dB) and seconds of active speech per phoneme."""
+    import librosa
+    import pyworld
+
+    x = np.asarray(wav, dtype=np.float64)
+    if x.ndim != 1 or x.size < sr // 20 or not np.all(np.isfinite(x)):
+        raise AudioInputError(f"need at least 50 ms of finite mono audio, got shape {x.shape}")
+    if n_phonemes < 1:
+        raise ConfigError(f"n_phonemes must be >= 1, got {n_phonemes}")
+    f0, times = pyworld.dio(x, sr, frame_period=5.0)
+    f0 = pyworld.stonemask(x, f0, times, sr)
+    voiced = f0[f0 > 0]
+    semitones = 12.0 * np.log2(voiced / 100.0) if voiced.size >= 5 else None
+    frame, hop = int(0.025 * sr), int(0.010 * sr)
+    rms = librosa.feature.rms(y=x, frame_length=frame, hop_length=hop)[0]
+    power_db = 20.0 * np.log10(np.maximum(rms, 1e-8))
+    active = power_db > power_db.max() - 40.0  # speech frames; relative, so gain-invariant
+    energy_db = 10.0 * np.log10(np.mean(10.0 ** (power_db[active] / 10.0)))
+    idx = np.flatnonzero(active)
+    speech_seconds = (idx[-1] - idx[0] + 1) * hop / sr
+    return {
+        "f0_mean_st": float(np.median(semitones)) if semitones is not None else None,
+        "f0_range_st": float(np.std(semitones)) if semitones is not None else None,
+        "energy_db": float(energy_db),
+        "sec_per_phoneme": float(speech_seconds / n_phonemes),
+    }
+
+
+def expected_directions(emotion: str) -> dict[str, int]:
+    """+1 / -1 / 0 per measured quantity, as `EMOTION_PROSODY` sets it for `emotion`."""
+    from tts.data.prosody import EMOTION_PROSODY
+
+    p = EMOTION_PROSODY[check_emotion(emotion)]
+    voiced = p.unvoiced == 0.0  # whisper: there is no F0 to measure
+
+    def sign(v: float) -> int:
+        return int(np.sign(round(v, 9)))
+
+    return {
+        "f0_mean_st": sign(p.f0_shift_semitones) if voiced else 0,
+        "f0_range_st": sign(p.f0_range - 1.0) if voiced else 0,
+        "energy_db": sign(p.gain_db),
+        "duration_pct": -sign(p.tempo - 1.0),  # faster tempo: less time per phoneme
+    }
+
+
+def _shift(features: dict[str, Any], neutral: dict[str, Any], key: str) -> float | None:
+    if key == "duration_pct":
+        return 100.0 * (features["sec_per_phoneme"] / neutral["sec_per_phoneme"] - 1.0)
+    a, b = features[key], neutral[key]
+    return None if a is None or b is None else float(a - b)
+
+
+def analyse_emotion_shifts(
+    neutral: dict[str, Any], by_intensity: dict[float, dict[str, Any]], emotion: str
+) -> dict[str, Any]:
+    """Shifts versus neutral per intensity; per quantity whether they are monotonic in
+    intensity and end in the labelled direction (within `TOLERANCE`).
+
+    `neutral` and the values of `by_intensity` are `prosody_features` dicts.
+    """
+    directions = expected_directions(emotion)
+    intensities = sorted(by_intensity)
+    shifts = {
+        key: [_shift(by_intensity[i], neutral, key) for i in intensities] for key in directions
+    }
+    checks: dict[str, dict[str, Any]] = {}
+    for key, direction in directions.items():
+        values = shifts[key]
+        if direction == 0 or any(v is None for v in values):
+            checks[key] = {"direction": direction, "monotonic": None, "correct_direction": None}
+            continue
+        tol = TOLERANCE[key]
+        steps = [direction * (b - a) for a, b in itertools.pairwise(values)]
+        checks[key] = {
+            "direction": direction,
+            "monotonic": bool(all(s >= -tol for s in steps)),
+            "correct_direction": bool(direction * values[-1] > tol),
+        }
+    judged = [c for c in checks.values() if c["monotonic"] is not None]
+    return {
+        "emotion": emotion,
+        "intensities": intensities,
+        "shifts": shifts,
+        "checks": checks,
+        "monotonic": bool(judged) and all(c["monotonic"] for c in judged),
+        "correct_direction": bool(judged) and all(c["correct_direction"] for c in judged),
+    }
+
+
+def evaluate_emotion(
+    synth: Any,
+    text: str,
+    language: str,
+    reference: tuple[np.ndarray, int] | None = None,
+    emotions: Sequence[str] | None = None,
+    intensities: Sequence[float] = DEFAULT_INTENSITIES,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Synthesize `text` neutral and per emotion x intensity (same voice and seed); analyse."""
+    emotions = [check_emotion(e) for e in (emotions or [e for e in EMOTIONS if e != "neutral"])]
+    n_phonemes = sum(len(c.ids) for c in synth.frontend.process(text, language))
+
+    def features(emotion: str, intensity: float) -> dict[str, Any]:
+        out = synth.synthesize(
+            text, reference=reference, language=language, emotion=emotion,
+            intensity=intensity, seed=seed, watermark=False,
+        )  # fmt: skip
+        return prosody_features(out.wav, out.sample_rate, n_phonemes)
+
+    # No watermark here: its noise would blur the prosody measurements. Silence the warning
+    # the synthesizer logs for every watermark-free call.
+    watermark_log = logging.getLogger("tts.watermark")
+    level = watermark_log.level
+    watermark_log.setLevel(logging.ERROR)
+    try:
+        neutral = features("neutral", 0.0)
+        jobs = [(e, float(i)) for e in emotions for i in intensities]
+        measured: dict[str, dict[float, dict[str, Any]]] = defaultdict(dict)
+        for emotion, intensity in tqdm(jobs, desc="emotion", leave=False):
+            measured[emotion][intensity] = features(emotion, intensity)
+    finally:
+        watermark_log.setLevel(level)
+    per_emotion = {}
+    for emotion in emotions:
+        per_emotion[emotion] = analyse_emotion_shifts(neutral, measured[emotion], emotion)
+    return {"text": text, "language": language, "neutral": neutral, "emotions": per_emotion}
+
+
+# ----------------------------------------------------------------------------- 4. speed
+
+
+def _kokoro_voice(name: str) -> Any:
+    from tts.data.engines import Voice
+
+    return Voice(f"kokoro-{name}", "kokoro", ("ja",), {"voice": name})
+
+
+def evaluate_speed(
+    synth: Any,
+    sentences: Sequence[str],
+    language: str = "ja",
+    reference: tuple[np.ndarray, int] | None = None,
+    seed: int = 0,
+    kokoro_voice: str | None = "jf_alpha",
+) -> dict[str, Any]:
+    """RTF (compute time / audio time) and first-chunk latency, model and Kokoro side by side.
+
+    One warm-up call per system is not timed. Kokoro (`kokoro_voice=None` skips it) runs
+    through `tts.data.engines` (one ONNX thread); it does not stream, so its first-chunk
+    latency is its time to the full audio.
+    """
+    import torch
+
+    if not sentences:
+        raise ConfigError("speed needs at least one sentence")
+    rows: dict[str, list[dict[str, float]]] = {"model": [], "kokoro": []}
+    synth.synthesize(sentences[0], reference=reference, language=language, seed=seed)  # warm-up
+    for text in tqdm(sentences, desc="speed: model", leave=False):
+        start = time.perf_counter()
+        out = synth.synthesize(text, reference=reference, language=language, seed=seed)
+        full = time.perf_counter() - start
+        start = time.perf_counter()
+        first = None
+        for _ in synth.stream(text, reference=reference, language=language, seed=seed):
+            first = time.perf_counter() - start if first is None else first
+        rows["model"].append(
+            {"seconds": full, "audio_seconds": out.duration, "first_chunk": first or full}
+        )
+    if kokoro_voice is not None:
+        from tts.data.engines import engine_available, synthesize
+
+        if engine_available("kokoro"):
+            voice = _kokoro_voice(kokoro_voice)
+            synthesize(voice, sentences[0], "ja")  # warm-up (loads the ONNX session)
+            for text in tqdm(sentences, desc="speed: kokoro", leave=False):
+                start = time.perf_counter()
+                wav, sr = synthesize(voice, text, "ja")
+                full = time.perf_counter() - start
+                rows["kokoro"].append(
+                    {"seconds": full, "audio_seconds": len(wav) / sr, "first_chunk": full}
+                )
+
+    def summary(items: list[dict[str, float]]) -> dict[str, Any] | None:
+        if not items:
+            return None
+        audio = sum(r["audio_seconds"] for r in items)
+        return {
+            "n": len(items),
+            "rtf": sum(r["seconds"] for r in items) / audio if audio > 0 else None,
+            "first_chunk_s": float(np.mean([r["first_chunk"] for r in items])),
+            "audio_seconds": audio,
+        }
+
+    return {
+        "language": language,
+        "device": str(synth.device),
+        "torch_threads": torch.get_num_threads(),
+        "kokoro_onnx_threads": 1,  # tts.data.engines builds a one-thread session
+        "model": summary(rows["model"]),
+        "kokoro": summary(rows["kokoro"]),
+    }
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_report(results: dict[str, Any]) -> str:
+    """README-ready Markdown tables of whatever `run_evaluation` measured."""
+    out: list[str] = []
+    if "cer" in results:
+        out += ["### Intelligibility (Whisper base CER, lower is better)", ""]
+        out += ["| language | n | model | source engine |", "|---|---|---|---|"]
+        for lang, r in results["cer"]["per_language"].items():
+            out.append(f"| {lang} | {r['n']} | {_fmt(r['model_cer'])} | {_fmt(r['engine_cer'])} |")
+        out.append("")
+    if "sim" in results:
+        s = results["sim"]
+        out += ["### Voice similarity (Resemblyzer cosine)", ""]
+        out += ["| model vs reference | same voice (real) | different voice (real) |"]
+        out += ["|---|---|---|"]
+        out += [f"| {_fmt(s['model'])} | {_fmt(s['same_voice'])} | {_fmt(s['different_voice'])} |"]
+        cross = s.get("cross_lingual", {}).get("per_language", {})
+        if cross:
+            out += ["", f"Cross-lingual ({s['cross_lingual']['source']} reference):", ""]
+            out += ["| " + " | ".join(cross) + " |", "|" + "---|" * len(cross)]
+            out += ["| " + " | ".join(_fmt(v) for v in cross.values()) + " |"]
+        out.append("")
+    if "emotion" in results:
+        e = results["emotion"]
+        out += ["### Emotion control (shift vs neutral at the highest intensity)", ""]
+        out += ["| emotion | F0 mean (st) | F0 range (st) | energy (dB) | duration/phoneme (%) "]
+        out[-1] += "| monotonic | labelled direction |"
+        out += ["|---|---|---|---|---|---|---|"]
+        for name, r in e["emotions"].items():
+            last = {k: v[-1] for k, v in r["shifts"].items()}
+            out.append(
+                f"| {name} | {_fmt(last['f0_mean_st'], 2)} | {_fmt(last['f0_range_st'], 2)} | "
+                f"{_fmt(last['energy_db'], 2)} | {_fmt(last['duration_pct'], 1)} | "
+                f"{_fmt(r['monotonic'])} | {_fmt(r['correct_direction'])} |"
+            )
+        out.append("")
+    if "speed" in results:
+        sp = results["speed"]
+        out += [f"### Speed ({sp['language']}, {sp['device']}, {sp['torch_threads']} threads)", ""]
+        out += ["| system | RTF | first-chunk latency (s) |", "|---|---|---|"]
+        for name in ("model", "kokoro"):
+            if sp.get(name):
+                label = "this model (streaming)" if name == "model" else "Kokoro-82M ONNX (full)"
+                out.append(
+                    f"| {label} | {_fmt(sp[name]['rtf'])} | {_fmt(sp[name]['first_chunk_s'])} |"
+                )
+        out.append("")
+    return "\n".join(out)
+
+
+def run_evaluation(
+    synth: Any | None,
+    manifest: str | Path | None,
+    only: Sequence[str] = MEASUREMENTS,
+    languages: Sequence[str] | None = None,
+    max_sentences: int | None = 8,
+    splits: Sequence[str] = HELD_OUT_SPLITS,
+    seed: int = 0,
+    intensities: Sequence[float] = DEFAULT_INTENSITIES,
+    emotions: Sequence[str] | None = None,
+    kokoro_voice: str | None = "jf_alpha",
+) -> dict[str, Any]:
+    """Run the selected measurements; `synth=None` measures only the real-audio baselines."""
+    unknown = set(only) - set(MEASUREMENTS)
+    if unknown:
+        raise ConfigError(f"unknown measurement(s) {sorted(unknown)}; choose from {MEASUREMENTS}")
+    languages = [check_language(x) for x in (languages or LANGUAGES)]
+    needs_manifest = {"cer", "sim"} & set(only)
+    if needs_manifest and manifest is None:
+        raise ConfigError(f"{sorted(needs_manifest)} need --manifest")
+    if synth is None and {"emotion", "speed"} & set(only):
+        raise ConfigError("emotion and speed measure a model: pass --model")
+    pool = read_manifest(manifest) if manifest is not None else []
+    results: dict[str, Any] = {"config": {"manifest": str(manifest) if manifest else None,
+                                          "languages": languages, "seed": seed}}  # fmt: skip
+    entries = held_out_entries(pool, splits, languages, max_sentences) if needs_manifest else []
+    if "cer" in only:
+        from tts.eval.asr import load_whisper
+
+        results["cer"] = evaluate_intelligibility(synth, entries, pool, load_whisper(), seed)
+    if "sim" in only:
+        from tts.speakers import load_speaker_encoder
+
+        encoder = load_speaker_encoder("resemblyzer")
+        results["sim"] = evaluate_similarity(synth, entries, pool, encoder, seed)
+    if "emotion" in only:
+        lang = languages[0]
+        ref_entry = next((e for e in pool if e.language == lang and e.emotion == "neutral"), None)
+        reference = _load(ref_entry) if ref_entry is not None else None
+        results["emotion"] = evaluate_emotion(
+            synth, SENTENCES[lang][0], lang, reference, emotions, intensities, seed
+        )
+    if "speed" in only:
+        ja = [e for e in pool if e.language == "ja" and e.emotion == "neutral"]
+        sentences = SENTENCES["ja"][: max_sentences or None]
+        reference = _load(ja[0]) if ja else None
+        results["speed"] = evaluate_speed(synth, sentences, "ja", reference, seed, kokoro_voice)
+    return results
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tts eval", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", help="model bundle folder or name (omit: real-audio baselines only)")
+    p.add_argument("--manifest", help="JSONL manifest with extra.split = train/valid/test")
+    p.add_argument("--out", default="eval", help="folder for results.json and results.md")
+    p.add_argument(
+        "--only", default=",".join(MEASUREMENTS), help="comma list of " + ",".join(MEASUREMENTS)
+    )
+    p.add_argument("--languages", default=",".join(LANGUAGES))
+    p.add_argument("--splits", default=",".join(HELD_OUT_SPLITS))
+    p.add_argument("--max-sentences", type=int, default=8, help="per language (and for speed)")
+    p.add_argument("--intensities", default=",".join(str(i) for i in DEFAULT_INTENSITIES))
+    p.add_argument("--emotions", default=None, help="comma list (default: all but neutral)")
+    p.add_argument("--kokoro-voice", default="jf_alpha", help="'none' skips the Kokoro timing")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    return p
+
+
+def _split(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    synth = None
+    if args.model:
+        from tts.synthesizer import Synthesizer
+
+        synth = Synthesizer.from_pretrained(args.model, device=args.device)
+    try:
+        intensities = [float(x) for x in _split(args.intensities)]
+    except ValueError as exc:
+        raise ConfigError(f"--intensities must be numbers, got {args.intensities!r}") from exc
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*reached its cap.*")
+        results = run_evaluation(
+            synth,
+            args.manifest,
+            only=_split(args.only),
+            languages=_split(args.languages),
+            max_sentences=args.max_sentences,
+            splits=_split(args.splits),
+            seed=args.seed,
+            intensities=intensities,
+            emotions=_split(args.emotions) or None,
+            kokoro_voice=None if args.kokoro_voice.lower() == "none" else args.kokoro_voice,
+        )
+    results["config"]["model"] = args.model
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    table = markdown_report(results)
+    (out / "results.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    return results
+
+
+__all__ = [
+    "analyse_emotion_shifts",
+    "clip_similarity",
+    "cosine",
+    "evaluate_emotion",
+    "evaluate_intelligibility",
+    "evaluate_similarity",
+    "evaluate_speed",
+    "expected_directions",
+    "held_out_entries",
+    "main",
+    "markdown_report",
+    "pick_reference",
+    "prosody_features",
+    "run_evaluation",
+]
