@@ -195,17 +195,6 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(results) else 1
 
 
-def _not_yet(name: str, issue: int) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        print(
-            f"tts {name}: not available in this version yet (tracked in issue #{issue}).",
-            file=sys.stderr,
-        )
-        return 2
-
-    return run
-
-
 def _module_main(module: str) -> Callable[[argparse.Namespace], int]:
     """Hand the remaining arguments to `module.main(argv)` (imported only when used)."""
 
@@ -251,6 +240,7 @@ _PASSTHROUGH: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _recipe("train.py"),
     "finetune": _recipe("finetune_voice.py"),
     "train-codec": _recipe("train_codec.py"),
+    "eval": _module_main("tts.eval.evaluate"),
 }
 _PASSTHROUGH_HELP = {
     "serve": "run the OpenAI-compatible HTTP server (127.0.0.1:8000)",
@@ -259,6 +249,7 @@ _PASSTHROUGH_HELP = {
     "train": "train the token LM (resumable, torchrun-ready)",
     "finetune": "adapt a model to one voice (LoRA or full)",
     "train-codec": "train our low-frame-rate codec",
+    "eval": "measure a model: CER, voice similarity, emotion control, speed vs Kokoro",
 }
 
 
@@ -318,8 +309,6 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, add_help=False)
         p.add_argument("args", nargs=argparse.REMAINDER)
         p.set_defaults(func=_PASSTHROUGH[name])
-    p = sub.add_parser("eval", help="evaluate a model (CER, similarity, emotion, speed)")
-    p.set_defaults(func=_not_yet("eval", 7))
     return parser
 
 

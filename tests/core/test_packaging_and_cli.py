@@ -51,6 +51,7 @@ def test_pass_through_commands_reach_their_own_parsers(capsys):
         ("train-codec", "--preset"),
         ("serve", "--data-dir"),
         ("demo", "--share"),
+        ("eval", "--manifest"),
     ]:
         try:
             code = main([command, "--help"])
@@ -60,6 +61,7 @@ def test_pass_through_commands_reach_their_own_parsers(capsys):
         assert expected in capsys.readouterr().out
 
 
-def test_eval_is_reported_as_not_available_yet(capsys):
-    assert main(["eval"]) == 2
-    assert "issue #7" in capsys.readouterr().err
+def test_typed_errors_from_pass_through_commands_are_reported(tmp_path, capsys):
+    missing = tmp_path / "no-model"
+    assert main(["eval", "--model", str(missing), "--manifest", str(tmp_path / "m.jsonl")]) == 1
+    assert "error:" in capsys.readouterr().err
