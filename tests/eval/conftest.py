@@ -4,16 +4,10 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 
 from tts.audio import save_audio
-from tts.codecs import load_codec
 from tts.data.manifest import ManifestEntry, write_manifest
-from tts.generate import SamplingConfig
-from tts.model import CodecLM, LMConfig
-from tts.speakers import StyleEncoder, StyleEncoderConfig, load_speaker_encoder
-from tts.synthesizer import PipelineConfig, Synthesizer
-from tts.text import SymbolInventory, TextFrontend
+from tts.synthesizer import Synthesizer, random_synthesizer
 
 # (speaker, half_tone, text): two pyopenjtalk voices, two sentences each
 JA_CLIPS = [
@@ -55,31 +49,7 @@ def manifest_path(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    inventory = SymbolInventory.default()
-    codec = load_codec("koe-tiny", pretrained=False)
-    lm = CodecLM(
-        LMConfig.preset(
-            "tiny",
-            vocab_size=len(inventory),
-            pad_id=inventory.pad_id,
-            codebook_size=codec.codebook_size,
-            n_codebooks=codec.n_codebooks,
-            max_frames_per_phoneme=0.5,  # a random LM rarely stops: keep its outputs short
-            max_frames_offset=8,
-        )
-    )
-    style = StyleEncoder(StyleEncoderConfig(conv_channels=(16, 16, 32), gru_size=32, n_tokens=4))
-    synth = Synthesizer(
-        lm,
-        codec,
-        TextFrontend(inventory=inventory),
-        load_speaker_encoder("resemblyzer"),
-        style,
-        voices={"default": torch.nn.functional.normalize(torch.randn(256), dim=0)},
-        config=PipelineConfig(sampling=SamplingConfig(temperature=0.9, top_k=50)),
-    )
-    return synth.save(tmp_path_factory.mktemp("bundle"))
+    return random_synthesizer().save(tmp_path_factory.mktemp("bundle"))
 
 
 @pytest.fixture(scope="session")
