@@ -7,7 +7,6 @@ import pytest
 
 from tts.audio import save_audio
 from tts.data.manifest import ManifestEntry, write_manifest
-from tts.synthesizer import Synthesizer, random_synthesizer
 
 # (speaker, half_tone, text): two pyopenjtalk voices, two sentences each
 JA_CLIPS = [
@@ -45,16 +44,6 @@ def manifest_path(tmp_path_factory):
             )
         )
     return write_manifest(root / "manifest.jsonl", entries)
-
-
-@pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory):
-    return random_synthesizer().save(tmp_path_factory.mktemp("bundle"))
-
-
-@pytest.fixture(scope="session")
-def synth(bundle_dir):
-    return Synthesizer.from_pretrained(bundle_dir, device="cpu")
 
 
 @pytest.fixture(autouse=True)

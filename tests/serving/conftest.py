@@ -8,7 +8,6 @@ import pytest
 
 from tts.audio import encode_audio_bytes
 from tts.server import BackgroundServer, ServerConfig, create_app
-from tts.synthesizer import Synthesizer, random_synthesizer
 
 
 def speech_clip(text: str, half_tone: float = 0.0) -> tuple[np.ndarray, int]:
@@ -29,16 +28,6 @@ def clip_path(tmp_path_factory, clip_wav_bytes):
     path = tmp_path_factory.mktemp("clips") / "reference.wav"
     path.write_bytes(clip_wav_bytes)
     return path
-
-
-@pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory):
-    return random_synthesizer().save(tmp_path_factory.mktemp("bundle"))
-
-
-@pytest.fixture(scope="session")
-def synth(bundle_dir):
-    return Synthesizer.from_pretrained(bundle_dir, device="cpu")
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,6 @@ import warnings
 import numpy as np
 import pytest
 
-from tts.synthesizer import Synthesizer, random_synthesizer
-
 
 def _speech(text: str, half_tone: float = 0.0) -> tuple[np.ndarray, int]:
     import pyopenjtalk
@@ -23,16 +21,6 @@ def reference_clip():
 @pytest.fixture(scope="session")
 def other_clip():
     return _speech("明日の会議は午後三時から始まります。資料を準備してください。", 4.0)
-
-
-@pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory):
-    return random_synthesizer().save(tmp_path_factory.mktemp("bundle"))
-
-
-@pytest.fixture(scope="session")
-def synth(bundle_dir):
-    return Synthesizer.from_pretrained(bundle_dir, device="cpu")
 
 
 @pytest.fixture(autouse=True)
