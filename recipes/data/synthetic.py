@@ -19,7 +19,9 @@ excitation for whisper) at an intensity drawn from `--intensities`. The manifest
 
 Splits (`extra["split"]`): a fraction of each language's sentences (`--held-out-sentences`) is
 never used for training; seen voices reading them are "valid". Voices named or counted by
-`--held-out-voices` are "test" only (unseen speakers). Everything else is "train".
+`--held-out-voices` (a comma list, or a count N meaning N voices per language, drawn from
+each voice's first language wherever more than N voices exist) are "test" only: unseen
+speakers, reading the held-out sentences. Everything else is "train".
 
 Deterministic: the same seed and flags give the same plan, manifest and audio bytes (all engines
 are run without sampling noise). Interrupted builds resume: finished files are skipped (files are
@@ -205,9 +207,14 @@ def plan_corpus(config: BuildConfig) -> list[Unit]:
             raise ConfigError(
                 f"--held-out-voices must be in 0..{len(ids) - 1}, got {config.held_out_voices}"
             )
-        held_voices = set(
-            random.Random(f"{config.seed}:voices").sample(ids, config.held_out_voices)
-        )
+        # Stratified: N unseen voices in every language that keeps at least one training voice,
+        # so each language can be evaluated on a held-out speaker.
+        held_voices = set()
+        for lang in languages:
+            pool = [v.speaker for v in voices if v.languages[0] == lang]
+            if len(pool) > config.held_out_voices:
+                rng = random.Random(f"{config.seed}:voices:{lang}")
+                held_voices.update(rng.sample(pool, config.held_out_voices))
     else:
         held_voices = set(config.held_out_voices)
         if held_voices - set(ids):
@@ -221,7 +228,9 @@ def plan_corpus(config: BuildConfig) -> list[Unit]:
             rng = random.Random(f"{config.seed}:{voice.speaker}:{lang}")
             n = len(sentences[lang])
             if voice.speaker in held_voices:
-                chosen = [(i, "test") for i in rng.sample(range(n), min(per_voice, n))]
+                # Unseen voices read the held-out sentences: unseen speaker and unseen text.
+                pool = sorted(held_sentences[lang]) or list(range(n))
+                chosen = [(i, "test") for i in rng.sample(pool, min(per_voice, len(pool)))]
             else:
                 train_pool = [i for i in range(n) if i not in held_sentences[lang]]
                 valid_pool = sorted(held_sentences[lang])
@@ -407,7 +416,11 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     p.add_argument(
         "--intensities", type=lambda s: tuple(float(x) for x in _csv(s)), default=(0.33, 0.66, 1.0)
     )
-    p.add_argument("--held-out-voices", default="0", help="a count, or a comma list of speaker ids")
+    p.add_argument(
+        "--held-out-voices",
+        default="0",
+        help="a count per language, or a comma list of speaker ids",
+    )
     p.add_argument("--held-out-sentences", type=float, default=0.05, help="fraction per language")
     p.add_argument("--jobs", type=int, default=max(1, (multiprocessing.cpu_count() or 1)))
     p.add_argument("--sentences-dir", type=Path, default=SENTENCES_DIR)

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from datakit import write_tone
 
-from tts.data import ManifestEntry, default_intensity, read_manifest, write_manifest
+from tts.data import (
+    ManifestEntry,
+    default_intensity,
+    merge_manifests,
+    read_manifest,
+    write_manifest,
+)
 from tts.errors import ManifestError
 
 
@@ -115,3 +121,32 @@ def test_missing_manifest_and_bad_entry_in_code(tmp_path: Path) -> None:
         ManifestEntry(tmp_path / "a.wav", "hi", "en", "s", -2.0)
     with pytest.raises(ValueError):  # ManifestError is also a ValueError
         ManifestEntry(tmp_path / "a.wav", "hi", "xx", "s", 1.0)
+
+
+def test_merge_rebases_paths_keeps_splits_and_rejects_duplicates(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    a_wav = write_tone(tmp_path / "a" / "wavs" / "x.wav")
+    b_wav = write_tone(tmp_path / "b" / "wavs" / "x.wav")  # same name, other corpus
+    a = write_manifest(tmp_path / "a" / "m.jsonl", [ManifestEntry(a_wav, "Hi.", "en", "s1", 0.25, extra={"split": "test"})])  # fmt: skip
+    b = write_manifest(tmp_path / "b" / "m.jsonl", [ManifestEntry(b_wav, "やあ。", "ja", "s2", 0.25)])  # fmt: skip
+    out = tmp_path / "all" / "merged.jsonl"
+    merged = merge_manifests([a, b], out)
+    back = read_manifest(out, check_audio=True)
+    assert (
+        [e.audio for e in back] == [a_wav.resolve(), b_wav.resolve()] == [e.audio for e in merged]
+    )
+    assert back[0].extra == {"split": "test"} and back[1].language == "ja"
+    with pytest.raises(ManifestError, match="listed in both"):
+        merge_manifests([a, b, a], tmp_path / "dup.jsonl")
+    with pytest.raises(ManifestError, match="not found"):
+        merge_manifests([a, tmp_path / "missing.jsonl"], tmp_path / "x.jsonl")
+    root = Path(__file__).resolve().parents[2]
+    cli = tmp_path / "cli.jsonl"
+    run = subprocess.run(
+        [sys.executable, str(root / "recipes/data/merge.py"), str(a), str(b), "--out", str(cli)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "2 entries" in run.stdout and len(read_manifest(cli)) == 2
+    assert cli.with_suffix(".png").stat().st_size > 1000

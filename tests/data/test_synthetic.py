@@ -79,10 +79,28 @@ def test_plan_is_deterministic_and_respects_held_out_splits(tmp_path: Path) -> N
         held_sentences[lang] = valid
     assert {u.split for u in plan if u.speaker == "espeak-de+f3"} == {"test"}
     assert "espeak-de+f3" not in {u.speaker for u in plan if u.split != "test"}
+    train_sentences = {(u.language, u.sentence_index) for u in plan if u.split == "train"}
+    test_units = [u for u in plan if u.split == "test"]
+    assert test_units and not {(u.language, u.sentence_index) for u in test_units} & train_sentences
     assert all(len(u.variants) == 1 and u.variants[0][0] != "neutral" for u in plan)
     assert {u.speaker for u in plan} == set(VOICES)
     hours = synthetic.plan_corpus(replace(config, hours=0.05, utterances_per_voice=None))
     assert len(hours) > len(plan)  # 3 minutes needs more than 5 sentences per voice
+
+
+def test_held_out_voice_count_is_per_language(tmp_path: Path) -> None:
+    voices = (*VOICES, "espeak-en-us+f2", "espeak-ja+f2")  # ja: 3 voices, en: 2, de: 1
+    plan = synthetic.plan_corpus(tiny_config(tmp_path, voices=voices, held_out_voices=1))
+    test = {u.speaker for u in plan if u.split == "test"}
+    by_language = {lang: {s for s in test if any(u.speaker == s and u.language == lang for u in plan)} for lang in ("ja", "en", "de")}  # fmt: skip
+    # One unseen voice in every language that keeps a training voice; German has only one.
+    assert [len(by_language[lang]) for lang in ("ja", "en", "de")] == [1, 1, 0]
+    trained = {u.speaker for u in plan if u.split == "train"}
+    assert not test & trained and {u.language for u in plan if u.split == "train"} == {
+        "ja",
+        "en",
+        "de",
+    }
 
 
 def test_bad_configs_raise(tmp_path: Path) -> None:

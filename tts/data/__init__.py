@@ -12,6 +12,7 @@ from tts.data.manifest import (
     ManifestEntry,
     default_intensity,
     entry_from_dict,
+    merge_manifests,
     read_manifest,
     write_manifest,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "format_summary",
     "import_kaldi_dir",
     "import_ljspeech",
+    "merge_manifests",
     "plot_summary",
     "read_manifest",
     "split_manifest",

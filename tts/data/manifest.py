@@ -199,3 +199,25 @@ def write_manifest(path: str | Path, entries: Iterable[ManifestEntry]) -> Path:
             f.write(json.dumps(entry.to_dict(base_dir), ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
+
+
+def merge_manifests(paths: Iterable[str | Path], out: str | Path) -> list[ManifestEntry]:
+    """Concatenate manifests into one at `out` (audio paths re-based; nothing is copied).
+
+    An audio file listed twice (within or across manifests) is a mistake and raises
+    ManifestError naming both sources.
+    """
+    merged: list[ManifestEntry] = []
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        for entry in read_manifest(path):
+            if entry.audio in seen:
+                raise ManifestError(
+                    f"{entry.audio} is listed in both {seen[entry.audio]} and {path}"
+                )
+            seen[entry.audio] = Path(path)
+            merged.append(entry)
+    if not merged:
+        raise ManifestError("nothing to merge: the manifests are empty")
+    write_manifest(out, merged)
+    return merged
