@@ -55,7 +55,7 @@ from tts.runs import (
 from tts.training import ConditionDropout, lm_loss, make_optimizer
 
 STATE_KIND = "codec_lm_train"  # the training checkpoint (may hold LoRA wrappers)
-MAX_EXPORTED_VOICES = 16
+MAX_EXPORTED_VOICES = 64  # mean embeddings of training speakers, 1 KiB each
 
 
 @dataclass

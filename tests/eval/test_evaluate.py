@@ -114,14 +114,28 @@ def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
     out = tmp_path / "eval"
     argv = ["--model", str(bundle_dir), "--manifest", str(manifest_path), "--out", str(out)]
     argv += ["--only", "cer,sim", "--max-sentences", "1", "--languages", "ja"]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Top\n\n{ev.README_START}\nold table\n{ev.README_END}\n\n## Next\n")
+    argv += ["--readme", str(readme)]
     from recipes.evaluate import main
 
     main(argv)
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# Top") and text.endswith("## Next\n")
+    assert "| ja | 1 |" in text and "`tts eval --model " in text
     results = json.loads((out / "results.json").read_text())
     assert set(results) >= {"config", "cer", "sim"}
     assert results["cer"]["per_language"]["ja"]["engine_cer"] < 0.3
     table = (out / "results.md").read_text()
     assert "| ja | 1 |" in table and "Voice similarity" in table
+
+
+def test_readme_without_markers_is_refused(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers here\n")
+    with pytest.raises(ConfigError, match="markers"):
+        ev.update_readme(readme, "| a |", "tts eval")
+    assert readme.read_text() == "# no markers here\n"
 
 
 def test_bad_options_raise_typed_errors(manifest_path):

@@ -33,6 +33,7 @@ import itertools
 import json
 import logging
 import math
+import sys
 import time
 import warnings
 from collections import defaultdict
@@ -613,7 +614,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kokoro-voice", default="jf_alpha", help="'none' skips the Kokoro timing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
+    p.add_argument(
+        "--readme",
+        default=None,
+        help=f"also write the tables into this file between {README_START} and {README_END}",
+    )
     return p
+
+
+README_START = "<!-- eval:start -->"
+README_END = "<!-- eval:end -->"
+
+
+def update_readme(path: str | Path, table: str, command: str) -> Path:
+    """Replace the text between the README's eval markers with `table` and the command used."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ConfigError(
+            f"{path} has no {README_START} ... {README_END} section to fill; add the two markers"
+        )
+    body = f"{README_START}\nProduced by `{command}`:\n\n{table.strip()}\n{README_END}"
+    path.write_text(text[:start] + body + text[end + len(README_END) :], encoding="utf-8")
+    return path
 
 
 def _split(text: str | None) -> list[str]:
@@ -653,6 +677,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     (out / "results.md").write_text(table + "\n", encoding="utf-8")
     print(table)
     print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    if args.readme:
+        shown = list(argv if argv is not None else sys.argv[1:])
+        update_readme(args.readme, table, "tts eval " + " ".join(shown))
+        print(f"updated the results section of {args.readme}")
     return results
 
 
@@ -671,4 +699,5 @@ __all__ = [
     "pick_reference",
     "prosody_features",
     "run_evaluation",
+    "update_readme",
 ]
