@@ -6,7 +6,8 @@
 What it does, in order:
 1. loads the bundle (LM, codec, inventory, voices) with `Synthesizer.from_pretrained`;
 2. makes `--default-voice` (a stored voice name) the voice used when no reference is given;
-3. writes the bundle to `--out` with the model card `--card` as its README.md;
+3. sets the sampling defaults given by `--sampling` (chosen on validation sentences with
+   `tts eval --splits valid --sampling ...`), and writes the bundle to `--out` with the model card `--card` as its README.md;
 4. stores the learned parameters of the LM and the codec as float16 (buffers such as mel
    filters and windows stay float32), which halves the size; loading casts them back to the
    module's dtype, so nothing else changes;
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from tts.config import apply_overrides
 from tts.errors import ConfigError
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.synthesizer import Synthesizer
@@ -62,9 +64,18 @@ def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def ship(bundle: Path, out: Path, card: Path, default_voice: str | None, half: bool) -> dict:
+def ship(
+    bundle: Path,
+    out: Path,
+    card: Path,
+    default_voice: str | None,
+    half: bool,
+    sampling: list[str] | None = None,
+) -> dict:
     synth = Synthesizer.from_pretrained(bundle, device="cpu")
     synth.voices = with_default_voice(synth.voices, default_voice)
+    if sampling:  # decoding defaults picked on validation sentences (tts eval --sampling)
+        synth.config.sampling = apply_overrides(synth.config.sampling, sampling)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     synth.save(tmp, model_card=card.read_text(encoding="utf-8"))
@@ -113,8 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--card", required=True, help="model card (markdown) written as README.md")
     p.add_argument("--default-voice", default=None, help="stored voice used without a reference")
     p.add_argument("--float32", action="store_true", help="keep float32 parameters")
+    p.add_argument("--sampling", default="", help="sampling defaults, e.g. temperature=0.7")
     a = p.parse_args(argv)
-    report = ship(Path(a.bundle), Path(a.out), Path(a.card), a.default_voice, not a.float32)
+    sampling = [x for x in a.sampling.split(",") if x.strip()]
+    report = ship(
+        Path(a.bundle), Path(a.out), Path(a.card), a.default_voice, not a.float32, sampling
+    )
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

@@ -116,7 +116,7 @@ def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
     argv += ["--only", "cer,sim", "--max-sentences", "1", "--languages", "ja"]
     readme = tmp_path / "README.md"
     readme.write_text(f"# Top\n\n{ev.README_START}\nold table\n{ev.README_END}\n\n## Next\n")
-    argv += ["--readme", str(readme)]
+    argv += ["--readme", str(readme), "--sampling", "temperature=0.5,top_k=20"]
     from recipes.evaluate import main
 
     main(argv)
@@ -125,6 +125,8 @@ def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
     assert "| ja | 1 |" in text and "`tts eval --model " in text
     results = json.loads((out / "results.json").read_text())
     assert set(results) >= {"config", "cer", "sim"}
+    assert results["config"]["sampling"]["temperature"] == 0.5
+    assert results["config"]["sampling"]["top_k"] == 20
     assert results["cer"]["per_language"]["ja"]["engine_cer"] < 0.3
     table = (out / "results.md").read_text()
     assert "| ja | 1 |" in table and "Voice similarity" in table

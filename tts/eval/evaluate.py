@@ -45,6 +45,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from tts.audio import load_audio
+from tts.config import apply_overrides, config_to_dict
 from tts.data.manifest import ManifestEntry, read_manifest
 from tts.errors import AudioInputError, ConfigError, ManifestError
 from tts.labels import EMOTIONS, LANGUAGES, check_emotion, check_language
@@ -615,6 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument(
+        "--sampling",
+        default="",
+        help="override the model's sampling defaults, e.g. temperature=0.7,cfg_scale=2",
+    )
+    p.add_argument(
         "--readme",
         default=None,
         help=f"also write the tables into this file between {README_START} and {README_END}",
@@ -651,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         from tts.synthesizer import Synthesizer
 
         synth = Synthesizer.from_pretrained(args.model, device=args.device)
+        if args.sampling:
+            synth.config.sampling = apply_overrides(synth.config.sampling, _split(args.sampling))
     try:
         intensities = [float(x) for x in _split(args.intensities)]
     except ValueError as exc:
@@ -670,6 +678,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             kokoro_voice=None if args.kokoro_voice.lower() == "none" else args.kokoro_voice,
         )
     results["config"]["model"] = args.model
+    if synth is not None:
+        results["config"]["sampling"] = config_to_dict(synth.config.sampling)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
