@@ -42,7 +42,7 @@ from tts.watermark import maybe_watermark
 
 log = logging.getLogger(__name__)
 
-MIN_SPEED, MAX_SPEED = 0.5, 2.0
+MIN_SPEED, MAX_SPEED = 0.25, 4.0  # OpenAI's range; phase-vocoder stretch, then the watermark
 VOICES_NAME = "voices.safetensors"
 
 
