@@ -97,6 +97,7 @@ class DemoBackend:
         top_p: float,
         cfg_scale: float,
         consent: bool,
+        voice: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Check the inputs (raising gr.Error with a clear message) -> (text, options)."""
         import gradio as gr
@@ -108,6 +109,8 @@ class DemoBackend:
             raise gr.Error("Tick the consent box: you must have the right to use this voice.")
         if not reference and not self.synth.voices:
             raise gr.Error("This model has no built-in voice: upload or record a reference clip.")
+        if not reference and voice and voice not in self.synth.voices:
+            raise gr.Error(f"Unknown built-in voice {voice!r}; pick one from the list.")
         language = detect_language(text) if language in (AUTO, None, "") else language
         try:
             sampling = SamplingConfig(
@@ -121,7 +124,7 @@ class DemoBackend:
         except TTSError as exc:
             raise gr.Error(str(exc)) from exc
         return text, dict(
-            reference=reference or None,
+            reference=reference or voice or None,  # an uploaded clip wins over a built-in voice
             language=language,
             emotion=emotion or None,
             intensity=float(intensity),
@@ -217,6 +220,12 @@ def build_demo(synth: Synthesizer, example_clip: Path | None = None, max_queue: 
         )
         with gr.Row():
             with gr.Column():
+                voice = gr.Dropdown(
+                    list(synth.voices),
+                    value="default" if "default" in synth.voices else None,
+                    label="Built-in voice (used when no reference clip is given)",
+                    elem_id="voice",
+                )
                 reference = gr.Audio(
                     label="Reference voice (upload or record 3-10 s)",
                     sources=["upload", "microphone"],
@@ -261,7 +270,7 @@ def build_demo(synth: Synthesizer, example_clip: Path | None = None, max_queue: 
                     elem_id="stream-output",
                 )
         inputs = [reference, text, language, emotion, intensity, style_reference, speed, seed,
-                  temperature, top_k, top_p, cfg_scale, consent]  # fmt: skip
+                  temperature, top_k, top_p, cfg_scale, consent, voice]  # fmt: skip
         gr.Examples(
             [[EXAMPLE_TEXTS[c], c] for c in LANGUAGES], inputs=[text, language], label="Texts"
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+import torch
 from matplotlib.figure import Figure
 
 from tts.demo_app import DemoBackend, build_demo, example_reference_clip, spectrogram_figure
@@ -19,7 +20,7 @@ def inputs(reference=None, text="Hello there.", consent=True, **over):
     values = dict(
         reference=reference, text=text, language="auto", emotion="neutral", intensity=1.0,
         style_reference=None, speed=1.0, seed=3, temperature=0.9, top_k=50, top_p=0.95,
-        cfg_scale=1.0, consent=consent,
+        cfg_scale=1.0, consent=consent, voice="default",
     )  # fmt: skip
     values.update(over)
     return list(values.values())
@@ -40,6 +41,22 @@ def test_generate_returns_audio_spectrogram_and_timing(backend, clip_path):
     built_in = backend.generate(*inputs(None, "Guten Morgen!"))[0][1]
     np.testing.assert_array_equal(wav, again)
     assert wav.shape != built_in.shape or not np.array_equal(wav, built_in)
+
+
+def test_built_in_voices_are_selectable_and_a_clip_wins(backend, clip_path):
+    other = torch.nn.functional.normalize(torch.randn(256, generator=torch.Generator().manual_seed(1)), dim=0)  # fmt: skip
+    backend.synth.voices["other"] = other
+    try:
+        default = backend.generate(*inputs(None, "Guten Morgen!"))[0][1]
+        chosen = backend.generate(*inputs(None, "Guten Morgen!", voice="other"))[0][1]
+        assert default.shape != chosen.shape or not np.array_equal(default, chosen)
+        clip = backend.generate(*inputs(str(clip_path), "Guten Morgen!", voice="other"))[0][1]
+        clip_only = backend.generate(*inputs(str(clip_path), "Guten Morgen!"))[0][1]
+        np.testing.assert_array_equal(clip, clip_only)  # the uploaded clip decides the voice
+    finally:
+        del backend.synth.voices["other"]
+    with pytest.raises(gr.Error, match="Unknown built-in voice"):
+        backend.generate(*inputs(None, voice="nobody"))
 
 
 @pytest.mark.parametrize(
@@ -104,7 +121,7 @@ def test_gradio_client_generates_speech(running_demo, clip_path):
     client = Client(running_demo.local_url, verbose=False)
     audio_path, plot, timing = client.predict(
         handle_file(str(clip_path)), "こんにちは。", "auto", "happy", 1.5, None, 1.2, 7,
-        0.9, 50, 0.95, 1.0, True, api_name="/generate",
+        0.9, 50, 0.95, 1.0, True, "default", api_name="/generate",
     )  # fmt: skip
     wav, sr = sf.read(audio_path)
     assert sr == 24000 and len(wav) > 1000 and np.abs(wav).max() > 0
@@ -112,7 +129,7 @@ def test_gradio_client_generates_speech(running_demo, clip_path):
     with pytest.raises(Exception, match="consent"):
         client.predict(
             handle_file(str(clip_path)), "Hi.", "en", "neutral", 1.0, None, 1.0, 1,
-            0.9, 50, 0.95, 1.0, False, api_name="/generate",
+            0.9, 50, 0.95, 1.0, False, "default", api_name="/generate",
         )  # fmt: skip
 
 
