@@ -123,6 +123,7 @@ def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
     text = readme.read_text()
     assert "old table" not in text and text.startswith("# Top") and text.endswith("## Next\n")
     assert "| ja | 1 |" in text and "`tts eval --model " in text
+    assert "\n#### Intelligibility" in text and "\n### Intelligibility" not in text
     results = json.loads((out / "results.json").read_text())
     assert set(results) >= {"config", "cer", "sim"}
     assert results["config"]["sampling"]["temperature"] == 0.5

@@ -641,7 +641,9 @@ def update_readme(path: str | Path, table: str, command: str) -> Path:
         raise ConfigError(
             f"{path} has no {README_START} ... {README_END} section to fill; add the two markers"
         )
-    body = f"{README_START}\nProduced by `{command}`:\n\n{table.strip()}\n{README_END}"
+    # the report's "###" sections sit under the README's own heading: one level deeper
+    table = "\n".join("#" + line if line.startswith("### ") else line for line in table.strip().splitlines())  # fmt: skip
+    body = f"{README_START}\nProduced by `{command}`:\n\n{table}\n{README_END}"
     path.write_text(text[:start] + body + text[end + len(README_END) :], encoding="utf-8")
     return path
 
