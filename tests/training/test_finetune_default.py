@@ -1,0 +1,45 @@
+"""Fine-tuning the shipped default model on a voice it never saw raises similarity to it.
+
+The voice is espeak-ng's en-us+m3, held out of the default model's training corpus (its
+model card lists it); one minute of it is synthesised offline here, LoRA-tuned for 60 steps,
+and the held-out check of recipes/finetune_voice.py compares Resemblyzer similarity of the
+base model's zero-shot clone and of the tuned model to held-out clips of the voice.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tts.data.engines import engine_available
+from tts.pretrained import DEFAULT_MODEL_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "recipes"))
+sys.path.insert(0, str(ROOT / "recipes" / "data"))
+import finetune_voice  # noqa: E402
+import synthetic  # noqa: E402
+
+HELD_OUT_VOICE = "espeak-en-us+m3"
+
+
+@pytest.mark.skipif(not engine_available("espeak"), reason="espeak-ng missing")
+def test_lora_on_a_held_out_voice_raises_its_similarity(tmp_path: Path) -> None:
+    assert HELD_OUT_VOICE in (DEFAULT_MODEL_DIR / "README.md").read_text()  # really held out
+    config = synthetic.BuildConfig(
+        out=tmp_path / "voice", seed=0, engines=("espeak",), languages=("en",),
+        voices=(HELD_OUT_VOICE,), utterances_per_voice=24, emotional_variants=0,
+        held_out_voices=0, held_out_sentences=0.1, jobs=2,
+    )  # fmt: skip
+    synthetic.build_corpus(config, progress=False)
+    report = finetune_voice.main(
+        ["--bundle", str(DEFAULT_MODEL_DIR), "--data", str(tmp_path / "voice" / "manifest.jsonl"),
+         "--name", "m3", "--out", str(tmp_path / "run"), "--steps", "60",
+         "--check-sentences", "3", "--no-progress"]
+    )  # fmt: skip
+    assert report["val_loss_after"] < report["val_loss_before"]
+    # measured here: 0.690 -> 0.779 (voice-to-itself baseline is about 0.92)
+    assert report["similarity_after"] > report["similarity_before"] + 0.03 and report["passed"]
+    assert (tmp_path / "run" / "bundle" / "voices.safetensors").is_file()
