@@ -2,7 +2,7 @@
 
 The TorchScript model is loaded once per process and reused: loading costs ~0.1 s, running it
 costs ~2% of real time at 16 kHz. Importing `silero_vad` calls `torch.set_num_threads(1)` as a
-side effect; we put the caller's thread count back.
+side effect; every import goes through `_silero()`, which puts the caller's thread count back.
 """
 
 from __future__ import annotations
@@ -19,14 +19,29 @@ _lock = threading.Lock()  # the model is stateful (recurrent state): one caller 
 
 
 @lru_cache(maxsize=1)
-def load_vad_model() -> torch.nn.Module:
+def _silero() -> object:
+    """The silero_vad module, imported with the caller's torch thread count put back.
+
+    Every import of silero_vad goes through here: a bare `from silero_vad import ...` left the
+    whole process on one thread (halving CPU synthesis speed after the first reference clip).
+    """
     threads = torch.get_num_threads()
-    from silero_vad import load_silero_vad
+    import silero_vad
 
     torch.set_num_threads(threads)
-    with warnings.catch_warnings():  # torch deprecates torch.jit.load; the model is TorchScript
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return load_silero_vad(onnx=False)
+    return silero_vad
+
+
+@lru_cache(maxsize=1)
+def load_vad_model() -> torch.nn.Module:
+    load_silero_vad = _silero().load_silero_vad  # type: ignore[attr-defined]
+    threads = torch.get_num_threads()
+    try:
+        with warnings.catch_warnings():  # torch deprecates torch.jit.load; the model is TorchScript
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return load_silero_vad(onnx=False)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def speech_segments(
@@ -42,13 +57,14 @@ def speech_segments(
     Segments longer than `max_segment_seconds` are split at their longest inner pause, so a
     caller that wants a window of at most N seconds can always cut at a segment edge.
     """
-    from silero_vad import get_speech_timestamps
-
+    get_speech_timestamps = _silero().get_speech_timestamps  # type: ignore[attr-defined]
+    model = load_vad_model()
+    threads = torch.get_num_threads()
     audio = torch.from_numpy(np.ascontiguousarray(wav16, dtype=np.float32))
     with _lock, torch.inference_mode():
         stamps = get_speech_timestamps(
             audio,
-            load_vad_model(),
+            model,
             threshold=threshold,
             sampling_rate=VAD_SAMPLE_RATE,
             min_speech_duration_ms=min_speech_ms,
@@ -56,4 +72,5 @@ def speech_segments(
             min_silence_duration_ms=min_silence_ms,
             speech_pad_ms=pad_ms,
         )
+    torch.set_num_threads(threads)  # in case a silero call changed it
     return [(int(s["start"]), int(s["end"])) for s in stamps]

@@ -219,3 +219,20 @@ def test_clipping_is_a_warning_not_an_error(speech_16k):
 def test_existing_clip_is_returned_unchanged(speech_16k):
     clip = load_reference(speech_16k, sr=SAMPLE_RATE)
     assert load_reference(clip) is clip
+
+
+def test_loading_a_reference_keeps_torch_threads() -> None:
+    """silero_vad's import sets torch to one thread; loading a reference must not (fresh process,
+    so the import really happens here)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, torch\n"
+        "torch.set_num_threads(2)\n"
+        "from tts.speakers.vad import speech_segments\n"
+        "speech_segments(np.zeros(16000, dtype=np.float32))\n"
+        "print(torch.get_num_threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "2"
