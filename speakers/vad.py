@@ -35,13 +35,9 @@ def _silero() -> object:
 @lru_cache(maxsize=1)
 def load_vad_model() -> torch.nn.Module:
     load_silero_vad = _silero().load_silero_vad  # type: ignore[attr-defined]
-    threads = torch.get_num_threads()
-    try:
-        with warnings.catch_warnings():  # torch deprecates torch.jit.load; the model is TorchScript
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return load_silero_vad(onnx=False)
-    finally:
-        torch.set_num_threads(threads)
+    with warnings.catch_warnings():  # torch deprecates torch.jit.load; the model is TorchScript
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return load_silero_vad(onnx=False)
 
 
 def speech_segments(
@@ -59,7 +55,6 @@ def speech_segments(
     """
     get_speech_timestamps = _silero().get_speech_timestamps  # type: ignore[attr-defined]
     model = load_vad_model()
-    threads = torch.get_num_threads()
     audio = torch.from_numpy(np.ascontiguousarray(wav16, dtype=np.float32))
     with _lock, torch.inference_mode():
         stamps = get_speech_timestamps(
@@ -72,5 +67,4 @@ def speech_segments(
             min_silence_duration_ms=min_silence_ms,
             speech_pad_ms=pad_ms,
         )
-    torch.set_num_threads(threads)  # in case a silero call changed it
     return [(int(s["start"]), int(s["end"])) for s in stamps]
