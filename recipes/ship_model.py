@@ -98,20 +98,20 @@ def ship(
         for a, b in zip(module_a.state_dict().values(), module_b.state_dict().values(), strict=True)
         if a.is_floating_point()
     )
-    same_tokens = {}
+    checks = {}
     for lang, text in CHECK_TEXT.items():
         a = synth.synthesize(text, language=lang, seed=0, watermark=False)
         b = shipped.synthesize(text, language=lang, seed=0, watermark=False)
         # Sampling from float16-rounded logits may diverge late in long texts; a short seeded
         # sentence should come out the same length and nearly the same waveform.
         rel = float(np.linalg.norm(a.wav - b.wav) / max(np.linalg.norm(a.wav), 1e-9)) if a.wav.shape == b.wav.shape else None  # fmt: skip
-        same_tokens[lang] = {"same_length": a.wav.shape == b.wav.shape, "relative_difference": rel}
+        checks[lang] = {"same_length": a.wav.shape == b.wav.shape, "relative_difference": rel}
     report = {
         "out": str(out),
         "size_mb": round(folder_size(out) / 1e6, 1),
         "saved_mb_by_float16": round(saved / 1e6, 1),
         "max_parameter_change": drift,
-        "check_synthesis": same_tokens,
+        "check_synthesis": checks,
         "voices": [k for k in shipped.voices if k != "default"],
     }
     return report
