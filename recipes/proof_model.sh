@@ -5,6 +5,10 @@
 #   bash recipes/proof_model.sh codec      # Koe 25 Hz codec, koe-small (~75 min on 2 cores)
 #   bash recipes/proof_model.sh tokenize   # codes + speaker embeddings into shards (~5 min)
 #   bash recipes/proof_model.sh lm         # the token LM, 1,000 steps (~27 min on 2 cores)
+#   bash recipes/proof_model.sh corpus2    # + 8 h of fast-engine audio reading 3,000 wordfreq
+#                                          #   lines per language (~12 min), merged with the above
+#   bash recipes/proof_model.sh tokenize2  # shards of the merged corpus (~15 min)
+#   bash recipes/proof_model.sh lm2        # continue the LM on it: dropout 0.1, guided attention
 #   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh all
@@ -49,6 +53,27 @@ lm() {
   cp -r "$RUNS/lm_proof/bundle" "$RUNS/lm_proof/bundle_step1000"
 }
 
+corpus2() {
+  # The wordfreq lines are committed (recipes/data/make_sentences.py wrote them); the same
+  # seed and --held-out-voices hold out the same voices as the first corpus.
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_words" --engines "$FAST" --hours 8 \
+    --sentences-dir recipes/data/sentences_wordfreq --emotional-variants 1 \
+    --held-out-voices 1 --seed 0 --jobs 2
+  "$PY" recipes/data/merge.py "$RUNS/proof/manifest.jsonl" "$RUNS/synth_words/manifest.jsonl" \
+    --out "$RUNS/proof2/manifest.jsonl"
+}
+
+tokenize2() {
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/proof2/manifest.jsonl" \
+    --codec "$RUNS/codec_small/checkpoint" --out "$RUNS/proof2_tokens"
+}
+
+lm2() {
+  # Starts from the first LM (bundle_step1000); keeps bundle_best (lowest validation loss).
+  "$PY" recipes/train.py --config configs/lm_proof2_cpu.json --out "$RUNS/lm_proof2" \
+    data="$RUNS/proof2_tokens" init_from="$RUNS/lm_proof/bundle_step1000"
+}
+
 evaluate() {
   "$PY" -m tts.cli eval --model tts/pretrained/default --manifest "$RUNS/proof/manifest.jsonl" \
     --splits test --max-sentences 8 --out "$RUNS/eval" --readme README.md
@@ -64,8 +89,11 @@ case "${1:-}" in
   codec) codec ;;
   tokenize) tokenize ;;
   lm) lm ;;
+  corpus2) corpus2 ;;
+  tokenize2) tokenize2 ;;
+  lm2) lm2 ;;
   eval) evaluate ;;
   ship) ship ;;
   all) corpus; codec; tokenize; lm; ship; evaluate ;;
-  *) sed -n '2,15p' "$0"; exit 2 ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
 esac

@@ -7,7 +7,9 @@ What it does, in order:
 1. loads the bundle (LM, codec, inventory, voices) with `Synthesizer.from_pretrained`;
 2. makes `--default-voice` (a stored voice name) the voice used when no reference is given;
 3. sets the sampling defaults given by `--sampling` (chosen on validation sentences with
-   `tts eval --splits valid --sampling ...`), and writes the bundle to `--out` with the model card `--card` as its README.md;
+   `tts eval --splits valid --sampling ...`) and `--cpu-threads` (the torch thread count this
+   model decodes fastest with on CPU, from `recipes/bench_synthesis.py`), and writes the bundle
+   to `--out` with the model card `--card` as its README.md;
 4. stores the learned parameters of the LM and the codec as float16 (buffers such as mel
    filters and windows stay float32), which halves the size; loading casts them back to the
    module's dtype, so nothing else changes;
@@ -71,11 +73,14 @@ def ship(
     default_voice: str | None,
     half: bool,
     sampling: list[str] | None = None,
+    cpu_threads: int | None = None,
 ) -> dict:
     synth = Synthesizer.from_pretrained(bundle, device="cpu")
     synth.voices = with_default_voice(synth.voices, default_voice)
     if sampling:  # decoding defaults picked on validation sentences (tts eval --sampling)
         synth.config.sampling = apply_overrides(synth.config.sampling, sampling)
+    if cpu_threads is not None:
+        synth.config.cpu_threads = cpu_threads
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     synth.save(tmp, model_card=card.read_text(encoding="utf-8"))
@@ -125,11 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--default-voice", default=None, help="stored voice used without a reference")
     p.add_argument("--float32", action="store_true", help="keep float32 parameters")
     p.add_argument("--sampling", default="", help="sampling defaults, e.g. temperature=0.7")
+    p.add_argument("--cpu-threads", type=int, default=None, help="torch threads on CPU")
     a = p.parse_args(argv)
     sampling = [x for x in a.sampling.split(",") if x.strip()]
     report = ship(
-        Path(a.bundle), Path(a.out), Path(a.card), a.default_voice, not a.float32, sampling
-    )
+        Path(a.bundle), Path(a.out), Path(a.card), a.default_voice, not a.float32, sampling,
+        a.cpu_threads,
+    )  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

@@ -52,7 +52,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
 
     text = _read_text(args)
     start = time.perf_counter()
-    synth = Synthesizer.from_pretrained(args.model, device=args.device)
+    synth = Synthesizer.from_pretrained(args.model, device=args.device, threads=args.threads)
     loaded = time.perf_counter()
     sampling = None
     if any(v is not None for v in (args.temperature, args.top_k, args.top_p, args.cfg_scale)):
@@ -280,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cfg-scale", type=float, default=None)
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: the model's)"
+    )
     p.add_argument(
         "--out", default="out.wav", help="output file; with --stream, - = raw PCM to stdout"
     )

@@ -193,6 +193,10 @@ class Attention(nn.Module):
         self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
         self.dropout = config.dropout
         self.cache: KVCache | None = None
+        # Training-only probe (tts.alignment): (heads, first key, end key); when set, forward
+        # keeps the raw scores of the first `heads` heads against those keys in probe_scores.
+        self.probe: tuple[int, int, int] | None = None
+        self.probe_scores: torch.Tensor | None = None
 
     def forward(self, x, cos, sin, mask=None, cache_columns=None) -> torch.Tensor:
         batch, length, _ = x.shape
@@ -201,6 +205,10 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if self.cache is not None and cache_columns is not None:
             k, v = self.cache.update(cache_columns, k, v)
+        if self.probe is not None:
+            heads, start, end = self.probe
+            keys = k[:, :heads, start:end]
+            self.probe_scores = (q[:, :heads] @ keys.transpose(-1, -2)) / math.sqrt(self.head_dim)
         dropout = self.dropout if self.training else 0.0
         if mask is None:  # training layout: plain causal, lets SDPA pick flash attention
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ class PipelineConfig:
     batch_size: int = 8  # sentence chunks generated at once
     crossfade_ms: float = 20.0
     pause_ms: float = 120.0  # silence between sentences
+    # torch threads on CPU when the user names none: what this model decodes fastest with
+    # (a small LM steps faster on one thread than on two; None = torch's default)
+    cpu_threads: int | None = None
     sampling: SamplingConfig = field(
         default_factory=lambda: SamplingConfig(temperature=0.8, top_k=50, top_p=0.95)
     )
@@ -107,6 +111,11 @@ class Synthesizer:
         self.style_encoder = style_encoder.eval() if style_encoder is not None else None
         self.voices = dict(voices or {})
         self.compile = False  # torch.compile the LM's decode step (pays off on GPUs)
+        # torch CPU threads while this pipeline runs (None: leave torch's setting). The token
+        # LM decodes one small step at a time; on a 2-core CPU one thread is faster than two
+        # for the shipped model (see the README's speed table). torch's setting is global to the
+        # process, so it is applied per call and restored before control returns to the caller.
+        self.threads: int | None = None
 
     @property
     def sample_rate(self) -> int:
@@ -127,8 +136,14 @@ class Synthesizer:
         revision: str | None = None,
         local_files_only: bool | None = None,
         cache_dir: str | Path | None = None,
+        threads: int | None = None,
     ) -> Synthesizer:
-        """Load a bundle: None = the shipped default model, a local directory, or a hub id."""
+        """Load a bundle: None = the shipped default model, a local directory, or a hub id.
+
+        `threads`: torch CPU threads while synthesizing (see `Synthesizer.threads`); None =
+        the bundle's `cpu_threads` on CPU, torch's setting elsewhere."""
+        if threads is not None and threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {threads}")
         root = resolve_model_dir(
             name_or_path, revision=revision, local_files_only=local_files_only, cache_dir=cache_dir
         )
@@ -164,7 +179,10 @@ class Synthesizer:
         if (root / VOICES_NAME).is_file():
             voices = load_file(str(root / VOICES_NAME))
         frontend = TextFrontend(max_symbols=config.max_symbols, inventory=inventory)
-        return cls(lm, codec, frontend, speaker_encoder, style_encoder, voices, config)
+        synth = cls(lm, codec, frontend, speaker_encoder, style_encoder, voices, config)
+        on_cpu = torch.device(device).type == "cpu"
+        synth.threads = threads if threads is not None else (config.cpu_threads if on_cpu else None)
+        return synth
 
     def save(self, directory: str | Path, model_card: str | None = None) -> Path:
         """Write this pipeline as a bundle that `from_pretrained(directory)` loads."""
@@ -280,6 +298,16 @@ class Synthesizer:
         watermark: bool = True,
     ) -> Audio:
         """Speak `text` in the voice of `reference`; long text is split, never truncated."""
+        with torch_threads(self.threads):
+            return self._synthesize(
+                text, reference, language, emotion, intensity, style_reference, speed, seed,
+                sampling, watermark,
+            )  # fmt: skip
+
+    def _synthesize(
+        self, text, reference, language, emotion, intensity, style_reference, speed, seed,
+        sampling, watermark,
+    ) -> Audio:  # fmt: skip
         chunks, cond, sampling = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling
         )
@@ -332,6 +360,22 @@ class Synthesizer:
         A piece is released once `chunk_frames` new frames are decodable and at least
         `min_chunk_ms` of audio is ready (short pieces would watermark and stretch badly).
         """
+        pieces = self._stream(
+            text, reference, language, emotion, intensity, style_reference, speed, seed,
+            sampling, watermark, chunk_frames, min_chunk_ms,
+        )  # fmt: skip
+        while True:
+            # The thread setting holds while this generator works, not while the caller does.
+            with torch_threads(self.threads):
+                piece = next(pieces, None)
+            if piece is None:
+                return
+            yield piece
+
+    def _stream(
+        self, text, reference, language, emotion, intensity, style_reference, speed, seed,
+        sampling, watermark, chunk_frames, min_chunk_ms,
+    ) -> Iterator[np.ndarray]:  # fmt: skip
         chunks, cond, sampling = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling
         )
@@ -367,6 +411,20 @@ class Synthesizer:
         pending.append(joiner.finish())
         if (out := ready(force=True)) is not None:
             yield out
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run a block with `threads` torch CPU threads (None: unchanged), then restore."""
+    before = torch.get_num_threads()
+    if threads is None or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def random_synthesizer(

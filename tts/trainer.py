@@ -6,6 +6,8 @@ One plain loop, read top to bottom in `train`:
     shards (tts.data.shards) -> length-bucketed batches -> lm_loss -> AdamW + cosine schedule
     every log_every: CSV row        every eval_every: validation loss on held-out splits
     every ckpt_every: checkpoint/ (atomic) and bundle/ (a Synthesizer bundle)
+    a new best validation loss: bundle_best/ (+ best.json), the bundle to ship when the
+    latest one has started to overfit
 
 Distributed: under torchrun (RANK / WORLD_SIZE set) every process trains a disjoint share of
 each epoch's batches with DistributedDataParallel (nccl on GPU, gloo on CPU); without torchrun
@@ -35,6 +37,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from tts.alignment import GuidedAttention
 from tts.checkpoint import load_checkpoint, load_state_into, read_checkpoint_config, save_checkpoint
 from tts.config import config_from_dict, config_to_dict, load_config, save_config
 from tts.data.shards import FrameBucketSampler, ShardDataset, collate_lm, read_index
@@ -65,7 +68,7 @@ class TrainConfig:
     valid_splits: tuple[str, ...] = ("valid",)  # held out for the validation loss
     preset: str = "tiny"  # LMConfig.preset name
     model: dict[str, Any] = field(default_factory=dict)  # LMConfig field overrides
-    init_from: str = ""  # a bundle or LM checkpoint to start from (its config wins)
+    init_from: str = ""  # a bundle or LM checkpoint to start from (its architecture wins)
     lora_rank: int = 0  # > 0: train low-rank adapters only (tts.lora), base weights frozen
     lora_alpha: float = 16.0
     voice_name: str = ""  # export the mean training speaker embedding as "default" + this name
@@ -79,6 +82,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0
     dropout: ConditionDropout = field(default_factory=ConditionDropout)
+    guided: GuidedAttention = field(default_factory=GuidedAttention)  # weight 0: off
     seed: int = 1337
     log_every: int = 10
     eval_every: int = 500
@@ -106,7 +110,9 @@ def model_config_for(cfg: TrainConfig, index: dict[str, Any]) -> LMConfig:
     codec, inventory = index["codec"], index["inventory"]
     if cfg.init_from:
         payload = read_checkpoint_config(cfg.init_from, kind="codec_lm")
-        config = config_from_dict(LMConfig, payload["config"])
+        # `model` overrides still apply (dropout, generation caps); one that changes a weight's
+        # shape fails when the weights are loaded, naming the tensor.
+        config = config_from_dict(LMConfig, {**payload["config"], **cfg.model})
     else:
         sized = {
             "vocab_size": len(inventory["symbols"]),
@@ -239,7 +245,8 @@ class BundleExporter:
 
 def csv_columns(n_codebooks: int) -> list[str]:
     cb = [f"loss_cb{k}" for k in range(n_codebooks)]
-    return ["step", "epoch", "loss", *cb, "lr", "grad_norm", "tokens_per_s", "val_loss"]
+    cols = ["step", "epoch", "loss", *cb, "guided", "lr", "grad_norm", "tokens_per_s"]
+    return [*cols, "val_loss"]
 
 
 def read_log(path: Path, up_to_step: int) -> list[dict[str, float]]:
@@ -319,6 +326,8 @@ def train(
 
     # Model: identical initial weights on every rank (the seed), then the base weights.
     model_config = model_config_for(cfg, index)
+    if cfg.guided.weight > 0:
+        cfg.guided.check(model_config)
     torch.manual_seed(cfg.seed)
     model = CodecLM(model_config)
     if cfg.init_from:
@@ -380,6 +389,10 @@ def train(
 
     log_path, rows = out / "log.csv", []
     exporter = None
+    best_path = out / "best.json"  # the step and loss of bundle_best, kept across resumes
+    best: dict[str, float] = json.loads(best_path.read_text()) if best_path.is_file() else {}
+    if best.get("step", 0) > start_step:  # written after the checkpoint we resume from
+        best = {}
     if ddp.master:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "train_config.json")
@@ -409,7 +422,8 @@ def train(
         model.train()
         optimizer.zero_grad(set_to_none=True)
         lr = optimizer.param_groups[0]["lr"]
-        sums = torch.zeros(2 + model_config.n_codebooks, device=device)  # loss, per cb, targets
+        # loss, per codebook, guided-attention penalty, targets
+        sums = torch.zeros(3 + model_config.n_codebooks, device=device)
         for micro in range(cfg.grad_accum):
             if first_batch is None:
                 first_batch = sampler.batches(epoch)[pos] if remaining else []
@@ -417,10 +431,12 @@ def train(
             last_micro = micro == cfg.grad_accum - 1
             sync = nullcontext() if (last_micro or not ddp.enabled) else model.no_sync()
             with sync:
-                result = lm_loss(model, batch, cfg.dropout, generator)  # type: ignore[arg-type]
+                result = lm_loss(model, batch, cfg.dropout, generator, cfg.guided)  # type: ignore[arg-type]
                 (result.loss / cfg.grad_accum).backward()
-            sums[0] += result.loss.detach()
-            sums[1:-1] += result.per_codebook
+            sums[0] += result.per_codebook.mean()  # the cross-entropy, comparable to val_loss
+            sums[1:-2] += result.per_codebook
+            if result.guided is not None:
+                sums[-2] += result.guided
             sums[-1] += result.n_targets
         trainable = [p for p in raw_model.parameters() if p.requires_grad]
         grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
@@ -435,7 +451,8 @@ def train(
             "step": step,
             "epoch": epoch,
             "loss": float(sums[0]) / cfg.grad_accum,
-            **{f"loss_cb{k}": float(v) / cfg.grad_accum for k, v in enumerate(sums[1:-1])},
+            **{f"loss_cb{k}": float(v) / cfg.grad_accum for k, v in enumerate(sums[1:-2])},
+            **({"guided": float(sums[-2]) / cfg.grad_accum} if cfg.guided.weight > 0 else {}),
             "lr": lr,
             "grad_norm": float(grad_norm),
             "tokens_per_s": float(sums[-1]) / max(elapsed, 1e-9),
@@ -450,6 +467,11 @@ def train(
         evaluate_now = valid_set is not None and (step % cfg.eval_every == 0 or finished)
         if evaluate_now:
             last["val_loss"] = validation_loss(raw_model, valid_set, cfg, device)  # type: ignore[arg-type]
+            if exporter is not None and last["val_loss"] < best.get("val_loss", float("inf")):
+                best = {"step": step, "val_loss": last["val_loss"]}
+                exporter.export(raw_model, out / "bundle_best")
+                (out / "best.json").write_text(json.dumps(best) + "\n")
+                tqdm.write(f"step {step}: best validation loss so far ({best['val_loss']:.4f})")
         if step % cfg.log_every == 0 or evaluate_now or finished:
             rows.append(dict(last))
             write_log(log_path, rows, model_config.n_codebooks)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from tts.alignment import GuidedAttention, guided_attention_loss, probe_text_attention
 from tts.conditioning import Conditioning
 from tts.delay import apply_delay, check_codes, delayed_targets
 from tts.errors import AudioInputError, ConfigError
@@ -63,9 +64,10 @@ class LMBatch:
 
 @dataclass
 class LossOutput:
-    loss: torch.Tensor  # scalar, mean of the per-codebook losses
+    loss: torch.Tensor  # scalar: mean of the per-codebook losses (+ weighted guided penalty)
     per_codebook: torch.Tensor  # [K] mean cross-entropy of each codebook (detached)
     n_targets: int  # real codes + EOS counted in the loss
+    guided: torch.Tensor | None = None  # the guided-attention penalty (detached), when used
 
 
 def build_lm_inputs(
@@ -118,8 +120,10 @@ def lm_loss(
     batch: LMBatch,
     dropout: ConditionDropout | None = None,
     generator: torch.Generator | None = None,
+    guided: GuidedAttention | None = None,
 ) -> LossOutput:
-    """Teacher-forced per-codebook cross-entropy of a batch (condition dropout when training)."""
+    """Teacher-forced per-codebook cross-entropy of a batch (condition dropout when training),
+    plus `guided.weight` times the guided-attention penalty (tts.alignment) when training."""
     device = batch.codes.device
     inputs, targets = build_lm_inputs(batch.codes, batch.code_lengths, model)
     dropout = dropout or ConditionDropout()
@@ -128,17 +132,34 @@ def lm_loss(
         if model.training
         else None
     )
-    with autocast_for(device):
+    use_guided = guided is not None and guided.weight > 0 and model.training
+    probe = (
+        probe_text_attention(model, guided, batch.phonemes.shape[1])  # type: ignore[arg-type]
+        if use_guided
+        else nullcontext([])
+    )
+    with autocast_for(device), probe as attns:
         logits = model(batch.phonemes, batch.phoneme_lengths, batch.cond, inputs, drop)
+        penalty = None
+        if use_guided:
+            # Real delayed steps of each item: its frames plus the K - 1 delay steps and EOS.
+            steps = (batch.code_lengths + model.config.n_codebooks).clamp(max=inputs.shape[2])
+            penalty = guided_attention_loss(
+                attns, batch.phoneme_lengths, steps, inputs.shape[2], guided.sigma
+            )
     losses = F.cross_entropy(
         logits.float().flatten(0, 2), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="none"
     ).view(targets.shape)
     counted = (targets != IGNORE_INDEX).float()
     per_codebook = (losses * counted).sum(dim=(0, 2)) / counted.sum(dim=(0, 2)).clamp(min=1)
+    loss = per_codebook.mean()
+    if penalty is not None:
+        loss = loss + guided.weight * penalty  # type: ignore[union-attr]
     return LossOutput(
-        loss=per_codebook.mean(),
+        loss=loss,
         per_codebook=per_codebook.detach(),
         n_targets=int(counted.sum()),
+        guided=None if penalty is None else penalty.detach(),
     )
 
 

@@ -66,6 +66,30 @@ def test_sentence_lists(language: str) -> None:
     assert sum(bool(re.search(script, s)) for s in sentences) > 0.9 * len(sentences)
 
 
+WORDFREQ_DIR = synthetic.SENTENCES_DIR.parent / "sentences_wordfreq"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_wordfreq_lines_are_many_distinct_and_in_the_language(language: str) -> None:
+    """The second corpus's lines (recipes/data/make_sentences.py): thousands of distinct lines
+    in the language's own script, none of them a hand-written sentence (so sentences held
+    out from the first corpus stay unseen)."""
+    lines = synthetic.load_sentences(WORDFREQ_DIR, language)
+    assert len(lines) >= 3000 and len(set(lines)) == len(lines)
+    assert not set(lines) & set(synthetic.load_sentences(synthetic.SENTENCES_DIR, language))
+    allowed = {
+        "ja": r"^[\u3040-\u30ff\u4e00-\u9fff、。！]+$", "ko": r"^[\uac00-\ud7a3 .?]+$",
+        "vi": r"^[a-zA-Zàáâãèéêìíòóôõùúýăđĩũơưạ-ỹÀ-Ỹ ,.?!]+$",
+        "de": r"^[a-zA-ZäöüßÄÖÜ ,.?!]+$", "en": r"^[a-zA-Z' ,.?!]+$",
+    }[language]  # fmt: skip
+    assert all(re.match(allowed, line) for line in lines), [
+        line for line in lines if not re.match(allowed, line)
+    ][:3]
+    words = {w.strip(",.?!") for line in lines for w in line.split()}
+    if language not in ("ja",):
+        assert len(words) > 2000  # many distinct words, not a few repeated
+
+
 def test_plan_is_deterministic_and_respects_held_out_splits(tmp_path: Path) -> None:
     config = tiny_config(tmp_path, utterances_per_voice=5, held_out_sentences=0.1)
     plan = synthetic.plan_corpus(config)

@@ -24,7 +24,9 @@ def test_ship_halves_parameters_sets_default_voice_and_reloads(tmp_path: Path) -
     card = tmp_path / "card.md"
     card.write_text("# Koe default model\n\nmeasured: nothing yet\n")
     out = tmp_path / "shipped"
-    report = ship_model.ship(bundle, out, card, "alice", half=True, sampling=["temperature=0.6"])
+    report = ship_model.ship(
+        bundle, out, card, "alice", half=True, sampling=["temperature=0.6"], cpu_threads=1
+    )
 
     lm_file = load_file(str(out / "model.safetensors"))
     params = {n for n, _ in synth.lm.named_parameters()}
@@ -40,6 +42,7 @@ def test_ship_halves_parameters_sets_default_voice_and_reloads(tmp_path: Path) -
     shipped = Synthesizer.from_pretrained(out, device="cpu")
     assert next(shipped.lm.parameters()).dtype == torch.float32
     assert shipped.config.sampling.temperature == 0.6
+    assert shipped.config.cpu_threads == 1 and shipped.threads == 1  # the CPU default
     assert torch.equal(shipped.voices["default"], voice) and torch.equal(
         shipped.voices["alice"], voice
     )

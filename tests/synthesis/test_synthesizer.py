@@ -243,3 +243,42 @@ def test_cli_synthesize_and_stream(bundle_dir, tmp_path, capsys):
     assert load_audio(streamed)[0].size > 0
     assert main([*args, "--text", "", "--out", str(out)]) == 1
     assert "empty" in capsys.readouterr().err
+
+
+def test_thread_setting_holds_while_synthesizing_and_is_restored(bundle_dir, monkeypatch, tmp_path):
+    """`threads` (or the bundle's cpu_threads) applies while the pipeline works, including
+    between a stream's pieces, and the caller's torch setting is back whenever it has control."""
+    import json as _json
+
+    from tts.synthesizer import torch_threads
+
+    caller = torch.get_num_threads()
+    wanted = 1 if caller > 1 else 2
+    synth = Synthesizer.from_pretrained(bundle_dir, device="cpu", threads=wanted)
+    assert synth.threads == wanted
+    seen = []
+    decode = synth.codec.decode
+
+    def recording(codes):
+        seen.append(torch.get_num_threads())
+        return decode(codes)
+
+    monkeypatch.setattr(synth.codec, "decode", recording)
+    synth.synthesize("Good morning. See you soon.", language="en", seed=0, watermark=False)
+    assert seen and set(seen) == {wanted} and torch.get_num_threads() == caller
+    seen.clear()
+    for _ in synth.stream("Good morning.", language="en", seed=0, watermark=False):
+        assert torch.get_num_threads() == caller  # the consumer runs with its own setting
+    assert set(seen) == {wanted} and torch.get_num_threads() == caller
+    # A bundle's cpu_threads is the CPU default; an explicit value wins; it is checked.
+    assert Synthesizer.from_pretrained(bundle_dir, device="cpu").threads is None
+    copy = shutil.copytree(bundle_dir, tmp_path / "b")
+    payload = _json.loads((copy / "config.json").read_text())
+    payload["pipeline"]["cpu_threads"] = wanted
+    (copy / "config.json").write_text(_json.dumps(payload))
+    assert Synthesizer.from_pretrained(copy, device="cpu").threads == wanted
+    assert Synthesizer.from_pretrained(copy, device="cpu", threads=caller).threads == caller
+    with pytest.raises(ConfigError, match="threads"):
+        Synthesizer.from_pretrained(bundle_dir, device="cpu", threads=0)
+    with torch_threads(None):
+        assert torch.get_num_threads() == caller

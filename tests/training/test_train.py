@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 from trainkit import REPO, small_model
 
+from tts.alignment import GuidedAttention
 from tts.data.shards import ShardDataset, read_index
 from tts.errors import ConfigError
 from tts.model import CodecLM
@@ -117,3 +118,41 @@ def test_exported_bundle_loads_and_speaks(base_run: dict, tokens: Path) -> None:
     audio = synth.synthesize("Good morning.", language="en", seed=1, watermark=False)
     assert audio.sample_rate == 24_000 and audio.wav.size > 0
     assert np.isfinite(audio.wav).all() and np.abs(audio.wav).max() <= 1.0
+
+
+def test_best_validation_bundle_is_kept(base_run: dict) -> None:
+    out = Path(base_run["out"])
+    evaluated = [r for r in base_run["history"] if "val_loss" in r]
+    best = min(evaluated, key=lambda r: r["val_loss"])
+    recorded = json.loads((out / "best.json").read_text())
+    assert recorded == {"step": best["step"], "val_loss": best["val_loss"]}
+    synth = Synthesizer.from_pretrained(out / "bundle_best", device="cpu")
+    if best["step"] == base_run["step"]:  # the last evaluation was the best: same weights
+        trained = base_run["model"].state_dict()
+        assert all(torch.equal(synth.lm.state_dict()[k], trained[k]) for k in trained)
+
+
+def test_init_from_a_bundle_with_dropout_and_guided_attention(
+    base_run: dict, tokens: Path, tmp_path: Path
+) -> None:
+    """Continuing a trained bundle with regularisation switched on: the bundle's architecture
+    is kept, `model.dropout` still applies, and the guided-attention penalty is logged
+    (that optimising it aligns the heads is tests/training/test_alignment.py's job)."""
+    cfg = TrainConfig(
+        data=str(tokens), init_from=base_run["bundle"], model={"dropout": 0.1},
+        max_frames=400, max_steps=30, lr=3e-3, warmup_steps=2, log_every=1, eval_every=30,
+        ckpt_every=30, seed=2,
+        guided=GuidedAttention(weight=1.0, layers=(0, 1), heads=1, sigma=0.2),
+    )  # fmt: skip
+    result = train(cfg, tmp_path / "ft", progress=False)
+    model = result["model"]
+    assert model.config.dropout == 0.1 and model.config.d_model == 64
+    rows = result["history"]
+    assert all(0 < r["guided"] < 1 for r in rows)
+    assert rows[-1]["val_loss"] < 2.77  # still better than chance (log 16) on held-out text
+    with (tmp_path / "ft" / "log.csv").open() as f:
+        assert "guided" in next(csv.DictReader(f))
+    with pytest.raises(ConfigError, match="layers"):
+        bad = TrainConfig(data=str(tokens), init_from=base_run["bundle"], max_steps=1)
+        bad.guided.weight, bad.guided.layers = 1.0, (5,)
+        train(bad, tmp_path / "bad", progress=False)

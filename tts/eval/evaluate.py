@@ -477,7 +477,7 @@ def evaluate_speed(
     return {
         "language": language,
         "device": str(synth.device),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": synth.threads or torch.get_num_threads(),
         "kokoro_onnx_threads": 1,  # tts.data.engines builds a one-thread session
         "model": summary(rows["model"]),
         "kokoro": summary(rows["kokoro"]),
@@ -615,6 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kokoro-voice", default="jf_alpha", help="'none' skips the Kokoro timing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: model's)")
     p.add_argument(
         "--sampling",
         default="",
@@ -658,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.model:
         from tts.synthesizer import Synthesizer
 
-        synth = Synthesizer.from_pretrained(args.model, device=args.device)
+        synth = Synthesizer.from_pretrained(args.model, device=args.device, threads=args.threads)
         if args.sampling:
             synth.config.sampling = apply_overrides(synth.config.sampling, _split(args.sampling))
     try:
