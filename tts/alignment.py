@@ -100,5 +100,7 @@ def guided_attention_loss(
         weights = scores.masked_fill(~real_text[:, None, None, :], float("-inf")).softmax(-1)
         penalty, mask = diagonal_penalty(phoneme_lengths, step_lengths, n_text, n_steps, sigma)
         kept = (penalty * mask)[:, None]
-        total = total + (weights * kept).sum() / (mask.sum() * heads).clamp(min=1)
+        # Each real step's expected penalty under its attention, averaged over steps and heads.
+        rows = (step_lengths.clamp(max=n_steps).sum() * heads).clamp(min=1)
+        total = total + (weights * kept).sum() / rows
     return total / len(attns)

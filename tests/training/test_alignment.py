@@ -144,3 +144,18 @@ def test_bad_guided_settings_are_refused() -> None:
         GuidedAttention(weight=1.0, layers=(0,), heads=5).check(config)
     with pytest.raises(ConfigError, match="sigma"):
         GuidedAttention(weight=1.0, sigma=0.0).check(config)
+
+
+def test_uniform_attention_costs_the_mean_penalty_of_each_step() -> None:
+    """Normalisation: with every score equal, each real step attends uniformly to its own
+    phonemes, so the loss is the mean over real steps of that step's mean penalty."""
+    phoneme_lengths, step_lengths = torch.tensor([6, 3]), torch.tensor([10, 4])
+
+    class Probe:
+        probe_scores = torch.zeros(2, 2, 4 + 6 + 10, 6)
+
+    loss = guided_attention_loss([Probe()], phoneme_lengths, step_lengths, 10, 0.2)  # type: ignore[list-item]
+    penalty, _ = diagonal_penalty(phoneme_lengths, step_lengths, 6, 10, 0.2)
+    per_step = [float(penalty[0, t, :6].mean()) for t in range(10)]
+    per_step += [float(penalty[1, t, :3].mean()) for t in range(4)]
+    assert math.isclose(float(loss), sum(per_step) / len(per_step), rel_tol=1e-5)
