@@ -221,6 +221,30 @@ def test_existing_clip_is_returned_unchanged(speech_16k):
     assert load_reference(clip) is clip
 
 
+def test_a_repeated_clip_is_processed_once(speech_16k, monkeypatch):
+    """Repeats are served from the memo of processed clips: same result, no second VAD pass,
+    the warnings again, and arrays the caller may modify without touching the next result."""
+    import tts.speakers.reference as reference
+
+    calls = []
+    segments = reference.speech_segments
+    monkeypatch.setattr(
+        reference, "speech_segments", lambda *a, **k: calls.append(1) or segments(*a, **k)
+    )
+    hot = np.clip(speech_16k * 50, -1, 1) * 0.99 + 0.0  # a new input, not memoised yet
+    hot[:200] = 1.0
+    with pytest.warns(ReferenceAudioWarning, match="clipped"):
+        first = load_reference(hot, sr=SAMPLE_RATE)
+    first.wav[:] = 0.0  # the caller's copy only
+    with pytest.warns(ReferenceAudioWarning, match="clipped"):
+        again = load_reference(hot.copy(), sr=SAMPLE_RATE)
+    assert len(calls) == 1
+    assert again.content_hash == first.content_hash and np.abs(again.wav).max() > 0.01
+    assert again.warnings == first.warnings and again.warnings
+    load_reference(hot[: len(hot) - 1], sr=SAMPLE_RATE)  # different samples: processed anew
+    assert len(calls) == 2
+
+
 def test_loading_a_reference_keeps_torch_threads() -> None:
     """silero_vad's import sets torch to one thread; loading a reference must not (fresh process,
     so the import really happens here)."""
