@@ -99,6 +99,35 @@ def test_evaluate_emotion_with_model(synth):
     assert "| sad |" in ev.markdown_report({"emotion": result})
 
 
+def test_emotion_features_are_averaged_over_texts_and_seeds(synth, monkeypatch):
+    """Every condition is the mean of the same texts x seeds; the report says how many."""
+    calls = []
+    real = synth.synthesize
+
+    def counting(text, **kwargs):
+        calls.append((text, kwargs["seed"], kwargs["emotion"], kwargs["intensity"]))
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(synth, "synthesize", counting)
+    texts = ["こんにちは。", "さようなら。"]
+    result = ev.evaluate_emotion(synth, texts, "ja", None, ["sad"], (0.0, 1.0), seed=3, seeds=2)
+    assert len(calls) == 3 * 2 * 2  # neutral + 2 intensities, each 2 texts x 2 seeds
+    conditions = {(e, i) for _, _, e, i in calls}
+    for condition in conditions:
+        assert sorted((t, s) for t, s, e, i in calls if (e, i) == condition) == sorted(
+            (t, s) for t in texts for s in (3, 4)
+        )
+    assert result["texts"] == texts and result["seeds"] == 2
+    assert "mean of 4 utterances" in ev.markdown_report({"emotion": result})
+    a = {"f0_mean_st": 1.0, "energy_db": None, "sec_per_phoneme": 0.1}
+    b = {"f0_mean_st": 3.0, "energy_db": None, "sec_per_phoneme": 0.3}
+    assert ev.mean_features([a, b]) == {
+        "f0_mean_st": 2.0,
+        "energy_db": None,
+        "sec_per_phoneme": 0.2,
+    }
+
+
 def test_speed_model_and_kokoro(synth):
     from tts.data.engines import engine_available
 

@@ -370,25 +370,48 @@ def analyse_emotion_shifts(
     }
 
 
+def mean_features(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per quantity, the mean over the samples that have it (None where none has)."""
+    out: dict[str, Any] = {}
+    for key in samples[0]:
+        values = [s[key] for s in samples if s[key] is not None]
+        out[key] = float(np.mean(values)) if values else None
+    return out
+
+
 def evaluate_emotion(
     synth: Any,
-    text: str,
+    text: str | Sequence[str],
     language: str,
     reference: tuple[np.ndarray, int] | None = None,
     emotions: Sequence[str] | None = None,
     intensities: Sequence[float] = DEFAULT_INTENSITIES,
     seed: int = 0,
+    seeds: int = 1,
 ) -> dict[str, Any]:
-    """Synthesize `text` neutral and per emotion x intensity (same voice and seed); analyse."""
+    """Synthesize each text neutral and per emotion x intensity (same voice; seeds seed ..
+    seed + seeds - 1) and analyse the mean features of every condition.
+
+    One sampled utterance per condition is a noisy judge: its length and melody vary from seed
+    to seed as much as a mild emotion moves them. Every condition uses the same texts and seeds,
+    so differences between conditions come from the emotion and intensity.
+    """
     emotions = [check_emotion(e) for e in (emotions or [e for e in EMOTIONS if e != "neutral"])]
-    n_phonemes = sum(len(c.ids) for c in synth.frontend.process(text, language))
+    texts = [text] if isinstance(text, str) else list(text)
+    if not texts or seeds < 1:
+        raise ConfigError("emotion evaluation needs at least one text and one seed")
+    n_phonemes = [sum(len(c.ids) for c in synth.frontend.process(t, language)) for t in texts]
 
     def features(emotion: str, intensity: float) -> dict[str, Any]:
-        out = synth.synthesize(
-            text, reference=reference, language=language, emotion=emotion,
-            intensity=intensity, seed=seed, watermark=False,
-        )  # fmt: skip
-        return prosody_features(out.wav, out.sample_rate, n_phonemes)
+        samples = []
+        for t, n in zip(texts, n_phonemes, strict=True):
+            for s in range(seed, seed + seeds):
+                out = synth.synthesize(
+                    t, reference=reference, language=language, emotion=emotion,
+                    intensity=intensity, seed=s, watermark=False,
+                )  # fmt: skip
+                samples.append(prosody_features(out.wav, out.sample_rate, n))
+        return mean_features(samples)
 
     # No watermark here: its noise would blur the prosody measurements. Silence the warning
     # the synthesizer logs for every watermark-free call.
@@ -406,7 +429,13 @@ def evaluate_emotion(
     per_emotion = {}
     for emotion in emotions:
         per_emotion[emotion] = analyse_emotion_shifts(neutral, measured[emotion], emotion)
-    return {"text": text, "language": language, "neutral": neutral, "emotions": per_emotion}
+    return {
+        "texts": texts,
+        "seeds": seeds,
+        "language": language,
+        "neutral": neutral,
+        "emotions": per_emotion,
+    }
 
 
 # ----------------------------------------------------------------------------- 4. speed
@@ -520,7 +549,8 @@ def markdown_report(results: dict[str, Any]) -> str:
         out.append("")
     if "emotion" in results:
         e = results["emotion"]
-        out += ["### Emotion control (shift vs neutral at the highest intensity)", ""]
+        samples = len(e.get("texts", [None])) * e.get("seeds", 1)
+        out += [f"### Emotion control (shift vs neutral at the highest intensity, mean of {samples} utterances)", ""]  # fmt: skip
         out += ["| emotion | F0 mean (st) | F0 range (st) | energy (dB) | duration/phoneme (%) "]
         out[-1] += "| monotonic | labelled direction |"
         out += ["|---|---|---|---|---|---|---|"]
@@ -557,8 +587,11 @@ def run_evaluation(
     intensities: Sequence[float] = DEFAULT_INTENSITIES,
     emotions: Sequence[str] | None = None,
     kokoro_voice: str | None = "jf_alpha",
+    emotion_texts: int = 3,
+    emotion_seeds: int = 2,
 ) -> dict[str, Any]:
-    """Run the selected measurements; `synth=None` measures only the real-audio baselines."""
+    """Run the selected measurements; `synth=None` measures only the real-audio baselines.
+    Emotion control is judged on the mean of `emotion_texts` x `emotion_seeds` utterances."""
     unknown = set(only) - set(MEASUREMENTS)
     if unknown:
         raise ConfigError(f"unknown measurement(s) {sorted(unknown)}; choose from {MEASUREMENTS}")
@@ -586,8 +619,9 @@ def run_evaluation(
         ref_entry = next((e for e in pool if e.language == lang and e.emotion == "neutral"), None)
         reference = _load(ref_entry) if ref_entry is not None else None
         results["emotion"] = evaluate_emotion(
-            synth, SENTENCES[lang][0], lang, reference, emotions, intensities, seed
-        )
+            synth, SENTENCES[lang][:emotion_texts], lang, reference, emotions, intensities, seed,
+            seeds=emotion_seeds,
+        )  # fmt: skip
     if "speed" in only:
         ja = [e for e in pool if e.language == "ja" and e.emotion == "neutral"]
         sentences = SENTENCES["ja"][: max_sentences or None]
@@ -612,6 +646,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-sentences", type=int, default=8, help="per language (and for speed)")
     p.add_argument("--intensities", default=",".join(str(i) for i in DEFAULT_INTENSITIES))
     p.add_argument("--emotions", default=None, help="comma list (default: all but neutral)")
+    p.add_argument(
+        "--emotion-texts", type=int, default=3, help="texts per emotion condition (max 4 in ja)"
+    )
+    p.add_argument("--emotion-seeds", type=int, default=2, help="seeds per text and condition")
     p.add_argument("--kokoro-voice", default="jf_alpha", help="'none' skips the Kokoro timing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
@@ -679,6 +717,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             intensities=intensities,
             emotions=_split(args.emotions) or None,
             kokoro_voice=None if args.kokoro_voice.lower() == "none" else args.kokoro_voice,
+            emotion_texts=args.emotion_texts,
+            emotion_seeds=args.emotion_seeds,
         )
     results["config"]["model"] = args.model
     if synth is not None:
