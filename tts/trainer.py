@@ -4,7 +4,8 @@ scratch) and recipes/finetune_voice.py (adapting a bundle to one voice, optional
 One plain loop, read top to bottom in `train`:
 
     shards (tts.data.shards) -> length-bucketed batches -> lm_loss -> AdamW + cosine schedule
-    every log_every: CSV row        every eval_every: validation loss on held-out splits
+    every log_every: CSV row        every eval_every: validation loss on held-out splits, and
+                                    how much of it the text explains (text_reliance)
     every ckpt_every: checkpoint/ (atomic) and bundle/ (a Synthesizer bundle)
     a new best validation loss: bundle_best/ (+ best.json), the bundle to ship when the
     latest one has started to overfit
@@ -55,7 +56,7 @@ from tts.runs import (
     swap_in,
     teardown_distributed,
 )
-from tts.training import ConditionDropout, lm_loss, make_optimizer
+from tts.training import ConditionDropout, LMBatch, lm_loss, make_optimizer
 
 STATE_KIND = "codec_lm_train"  # the training checkpoint (may hold LoRA wrappers)
 MAX_EXPORTED_VOICES = 64  # mean embeddings of training speakers, 1 KiB each
@@ -246,7 +247,7 @@ class BundleExporter:
 def csv_columns(n_codebooks: int) -> list[str]:
     cb = [f"loss_cb{k}" for k in range(n_codebooks)]
     cols = ["step", "epoch", "loss", *cb, "guided", "lr", "grad_norm", "tokens_per_s"]
-    return [*cols, "val_loss"]
+    return [*cols, "val_loss", "val_text_gain"]
 
 
 def read_log(path: Path, up_to_step: int) -> list[dict[str, float]]:
@@ -292,6 +293,36 @@ def validation_loss(
         weight += out.n_targets
     model.train(was_training)
     return total / max(1, weight)
+
+
+@torch.no_grad()
+def text_reliance(
+    model: CodecLM, dataset: ShardDataset, cfg: TrainConfig, device: torch.device
+) -> float | None:
+    """How much the LM uses the text: validation cross-entropy with every item's phonemes
+    swapped for another item's (rotated within the batch) minus the loss with its own.
+
+    Near zero, the LM predicts the audio from the audio so far and the voice alone, and will
+    not say the words it is given, whatever its validation loss. None without a batch of 2+."""
+    sampler = FrameBucketSampler(dataset.frames, cfg.max_frames, shuffle=False)
+    was_training = model.training
+    model.eval()
+    gain, weight = 0.0, 0
+    for indices in sampler.batches(0)[: cfg.eval_batches]:
+        if len(indices) < 2:
+            continue
+        batch = collate_lm([dataset[i] for i in indices], model.config.pad_id).to(device)
+        right = lm_loss(model, batch)
+        order = torch.roll(torch.arange(len(indices), device=device), 1)
+        swapped = LMBatch(
+            batch.phonemes[order], batch.phoneme_lengths[order], batch.codes, batch.code_lengths,
+            batch.cond,
+        )  # fmt: skip
+        wrong = lm_loss(model, swapped)
+        gain += (float(wrong.loss) - float(right.loss)) * right.n_targets
+        weight += right.n_targets
+    model.train(was_training)
+    return gain / weight if weight else None
 
 
 def fingerprint(model: torch.nn.Module) -> str:
@@ -467,6 +498,9 @@ def train(
         evaluate_now = valid_set is not None and (step % cfg.eval_every == 0 or finished)
         if evaluate_now:
             last["val_loss"] = validation_loss(raw_model, valid_set, cfg, device)  # type: ignore[arg-type]
+            gain = text_reliance(raw_model, valid_set, cfg, device)  # type: ignore[arg-type]
+            if gain is not None:
+                last["val_text_gain"] = gain
             if exporter is not None and last["val_loss"] < best.get("val_loss", float("inf")):
                 best = {"step": step, "val_loss": last["val_loss"]}
                 exporter.export(raw_model, out / "bundle_best")

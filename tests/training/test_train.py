@@ -20,7 +20,7 @@ from tts.data.shards import ShardDataset, read_index
 from tts.errors import ConfigError
 from tts.model import CodecLM
 from tts.synthesizer import Synthesizer
-from tts.trainer import TrainConfig, model_config_for, train, validation_loss
+from tts.trainer import TrainConfig, model_config_for, text_reliance, train, validation_loss
 
 
 def test_training_lowers_train_and_validation_loss(base_run: dict, tokens: Path) -> None:
@@ -42,6 +42,7 @@ def test_training_lowers_train_and_validation_loss(base_run: dict, tokens: Path)
         logged = list(csv.DictReader(f))
     assert [float(r["step"]) for r in logged] == [r["step"] for r in rows]
     assert {"loss_cb0", "loss_cb1", "lr", "grad_norm", "tokens_per_s", "val_loss"} <= set(logged[0])
+    assert all(np.isfinite(r["val_text_gain"]) for r in rows if "val_loss" in r)
     assert (out / "loss.png").stat().st_size > 1000
 
 
@@ -156,3 +157,28 @@ def test_init_from_a_bundle_with_dropout_and_guided_attention(
         bad = TrainConfig(data=str(tokens), init_from=base_run["bundle"], max_steps=1)
         bad.guided.weight, bad.guided.layers = 1.0, (5,)
         train(bad, tmp_path / "bad", progress=False)
+
+
+def test_text_reliance_is_zero_for_a_model_that_cannot_see_the_text(tokens: Path) -> None:
+    """Texts of one length: with every phoneme embedding equal the model cannot tell them
+    apart, so swapping them changes nothing (gain 0); with distinct embeddings it can."""
+    from dataclasses import replace
+
+    class SameLength:  # the validation items, each text cut to the shortest length
+        def __init__(self, dataset: ShardDataset) -> None:
+            self.items = [dataset[i] for i in range(len(dataset))]
+            shortest = min(len(item.phonemes) for item in self.items)
+            self.items = [replace(item, phonemes=item.phonemes[:shortest]) for item in self.items]
+            self.frames = dataset.frames
+
+        def __getitem__(self, index: int):  # type: ignore[no-untyped-def]
+            return self.items[index]
+
+    cfg = TrainConfig(data=str(tokens), model=small_model(), max_frames=400, eval_batches=4)
+    torch.manual_seed(0)
+    model = CodecLM(model_config_for(cfg, read_index(tokens)))
+    valid = SameLength(ShardDataset(tokens, ["valid"]))
+    assert abs(text_reliance(model, valid, cfg, torch.device("cpu"))) > 1e-4  # type: ignore[arg-type]
+    with torch.no_grad():
+        model.phoneme_emb.weight[:] = model.phoneme_emb.weight[1]
+    assert abs(text_reliance(model, valid, cfg, torch.device("cpu"))) < 1e-5  # type: ignore[arg-type]
