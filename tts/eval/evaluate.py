@@ -564,7 +564,8 @@ def markdown_report(results: dict[str, Any]) -> str:
         out.append("")
     if "speed" in results:
         sp = results["speed"]
-        out += [f"### Speed ({sp['language']}, {sp['device']}, {sp['torch_threads']} threads)", ""]
+        threads = f"{sp['torch_threads']} thread" + ("" if sp["torch_threads"] == 1 else "s")
+        out += [f"### Speed ({sp['language']}, {sp['device']}, {threads})", ""]
         out += ["| system | RTF | first-chunk latency (s) |", "|---|---|---|"]
         for name in ("model", "kokoro"):
             if sp.get(name):
