@@ -25,6 +25,7 @@ of streaming latency) and gets fresh copies of the arrays and the same warnings.
 from __future__ import annotations
 
 import hashlib
+import threading
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,7 @@ CLIP_FRACTION = 1e-3  # more than 0.1% of samples at full scale counts as clippe
 MAX_CHANNELS = 16
 REMEMBERED_CLIPS = 16  # processed clips kept by input hash (each ~1.6 MB at 10 s)
 _processed: OrderedDict[str, ReferenceClip] = OrderedDict()
+_processed_lock = threading.Lock()  # the server loads references from several threads
 
 
 class ReferenceAudioWarning(UserWarning):
@@ -173,10 +175,14 @@ def load_reference(source: object, sr: int | None = None) -> ReferenceClip:
     if isinstance(source, ReferenceClip):
         return source
     wav, sr_in, name = _as_array(source, sr)
-    key = hashlib.sha256(f"{wav.shape}|{sr_in}|".encode() + np.ascontiguousarray(wav).tobytes())
-    known = _processed.get(key.hexdigest())
+    key = hashlib.sha256(
+        f"{wav.shape}|{sr_in}|".encode() + np.ascontiguousarray(wav).tobytes()
+    ).hexdigest()
+    with _processed_lock:
+        known = _processed.get(key)
+        if known is not None:
+            _processed.move_to_end(key)
     if known is not None:
-        _processed.move_to_end(key.hexdigest())
         for message in known.warnings:
             warnings.warn(f"reference {name}: {message}", ReferenceAudioWarning, stacklevel=2)
         return replace(
@@ -184,9 +190,10 @@ def load_reference(source: object, sr: int | None = None) -> ReferenceClip:
             warnings=list(known.warnings),
         )  # fmt: skip
     clip = _process(wav, sr_in, name)
-    _processed[key.hexdigest()] = clip
-    while len(_processed) > REMEMBERED_CLIPS:
-        _processed.popitem(last=False)
+    with _processed_lock:
+        _processed[key] = clip
+        while len(_processed) > REMEMBERED_CLIPS:
+            _processed.popitem(last=False)
     return replace(
         clip, wav=clip.wav.copy(), wav_24k=clip.wav_24k.copy(), warnings=list(clip.warnings)
     )
