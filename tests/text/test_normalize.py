@@ -73,6 +73,9 @@ GOLDEN = {
         ("2번째", "두 번째"),
         ("50%", "오십 퍼센트"),
         ("-5도", "마이너스 오 도"),
+        # a malformed thousands group: every digit is read, none is left for a second pass
+        ("0,0000", "영, 영 영 영 영"),
+        ("1,234원", "천이백삼십사 원"),
         ("3.14", "삼 점 일 사"),
         ("100명", "백 명"),
     ],

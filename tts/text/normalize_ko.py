@@ -24,7 +24,8 @@ SINO_COUNTERS = (
 # Months with an irregular Sino-Korean reading.
 _MONTHS = {6: "유월", 10: "시월"}
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# Thousands groups only when the last group really ends ("0,0000" is not 0,000 then 0).
+_NUM = r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?"
 _COUNTERS = sorted(NATIVE_COUNTERS + SINO_COUNTERS, key=len, reverse=True)
 _COUNTED = re.compile(r"(?<![\d.,])(-?)(" + _NUM + r")\s?(" + "|".join(_COUNTERS) + ")")
 _ORDINAL = re.compile(r"(?<!\d)(\d+)\s?번째")
@@ -35,6 +36,7 @@ _CURRENCY_AFTER = re.compile(r"(?<![\d.,])(-?)(" + _NUM + r")\s?([€$£¥₩])"
 _CURRENCY_NAMES = {"₩": "원", "$": "달러", "€": "유로", "£": "파운드", "¥": "엔"}
 _PERCENT = re.compile(r"(?<![\d.,])(-?)(" + _NUM + r")\s?%")
 _NUMBER = re.compile(r"(?<![\d.,])(-?)(" + _NUM + r")")
+_DIGITS = re.compile(r"\d+")  # what no pattern above took (e.g. after a stray comma)
 
 
 def sino(sign: str, digits: str) -> str:
@@ -82,4 +84,5 @@ def expand(text: str) -> str:
     text = _FIRST_ORDINAL.sub(lambda m: "제" + ko_sino(int(m[1])), text)
     text = _COUNTED.sub(_counted, text)
     text = _NUMBER.sub(lambda m: f" {sino(m[1], m[2])} ", text)
-    return text
+    # Leftover digits are read one by one, so no digit survives into a second pass.
+    return _DIGITS.sub(lambda m: f" {read_digits(m[0], 'ko')} ", text)
