@@ -185,18 +185,21 @@ def load_reference(source: object, sr: int | None = None) -> ReferenceClip:
     if known is not None:
         for message in known.warnings:
             warnings.warn(f"reference {name}: {message}", ReferenceAudioWarning, stacklevel=2)
-        return replace(
-            known, wav=known.wav.copy(), wav_24k=known.wav_24k.copy(), source=name,
-            warnings=list(known.warnings),
-        )  # fmt: skip
+        return _copy(known, source=name)
     clip = _process(wav, sr_in, name)
     with _processed_lock:
         _processed[key] = clip
         while len(_processed) > REMEMBERED_CLIPS:
             _processed.popitem(last=False)
+    return _copy(clip, source=name)
+
+
+def _copy(clip: ReferenceClip, source: str) -> ReferenceClip:
+    """A remembered clip with its own arrays and warning list, named after this input."""
     return replace(
-        clip, wav=clip.wav.copy(), wav_24k=clip.wav_24k.copy(), warnings=list(clip.warnings)
-    )
+        clip, wav=clip.wav.copy(), wav_24k=clip.wav_24k.copy(), source=source,
+        warnings=list(clip.warnings),
+    )  # fmt: skip
 
 
 def _process(wav: np.ndarray, sr_in: int, name: str) -> ReferenceClip:

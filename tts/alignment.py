@@ -89,18 +89,19 @@ def guided_attention_loss(
         + N_CONDITION_TOKENS
         + torch.arange(n_steps, device=phoneme_lengths.device)
     )
+    if any(attn.probe_scores is None for attn in attns):
+        raise RuntimeError("run the model's forward inside probe_text_attention")
+    heads, n_text = attns[0].probe_scores.shape[1], attns[0].probe_scores.shape[3]  # type: ignore[union-attr]
+    # The same for every guided layer: the penalty, the real phonemes, the real steps.
+    penalty, mask = diagonal_penalty(phoneme_lengths, step_lengths, n_text, n_steps, sigma)
+    kept = (penalty * mask)[:, None]
+    real_text = torch.arange(n_text, device=columns.device) < phoneme_lengths[:, None]
+    rows = (step_lengths.clamp(max=n_steps).sum() * heads).clamp(min=1)
+    index = columns[:, None, :, None].expand(-1, heads, -1, n_text)
     total = phoneme_lengths.new_zeros((), dtype=torch.float32)
     for attn in attns:
-        scores = attn.probe_scores  # [B, h, L, N]
-        assert scores is not None, "run the model's forward inside probe_text_attention"
-        heads, n_text = scores.shape[1], scores.shape[3]
-        index = columns[:, None, :, None].expand(-1, heads, -1, n_text)
-        scores = scores.gather(2, index).float()  # [B, h, T, N]
-        real_text = torch.arange(n_text, device=scores.device) < phoneme_lengths[:, None]
+        scores = attn.probe_scores.gather(2, index).float()  # type: ignore[union-attr]  # [B, h, T, N]
         weights = scores.masked_fill(~real_text[:, None, None, :], float("-inf")).softmax(-1)
-        penalty, mask = diagonal_penalty(phoneme_lengths, step_lengths, n_text, n_steps, sigma)
-        kept = (penalty * mask)[:, None]
         # Each real step's expected penalty under its attention, averaged over steps and heads.
-        rows = (step_lengths.clamp(max=n_steps).sum() * heads).clamp(min=1)
         total = total + (weights * kept).sum() / rows
     return total / len(attns)

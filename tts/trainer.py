@@ -278,24 +278,44 @@ def plot_losses(path: Path, rows: list[dict[str, float]], title: str) -> None:
 
 
 @torch.no_grad()
-def validation_loss(
-    model: CodecLM, dataset: ShardDataset, cfg: TrainConfig, device: torch.device
-) -> float:
-    """Mean per-codebook cross-entropy (no condition dropout) over a fixed set of batches."""
+def validation_losses(
+    model: CodecLM,
+    dataset: ShardDataset,
+    cfg: TrainConfig,
+    device: torch.device,
+    text_gain: bool = False,
+) -> tuple[float, float | None]:
+    """One pass over a fixed set of validation batches (no condition dropout): the mean
+    per-codebook cross-entropy and, with `text_gain`, `text_reliance` from the same batches."""
     sampler = FrameBucketSampler(dataset.frames, cfg.max_frames, shuffle=False)
     was_training = model.training
     model.eval()
     total, weight = 0.0, 0
+    gain, gain_weight = 0.0, 0
     for indices in sampler.batches(0)[: cfg.eval_batches]:
         batch = collate_lm([dataset[i] for i in indices], model.config.pad_id).to(device)
-        out = lm_loss(model, batch)
-        total += float(out.loss) * out.n_targets
-        weight += out.n_targets
+        right = lm_loss(model, batch)
+        total += float(right.loss) * right.n_targets
+        weight += right.n_targets
+        if text_gain and len(indices) >= 2:  # every item gets its neighbour's text
+            order = torch.roll(torch.arange(len(indices), device=device), 1)
+            swapped = LMBatch(
+                batch.phonemes[order], batch.phoneme_lengths[order], batch.codes,
+                batch.code_lengths, batch.cond,
+            )  # fmt: skip
+            gain += (float(lm_loss(model, swapped).loss) - float(right.loss)) * right.n_targets
+            gain_weight += right.n_targets
     model.train(was_training)
-    return total / max(1, weight)
+    return total / max(1, weight), (gain / gain_weight if gain_weight else None)
 
 
-@torch.no_grad()
+def validation_loss(
+    model: CodecLM, dataset: ShardDataset, cfg: TrainConfig, device: torch.device
+) -> float:
+    """Mean per-codebook cross-entropy (no condition dropout) over a fixed set of batches."""
+    return validation_losses(model, dataset, cfg, device)[0]
+
+
 def text_reliance(
     model: CodecLM, dataset: ShardDataset, cfg: TrainConfig, device: torch.device
 ) -> float | None:
@@ -304,25 +324,7 @@ def text_reliance(
 
     Near zero, the LM predicts the audio from the audio so far and the voice alone, and will
     not say the words it is given, whatever its validation loss. None without a batch of 2+."""
-    sampler = FrameBucketSampler(dataset.frames, cfg.max_frames, shuffle=False)
-    was_training = model.training
-    model.eval()
-    gain, weight = 0.0, 0
-    for indices in sampler.batches(0)[: cfg.eval_batches]:
-        if len(indices) < 2:
-            continue
-        batch = collate_lm([dataset[i] for i in indices], model.config.pad_id).to(device)
-        right = lm_loss(model, batch)
-        order = torch.roll(torch.arange(len(indices), device=device), 1)
-        swapped = LMBatch(
-            batch.phonemes[order], batch.phoneme_lengths[order], batch.codes, batch.code_lengths,
-            batch.cond,
-        )  # fmt: skip
-        wrong = lm_loss(model, swapped)
-        gain += (float(wrong.loss) - float(right.loss)) * right.n_targets
-        weight += right.n_targets
-    model.train(was_training)
-    return gain / weight if weight else None
+    return validation_losses(model, dataset, cfg, device, text_gain=True)[1]
 
 
 def fingerprint(model: torch.nn.Module) -> str:
@@ -453,8 +455,8 @@ def train(
         model.train()
         optimizer.zero_grad(set_to_none=True)
         lr = optimizer.param_groups[0]["lr"]
-        # loss, per codebook, guided-attention penalty, targets
-        sums = torch.zeros(3 + model_config.n_codebooks, device=device)
+        # per-codebook losses, guided-attention penalty, targets
+        sums = torch.zeros(model_config.n_codebooks + 2, device=device)
         for micro in range(cfg.grad_accum):
             if first_batch is None:
                 first_batch = sampler.batches(epoch)[pos] if remaining else []
@@ -464,8 +466,7 @@ def train(
             with sync:
                 result = lm_loss(model, batch, cfg.dropout, generator, cfg.guided)  # type: ignore[arg-type]
                 (result.loss / cfg.grad_accum).backward()
-            sums[0] += result.per_codebook.mean()  # the cross-entropy, comparable to val_loss
-            sums[1:-2] += result.per_codebook
+            sums[:-2] += result.per_codebook
             if result.guided is not None:
                 sums[-2] += result.guided
             sums[-1] += result.n_targets
@@ -481,8 +482,9 @@ def train(
         last = {
             "step": step,
             "epoch": epoch,
-            "loss": float(sums[0]) / cfg.grad_accum,
-            **{f"loss_cb{k}": float(v) / cfg.grad_accum for k, v in enumerate(sums[1:-2])},
+            # the cross-entropy alone (without the guided penalty): comparable to val_loss
+            "loss": float(sums[:-2].mean()) / cfg.grad_accum,
+            **{f"loss_cb{k}": float(v) / cfg.grad_accum for k, v in enumerate(sums[:-2])},
             **({"guided": float(sums[-2]) / cfg.grad_accum} if cfg.guided.weight > 0 else {}),
             "lr": lr,
             "grad_norm": float(grad_norm),
@@ -497,8 +499,7 @@ def train(
         bar.set_postfix(loss=f"{last['loss']:.3f}")
         evaluate_now = valid_set is not None and (step % cfg.eval_every == 0 or finished)
         if evaluate_now:
-            last["val_loss"] = validation_loss(raw_model, valid_set, cfg, device)  # type: ignore[arg-type]
-            gain = text_reliance(raw_model, valid_set, cfg, device)  # type: ignore[arg-type]
+            last["val_loss"], gain = validation_losses(raw_model, valid_set, cfg, device, True)  # type: ignore[arg-type]
             if gain is not None:
                 last["val_text_gain"] = gain
             if exporter is not None and last["val_loss"] < best.get("val_loss", float("inf")):
