@@ -33,9 +33,10 @@ from tts.checkpoint import read_checkpoint_config
 from tts.codecs import load_codec
 from tts.config import apply_overrides, config_from_dict
 from tts.data.manifest import ManifestEntry, read_manifest, write_manifest
-from tts.data.shards import ShardDataset, tokenize_manifest
-from tts.errors import AudioInputError, ConfigError, ManifestError
+from tts.data.shards import ShardDataset, add_semantic_units, tokenize_manifest
+from tts.errors import AudioInputError, CheckpointError, ConfigError, ManifestError
 from tts.model import CodecLM
+from tts.semantic import SemanticTokenizer
 from tts.speakers import StyleEncoder, load_speaker_encoder
 from tts.synthesizer import PipelineConfig, Synthesizer
 from tts.text import SymbolInventory
@@ -98,7 +99,7 @@ def tokenize_for_bundle(bundle: Path, manifest: Path, out: Path, progress: bool)
     if pipeline.style_encoder and (bundle / pipeline.style_encoder).is_dir():
         style_source = str((bundle / pipeline.style_encoder).resolve())
         style_encoder = StyleEncoder.load(style_source)
-    return tokenize_manifest(
+    index = tokenize_manifest(
         manifest,
         out,
         load_codec(source),
@@ -111,6 +112,21 @@ def tokenize_for_bundle(bundle: Path, manifest: Path, out: Path, progress: bool)
         max_symbols=pipeline.max_symbols,
         progress=progress,
     )
+    n_semantic = read_checkpoint_config(bundle)["config"].get("n_semantic", 0)
+    if n_semantic:  # the LM predicts semantic units first: the new clips need theirs too
+        if not pipeline.semantic or not (bundle / pipeline.semantic).is_dir():
+            raise CheckpointError(
+                f"{bundle}'s LM predicts semantic units but the bundle has no semantic "
+                "tokenizer, so new recordings cannot be labelled for fine-tuning"
+            )
+        source = str((bundle / pipeline.semantic).resolve())
+        add_semantic_units(out, SemanticTokenizer.load(source), source, progress=progress)
+    return index
+
+
+def semantic(bundle: Path) -> bool:
+    """Whether the bundle's LM predicts semantic units (its shards must carry them)."""
+    return bool(read_checkpoint_config(bundle)["config"].get("n_semantic", 0))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -153,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed=a.seed,
     )
     cfg = apply_overrides(cfg, a.overrides)
-    held_out_set = ShardDataset(out / "tokens", ["valid"])
+    held_out_set = ShardDataset(out / "tokens", ["valid"], semantic(bundle))
     before_loss = None
     if len(held_out_set):  # the base model's loss on the voice's held-out clips
         before_loss = validation_loss(CodecLM.load(bundle), held_out_set, cfg, torch.device("cpu"))
@@ -168,10 +184,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     held = [e for e in entries if e.extra["split"] == "valid"]
     if a.check_sentences > 0 and held and result["bundle"]:
         target = next(
-            iter(ShardDataset(out / "tokens", ["valid"]).mean_speaker_embeddings().values())
+            iter(
+                ShardDataset(out / "tokens", ["valid"], semantic(bundle))
+                .mean_speaker_embeddings()
+                .values()
+            )
         )
         voice = next(
-            iter(ShardDataset(out / "tokens", ["train"]).mean_speaker_embeddings().values())
+            iter(
+                ShardDataset(out / "tokens", ["train"], semantic(bundle))
+                .mean_speaker_embeddings()
+                .values()
+            )
         )
         sentences = [(e.text, e.language) for e in held[: a.check_sentences]]
         before = Synthesizer.from_pretrained(bundle, device="cpu")

