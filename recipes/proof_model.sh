@@ -121,6 +121,6 @@ case "${1:-}" in
   lm3) lm3 ;;
   eval) evaluate ;;
   ship) ship ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; ship; evaluate ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; ship; evaluate ;;
   *) sed -n '2,23p' "$0"; exit 2 ;;
 esac

@@ -84,6 +84,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     dropout: ConditionDropout = field(default_factory=ConditionDropout)
     guided: GuidedAttention = field(default_factory=GuidedAttention)  # weight 0: off
+    # Training weight of each codebook's cross-entropy (empty: all 1). Weighting a semantic
+    # unit stream (codebook 0 with n_semantic=1) above the codec's codebooks makes the shared
+    # layers learn what is said first. Logged and validation losses stay unweighted means.
+    codebook_weights: tuple[float, ...] = ()
     seed: int = 1337
     log_every: int = 10
     eval_every: int = 500
@@ -394,6 +398,15 @@ def train(
     # Model: identical initial weights on every rank (the seed), then the base weights.
     if cfg.guided.weight > 0:
         cfg.guided.check(model_config)
+    if cfg.codebook_weights and (
+        len(cfg.codebook_weights) != model_config.n_codebooks
+        or min(cfg.codebook_weights) < 0
+        or sum(cfg.codebook_weights) <= 0
+    ):
+        raise ConfigError(
+            f"codebook_weights {list(cfg.codebook_weights)} must give one weight >= 0 per "
+            f"codebook ({model_config.n_codebooks}), not all zero"
+        )
     torch.manual_seed(cfg.seed)
     model = CodecLM(model_config)
     if cfg.init_from:
@@ -498,7 +511,9 @@ def train(
             last_micro = micro == cfg.grad_accum - 1
             sync = nullcontext() if (last_micro or not ddp.enabled) else model.no_sync()
             with sync:
-                result = lm_loss(model, batch, cfg.dropout, generator, cfg.guided)  # type: ignore[arg-type]
+                result = lm_loss(
+                    model, batch, cfg.dropout, generator, cfg.guided, cfg.codebook_weights or None
+                )
                 (result.loss / cfg.grad_accum).backward()
             sums[:-2] += result.per_codebook
             if result.guided is not None:

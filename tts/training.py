@@ -9,6 +9,7 @@ guidance needs at inference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -121,9 +122,13 @@ def lm_loss(
     dropout: ConditionDropout | None = None,
     generator: torch.Generator | None = None,
     guided: GuidedAttention | None = None,
+    codebook_weights: Sequence[float] | None = None,
 ) -> LossOutput:
     """Teacher-forced per-codebook cross-entropy of a batch (condition dropout when training),
-    plus `guided.weight` times the guided-attention penalty (tts.alignment) when training."""
+    plus `guided.weight` times the guided-attention penalty (tts.alignment) when training.
+
+    `loss` is the mean over codebooks, or their `codebook_weights`-weighted mean;
+    `per_codebook` is always unweighted."""
     device = batch.codes.device
     inputs, targets = build_lm_inputs(batch.codes, batch.code_lengths, model)
     dropout = dropout or ConditionDropout()
@@ -152,7 +157,11 @@ def lm_loss(
     ).view(targets.shape)
     counted = (targets != IGNORE_INDEX).float()
     per_codebook = (losses * counted).sum(dim=(0, 2)) / counted.sum(dim=(0, 2)).clamp(min=1)
-    loss = per_codebook.mean()
+    if codebook_weights is None:
+        loss = per_codebook.mean()
+    else:
+        weights = torch.tensor(codebook_weights, dtype=per_codebook.dtype, device=device)
+        loss = (weights * per_codebook).sum() / weights.sum()
     if penalty is not None:
         loss = loss + guided.weight * penalty  # type: ignore[union-attr]
     return LossOutput(

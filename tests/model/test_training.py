@@ -59,6 +59,15 @@ def test_loss_ignores_padding_and_reports_each_codebook(model):
     torch.testing.assert_close(lm_loss(model, batch).loss, out.loss)
 
 
+def test_codebook_weights_weight_the_loss_not_the_report(model):
+    batch = make_batch([4, 6], [7, 4])
+    plain = lm_loss(model, batch)
+    weighted = lm_loss(model, batch, codebook_weights=[3.0, 1.0, 0.0])
+    torch.testing.assert_close(weighted.per_codebook, plain.per_codebook)
+    expected = (3 * plain.per_codebook[0] + plain.per_codebook[1]) / 4
+    torch.testing.assert_close(weighted.loss, expected)
+
+
 def test_condition_dropout(model):
     assert not sample_condition_drop(100, ConditionDropout.off()).speaker.any()
     every = sample_condition_drop(100, ConditionDropout(0, 0, 0, all=1.0))

@@ -182,7 +182,7 @@ def test_lm_with_units_trains_exports_and_speaks(
     cfg = TrainConfig(
         data=str(root), init_from=base_run["bundle"], model={"n_semantic": 1, "n_codebooks": k + 1},
         max_frames=400, max_steps=30, lr=3e-3, warmup_steps=2, log_every=1, eval_every=30,
-        ckpt_every=30, seed=4,
+        ckpt_every=30, seed=4, codebook_weights=(2.0,) + (1.0,) * k,
     )  # fmt: skip
     result = train(cfg, tmp_path / "run", progress=False)
     rows = result["history"]
@@ -199,6 +199,10 @@ def test_lm_with_units_trains_exports_and_speaks(
         synth.stream("Good morning to you.", language="en", seed=3, watermark=False)
     )
     np.testing.assert_allclose(streamed, audio.wav, atol=1e-4)
+    with pytest.raises(ConfigError, match="codebook_weights"):
+        train(TrainConfig(data=str(root), init_from=str(tmp_path / "run" / "bundle"),
+                          codebook_weights=(1.0, 1.0), max_steps=1), tmp_path / "w",
+              progress=False)  # fmt: skip
     with pytest.raises(ConfigError, match="no semantic units"):
         train(TrainConfig(data=str(tokens), init_from=str(tmp_path / "run" / "bundle"),
                           max_steps=1), tmp_path / "bad", progress=False)  # fmt: skip
