@@ -7,13 +7,13 @@
 #   bash recipes/proof_model.sh lm         # the token LM, 1,000 steps (~27 min on 2 cores)
 #   bash recipes/proof_model.sh corpus2    # + 8 h of fast-engine audio reading 3,000 wordfreq
 #                                          #   lines per language (~12 min), merged with the above
-#   bash recipes/proof_model.sh tokenize2  # shards of the merged corpus (~15 min)
+#   bash recipes/proof_model.sh tokenize2  # shards of the merged corpus (~45 min)
 #   bash recipes/proof_model.sh lm2        # continue the LM on it: dropout 0.1, guided attention
 #                                          #   (2,000 steps, ~70 min on 2 cores)
 #   bash recipes/proof_model.sh semantic   # Whisper-base semantic units: fit 500 units on 1,500
 #                                          #   training clips, label every shard (~20 min)
 #   bash recipes/proof_model.sh lm3        # continue the LM with a unit stream in front of the
-#                                          #   codec's codes (n_semantic=1; ~60 min on 2 cores)
+#                                          #   codec's codes (n_semantic=1; ~40 min on 2 cores)
 #   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh all
@@ -91,11 +91,12 @@ semantic() {
 }
 
 lm3() {
-  # Starts from the shipped v2 LM; its codebook k becomes codebook k + 1 behind the new unit
-  # stream (tts.trainer.add_semantic_streams).
+  # Starts from the v2 LM (the bundle shipped at commit 2497156; once v3 ships, check that
+  # bundle out and pass BASE=its folder); its codebook k becomes codebook k + 1 behind the new
+  # unit stream (tts.trainer.add_semantic_streams). 800 steps, ~40 min on 2 cores.
   "$PY" recipes/train.py --config configs/lm_proof3_cpu.json --out "$RUNS/lm_proof3" \
     data="$RUNS/proof2_tokens" init_from="${BASE:-tts/pretrained/default}" \
-    --stop-after "${STOP_AFTER:-1600}"
+    --stop-after "${STOP_AFTER:-800}"
 }
 
 evaluate() {
@@ -105,7 +106,8 @@ evaluate() {
 
 ship() {
   # --cpu-threads 1: this 12.9 M LM decodes faster on one torch thread than on two here.
-  "$PY" recipes/ship_model.py --bundle "$RUNS/lm_proof2/bundle_step2000" \
+  # v3: the lowest-validation-loss bundle of lm3 (step 800, its last evaluation).
+  "$PY" recipes/ship_model.py --bundle "$RUNS/lm_proof3/bundle_best" \
     --card docs/model-card.md --default-voice kokoro-jf_alpha --cpu-threads 1
 }
 
