@@ -112,8 +112,9 @@ def tokenize_for_bundle(bundle: Path, manifest: Path, out: Path, progress: bool)
         max_symbols=pipeline.max_symbols,
         progress=progress,
     )
-    n_semantic = read_checkpoint_config(bundle)["config"].get("n_semantic", 0)
-    if n_semantic:  # the LM predicts semantic units first: the new clips need theirs too
+    if predicts_units(
+        bundle
+    ):  # the LM predicts semantic units first: the new clips need theirs too
         if not pipeline.semantic or not (bundle / pipeline.semantic).is_dir():
             raise CheckpointError(
                 f"{bundle}'s LM predicts semantic units but the bundle has no semantic "
@@ -124,7 +125,7 @@ def tokenize_for_bundle(bundle: Path, manifest: Path, out: Path, progress: bool)
     return index
 
 
-def semantic(bundle: Path) -> bool:
+def predicts_units(bundle: Path) -> bool:
     """Whether the bundle's LM predicts semantic units (its shards must carry them)."""
     return bool(read_checkpoint_config(bundle)["config"].get("n_semantic", 0))
 
@@ -169,7 +170,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed=a.seed,
     )
     cfg = apply_overrides(cfg, a.overrides)
-    held_out_set = ShardDataset(out / "tokens", ["valid"], semantic(bundle))
+    units = predicts_units(bundle)
+    held_out_set = ShardDataset(out / "tokens", ["valid"], units)
     before_loss = None
     if len(held_out_set):  # the base model's loss on the voice's held-out clips
         before_loss = validation_loss(CodecLM.load(bundle), held_out_set, cfg, torch.device("cpu"))
@@ -184,18 +186,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     held = [e for e in entries if e.extra["split"] == "valid"]
     if a.check_sentences > 0 and held and result["bundle"]:
         target = next(
-            iter(
-                ShardDataset(out / "tokens", ["valid"], semantic(bundle))
-                .mean_speaker_embeddings()
-                .values()
-            )
+            iter(ShardDataset(out / "tokens", ["valid"], units).mean_speaker_embeddings().values())
         )
         voice = next(
-            iter(
-                ShardDataset(out / "tokens", ["train"], semantic(bundle))
-                .mean_speaker_embeddings()
-                .values()
-            )
+            iter(ShardDataset(out / "tokens", ["train"], units).mean_speaker_embeddings().values())
         )
         sentences = [(e.text, e.language) for e in held[: a.check_sentences]]
         before = Synthesizer.from_pretrained(bundle, device="cpu")

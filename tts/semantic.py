@@ -46,10 +46,15 @@ MAX_MEL_FRAMES = 3000  # Whisper's 30 s window; longer audio is encoded in piece
 class SemanticConfig:
     n_clusters: int = 500
     frame_rate: float = 25.0  # the codec's frame rate; ENCODER_RATE must be a multiple of it
-    encoder: str = "whisper-base"  # where the features come from (recorded, checked on load)
+    encoder: str = "whisper-base"  # where the features come from (the only one built here)
     feature_dim: int = 512
 
     def __post_init__(self) -> None:
+        if self.encoder != "whisper-base":
+            raise ConfigError(
+                f"semantic units from encoder {self.encoder!r} are not supported; "
+                "this version builds them from 'whisper-base'"
+            )
         if self.n_clusters < 2:
             raise ConfigError(f"SemanticConfig.n_clusters must be >= 2, got {self.n_clusters}")
         ratio = ENCODER_RATE / self.frame_rate

@@ -228,12 +228,10 @@ class BundleExporter:
                     self.style_encoder = StyleEncoder.load(style_dir)
         self.pipeline = pipeline
         self.semantic = None
-        if train_set.semantic:  # the bundle carries its tokenizer, for fine-tuning
-            from tts.data.shards import SEMANTIC_NAME
+        if train_set.semantic_source:  # the bundle carries its tokenizer, for fine-tuning
             from tts.semantic import SemanticTokenizer
 
-            info = json.loads((Path(cfg.data) / SEMANTIC_NAME).read_text(encoding="utf-8"))
-            self.semantic = SemanticTokenizer.load(info["source"])
+            self.semantic = SemanticTokenizer.load(train_set.semantic_source)
         self.frontend = TextFrontend(
             max_symbols=pipeline.max_symbols,
             inventory=SymbolInventory.from_dict(index["inventory"]),

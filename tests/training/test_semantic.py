@@ -57,6 +57,8 @@ def test_config_and_checkpoint_errors(tmp_path: Path) -> None:
         SemanticConfig(frame_rate=24.0)  # 50 Hz is not a multiple
     with pytest.raises(ConfigError, match="n_clusters"):
         SemanticConfig(n_clusters=1)
+    with pytest.raises(ConfigError, match="encoder"):
+        SemanticConfig(encoder="hubert-base")
     with pytest.raises(ConfigError, match="centroids have shape"):
         SemanticTokenizer(torch.zeros(3, 512), SemanticConfig(n_clusters=4))
     tokenizer = SemanticTokenizer(torch.randn(4, 512), SemanticConfig(n_clusters=4))

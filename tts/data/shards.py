@@ -270,6 +270,15 @@ def semantic_name(number: int) -> str:
     return f"semantic-{number:05d}.safetensors"
 
 
+def semantic_info(root: str | Path) -> dict[str, Any] | None:
+    """The finished semantic.json of a shard folder (tokenizer source and config), else None."""
+    path = Path(root) / SEMANTIC_NAME
+    if not path.is_file():
+        return None
+    info = json.loads(path.read_text(encoding="utf-8"))
+    return info if info.get("done") else None
+
+
 def add_semantic_units(
     root: str | Path, tokenizer: SemanticTokenizer, source: str, progress: bool = True
 ) -> dict[str, Any]:
@@ -399,14 +408,15 @@ class ShardDataset(Dataset):
         self.root = Path(root)
         self.index = read_index(self.root)
         self.semantic = semantic  # put the semantic units in front of the codes (codebook 0)
+        self.semantic_source: str | None = None  # where their tokenizer lives
         if semantic:
-            info = self.root / SEMANTIC_NAME
-            done = info.is_file() and json.loads(info.read_text(encoding="utf-8")).get("done")
-            if not done:
+            info = semantic_info(self.root)
+            if info is None:
                 raise ConfigError(
                     f"{self.root} has no semantic units; the model predicts them first. Add "
                     "them with recipes/semantic_units.py (tts.data.shards.add_semantic_units)"
                 )
+            self.semantic_source = info["source"]
         self.inventory = SymbolInventory.from_dict(self.index["inventory"])
         self.codec_info: dict[str, Any] = self.index["codec"]
         self.has_style = self.index["style_encoder"] is not None
@@ -446,7 +456,7 @@ class ShardDataset(Dataset):
         return {**self.__dict__, "_handles": {}}
 
     def _handle(self, number: int, semantic: bool = False) -> Any:
-        key = -1 - number if semantic else number
+        key = (number, semantic)
         if key not in self._handles:
             name = semantic_name(number) if semantic else self.index["shards"][number]["file"]
             self._handles[key] = safe_open(str(self.root / name), framework="pt")
