@@ -14,6 +14,7 @@
 #                                          #   training clips, label every shard (~20 min)
 #   bash recipes/proof_model.sh lm3        # continue the LM with a unit stream in front of the
 #                                          #   codec's codes (n_semantic=1; ~40 min on 2 cores)
+#   bash recipes/proof_model.sh lm4        # continue v3 for 1,600 more steps (~80 min)
 #   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh all
@@ -99,6 +100,15 @@ lm3() {
     --stop-after "${STOP_AFTER:-800}"
 }
 
+lm4() {
+  # Continues v3 (the shipped bundle; BASE= the lm3 run's fp32 bundle_best when it is still
+  # there) with a fresh warm-up and cosine: 1,600 more steps, ~80 min on 2 cores. The text gain
+  # was still rising when lm3's 800-step schedule ended.
+  "$PY" recipes/train.py --config configs/lm_proof4_cpu.json --out "$RUNS/lm_proof4" \
+    data="$RUNS/proof2_tokens" init_from="${BASE:-tts/pretrained/default}" \
+    --stop-after "${STOP_AFTER:-1600}"
+}
+
 evaluate() {
   "$PY" -m tts.cli eval --model tts/pretrained/default --manifest "$RUNS/proof/manifest.jsonl" \
     --splits test --max-sentences 8 --out "$RUNS/eval" --readme README.md
@@ -121,6 +131,7 @@ case "${1:-}" in
   lm2) lm2 ;;
   semantic) semantic ;;
   lm3) lm3 ;;
+  lm4) lm4 ;;
   eval) evaluate ;;
   ship) ship ;;
   all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; ship; evaluate ;;

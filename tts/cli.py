@@ -45,26 +45,25 @@ def _read_text(args: argparse.Namespace) -> str:
 
 
 def _cmd_synthesize(args: argparse.Namespace) -> int:
+    import dataclasses
     import time
 
-    from tts.generate import SamplingConfig
     from tts.synthesizer import Synthesizer
 
     text = _read_text(args)
     start = time.perf_counter()
     synth = Synthesizer.from_pretrained(args.model, device=args.device, threads=args.threads)
     loaded = time.perf_counter()
-    sampling = None
-    if any(v is not None for v in (args.temperature, args.top_k, args.top_p, args.cfg_scale)):
-        base = synth.config.sampling
-        sampling = SamplingConfig(
-            temperature=base.temperature if args.temperature is None else args.temperature,
-            top_k=base.top_k if args.top_k is None else args.top_k,
-            top_p=base.top_p if args.top_p is None else args.top_p,
-            repetition_penalty=base.repetition_penalty,
-            repetition_window=base.repetition_window,
-            cfg_scale=base.cfg_scale if args.cfg_scale is None else args.cfg_scale,
-        )
+    # Sampling settings given on the command line; the rest stay the model's defaults.
+    given = dict(
+        temperature=args.temperature,
+        unit_temperature=args.unit_temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        cfg_scale=args.cfg_scale,
+    )
+    given = {k: v for k, v in given.items() if v is not None}
+    sampling = dataclasses.replace(synth.config.sampling, **given) if given else None
     options = dict(
         reference=args.reference,
         language=args.language,
@@ -275,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="0.5..2.0")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=None)
+    p.add_argument(
+        "--unit-temperature",
+        type=float,
+        default=None,
+        help="temperature of the semantic-unit stream (models that predict units)",
+    )
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--cfg-scale", type=float, default=None)

@@ -13,6 +13,7 @@ The model serves one request at a time (its KV cache lives on the modules); othe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ from matplotlib.figure import Figure
 
 from tts.audio import encode_audio_bytes, save_audio
 from tts.errors import TTSError
-from tts.generate import MaxLengthWarning, SamplingConfig
+from tts.generate import MaxLengthWarning
 from tts.labels import EMOTIONS, LANGUAGE_NAMES, LANGUAGES
 from tts.langdetect import detect_language
 from tts.speakers import ReferenceAudioWarning
@@ -113,12 +114,12 @@ class DemoBackend:
             raise gr.Error(f"Unknown built-in voice {voice!r}; pick one from the list.")
         language = detect_language(text) if language in (AUTO, None, "") else language
         try:
-            sampling = SamplingConfig(
+            # The sliders' settings; the rest (unit temperature, repetition) stay the model's.
+            sampling = dataclasses.replace(
+                self.synth.config.sampling,
                 temperature=float(temperature),
                 top_k=int(top_k),
                 top_p=float(top_p),
-                repetition_penalty=self.synth.config.sampling.repetition_penalty,
-                repetition_window=self.synth.config.sampling.repetition_window,
                 cfg_scale=float(cfg_scale),
             )
         except TTSError as exc:

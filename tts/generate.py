@@ -32,6 +32,10 @@ class MaxLengthWarning(UserWarning):
 @dataclass
 class SamplingConfig:
     temperature: float = 1.0  # 0 = greedy
+    # The semantic-unit stream(s) of an LM that predicts them (LMConfig.n_semantic): they carry
+    # what is said, so a cooler draw there trades variety for intelligibility while the codec
+    # streams keep `temperature`. None = `temperature`; 0 = greedy units.
+    unit_temperature: float | None = None
     top_k: int = 0  # keep the k most likely codes; 0 = off
     top_p: float = 1.0  # keep the smallest set of codes with probability >= p; 1 = off
     repetition_penalty: float = 1.0  # > 1 discourages codes seen in the recent window; 1 = off
@@ -41,6 +45,9 @@ class SamplingConfig:
     def __post_init__(self) -> None:
         if self.temperature < 0 or not math.isfinite(self.temperature):
             raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
+        unit = self.unit_temperature
+        if unit is not None and (isinstance(unit, bool) or unit < 0 or not math.isfinite(unit)):
+            raise ConfigError(f"unit_temperature must be >= 0 or None, got {unit}")
         if self.top_k < 0:
             raise ConfigError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
         if not 0 < self.top_p <= 1:
@@ -111,17 +118,35 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, -math.inf)
 
 
-def sample_codes(
-    logits: torch.Tensor, sampling: SamplingConfig, generators: list[torch.Generator] | None
-) -> torch.Tensor:
-    """One code per row of logits [B, K, V] -> [B, K]; greedy when temperature == 0.
+def codebook_temperatures(
+    sampling: SamplingConfig, n_codebooks: int, n_semantic: int
+) -> list[float]:
+    """The temperature of each codebook: `unit_temperature` for the first `n_semantic`."""
+    unit = sampling.temperature if sampling.unit_temperature is None else sampling.unit_temperature
+    return [unit if k < n_semantic else sampling.temperature for k in range(n_codebooks)]
 
-    Sampling draws exponential noise per item from its own generator: argmax(p / q) with
-    q ~ Exp(1) picks id i with probability p_i, and ids filtered to p = 0 are never picked.
+
+def sample_codes(
+    logits: torch.Tensor,
+    sampling: SamplingConfig,
+    generators: list[torch.Generator] | None,
+    temperatures: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """One code per row of logits [B, K, V] -> [B, K]; greedy where the temperature is 0.
+
+    `temperatures`: one per codebook (default: `sampling.temperature` for all). Sampling
+    draws exponential noise per item from its own generator: argmax(p / q) with q ~ Exp(1)
+    picks id i with probability p_i, and ids filtered to p = 0 are never picked. The noise is
+    drawn for every codebook, greedy ones too, so an item's draws do not depend on them.
     """
-    if sampling.temperature == 0:
+    temps = [sampling.temperature] * logits.shape[1] if temperatures is None else temperatures
+    if len(temps) != logits.shape[1]:
+        raise ConfigError(f"{len(temps)} temperatures for {logits.shape[1]} codebooks")
+    if all(t == 0 for t in temps):
         return logits.argmax(-1)
-    logits = top_k_filter(logits / sampling.temperature, sampling.top_k)
+    greedy = logits.argmax(-1)
+    scale = torch.tensor([t if t > 0 else 1.0 for t in temps], device=logits.device)
+    logits = top_k_filter(logits / scale[:, None], sampling.top_k)
     probs = top_p_filter(logits, sampling.top_p).softmax(-1)
     assert generators is not None and len(generators) == probs.shape[0]
     noise = torch.stack(
@@ -130,7 +155,9 @@ def sample_codes(
             for row, g in zip(probs, generators, strict=True)
         ]
     )
-    return (probs / noise).argmax(-1)
+    sampled = (probs / noise).argmax(-1)
+    is_greedy = torch.tensor([t == 0 for t in temps], device=logits.device)
+    return torch.where(is_greedy, greedy, sampled)
 
 
 # ----- the generation loop ------------------------------------------------------------------
@@ -224,14 +251,15 @@ def generate_stream(
         rows_cond = Conditioning.cat([rows_cond, rows_cond])
         drop = ConditionDrop.cat([drop, ConditionDrop.all(batch, device)])
 
-    generators = _generators(seed, batch, device) if sampling.temperature > 0 else None
+    temperatures = codebook_temperatures(sampling, n_cb, config.n_semantic)
+    generators = _generators(seed, batch, device) if max(temperatures) > 0 else None
     decode = _decode_fn(model, compile)
     cache_len = n_prefix + n_steps
     if compile:  # bucket the cache length so other text lengths reuse the compiled step
         cache_len = min(config.max_seq_len, -(-cache_len // 256) * 256)
     was_training = model.training
     model.eval()
-    model.setup_cache(rows_ids.shape[0], cache_len)
+    model.setup_cache(rows_ids.shape[0], cache_len, fixed_shape=compile)
     try:
         logits = model.prefill(rows_ids, rows_len, rows_cond, drop)
         history = torch.full((batch, n_cb, n_steps), special.pad, dtype=torch.long, device=device)
@@ -260,7 +288,7 @@ def generate_stream(
             logits = apply_repetition_penalty(
                 logits, window, sampling.repetition_penalty, config.codebook_size
             )
-            frame = sample_codes(logits, sampling, generators)
+            frame = sample_codes(logits, sampling, generators, temperatures)
 
             # End of utterance: EOS sampled on codebook 0, or forced at the cap (reported).
             running = end == never

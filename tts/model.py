@@ -218,6 +218,8 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if self.cache is not None and cache_columns is not None:
             k, v = self.cache.update(cache_columns, k, v)
+            if mask is not None:  # the mask may cover only the first columns (see _run_cached)
+                k, v = k[:, :, : mask.shape[-1]], v[:, :, : mask.shape[-1]]
         if self.probe is not None:
             heads, start, end = self.probe
             keys = k[:, :heads, start:end]
@@ -286,6 +288,7 @@ class CodecLM(nn.Module):
         # Generation state (see setup_cache): left padding of each item, as a key mask.
         self.key_valid: torch.Tensor | None = None
         self.left_pad: torch.Tensor | None = None
+        self.fixed_shape = False
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
             if name.endswith("proj.weight") and "blocks" in name:  # residual projections
@@ -434,8 +437,16 @@ class CodecLM(nn.Module):
 
     # ----- generation layout: KV cache, left-padded prefixes ----------------------------------
 
-    def setup_cache(self, batch: int, max_len: int, device=None, dtype=None) -> None:
-        """Allocate a KV cache for `batch` sequences of up to `max_len` columns."""
+    def setup_cache(
+        self, batch: int, max_len: int, device=None, dtype=None, fixed_shape: bool = False
+    ) -> None:
+        """Allocate a KV cache for `batch` sequences of up to `max_len` columns.
+
+        Each step attends to the columns written so far, not to the whole preallocated cache
+        (its empty tail would cost time at every step); `fixed_shape=True` attends to all
+        `max_len` columns (masked) so that every step has the same shapes, as a compiled step
+        needs.
+        """
         if max_len > self.config.max_seq_len:
             raise TextError(
                 f"generation needs {max_len} positions but max_seq_len is "
@@ -447,6 +458,7 @@ class CodecLM(nn.Module):
         c = self.config
         for block in self.blocks:
             block.attn.cache = KVCache(batch, c.n_head, max_len, c.head_dim, dtype, device)
+        self.fixed_shape = fixed_shape
 
     def clear_cache(self) -> None:
         for block in self.blocks:
@@ -456,12 +468,14 @@ class CodecLM(nn.Module):
     def _run_cached(self, x: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
         """Run the blocks on x [B, L, D] at cache columns [L] (left-padded layout)."""
         assert self.key_valid is not None and self.left_pad is not None, "call prefill first"
-        max_len = self.key_valid.shape[1]
-        keys = torch.arange(max_len, device=x.device)
+        # Keys: the columns written so far (columns are ascending), or all for a fixed shape.
+        n_keys = self.key_valid.shape[1] if self.fixed_shape else int(columns[-1]) + 1
+        keys = torch.arange(n_keys, device=x.device)
         # A query sees keys at or before its column that are not left padding. Padding
         # queries see themselves only, which keeps softmax finite (their output is unused).
-        causal = keys[None, :] <= columns[:, None]  # [L, max_len]
-        mask = causal & (self.key_valid[:, None, :] | (keys[None, :] == columns[:, None]))
+        causal = keys[None, :] <= columns[:, None]  # [L, n_keys]
+        valid = self.key_valid[:, None, :n_keys]
+        mask = causal & (valid | (keys[None, :] == columns[:, None]))
         positions = (columns[None, :] - self.left_pad[:, None]).clamp(min=0)  # [B, L]
         cos, sin = self.rope(positions)
         for block in self.blocks:

@@ -38,7 +38,7 @@ from tts.pretrained import BUNDLE_FORMAT, resolve_model_dir
 from tts.semantic import SemanticTokenizer
 from tts.speakers import StyleEncoder, build_conditioning, load_speaker_encoder
 from tts.speakers.speaker_encoder import SpeakerEncoder
-from tts.streaming import SegmentJoiner, StreamingDecoder
+from tts.streaming import SegmentJoiner, StreamingDecoder, decoder_context_frames
 from tts.text import SymbolInventory, TextChunk, TextFrontend
 from tts.watermark import maybe_watermark
 
@@ -294,7 +294,9 @@ class Synthesizer:
     def _phonemes(self, chunk: TextChunk) -> torch.Tensor:
         return torch.tensor(chunk.ids, dtype=torch.long, device=self.device)
 
-    def _finish(self, wav: np.ndarray, speed: float, watermark: bool) -> np.ndarray:
+    def _finish(
+        self, wav: np.ndarray, speed: float, watermark: bool, verify: bool = True
+    ) -> np.ndarray:
         if speed != 1.0 and wav.size:
             import librosa
 
@@ -302,7 +304,7 @@ class Synthesizer:
         peak = float(np.max(np.abs(wav))) if wav.size else 0.0
         if peak > 1.0:  # never clip: scale the (rare) overshoot down
             wav = wav / peak
-        return maybe_watermark(wav, self.sample_rate, enabled=watermark)
+        return maybe_watermark(wav, self.sample_rate, enabled=watermark, verify=verify)
 
     def synthesize(
         self,
@@ -372,13 +374,14 @@ class Synthesizer:
         seed: int | None = None,
         sampling: SamplingConfig | None = None,
         watermark: bool = True,
-        chunk_frames: int = 8,
+        chunk_frames: int | None = None,
         min_chunk_ms: float = 160.0,
     ) -> Iterator[np.ndarray]:
         """Yield float32 audio pieces at `sample_rate` while the LM generates.
 
         A piece is released once `chunk_frames` new frames are decodable and at least
         `min_chunk_ms` of audio is ready (short pieces would watermark and stretch badly).
+        The default `chunk_frames` is the fewest that make the first piece that long.
         """
         pieces = self._stream(
             text, reference, language, emotion, intensity, style_reference, speed, seed,
@@ -402,15 +405,27 @@ class Synthesizer:
         seeds = self._seeds(seed, len(chunks))
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
         min_samples = int(self.sample_rate * min_chunk_ms / 1000)
+        if chunk_frames is None:
+            # The decoder holds back its lookahead frames and the joiner its cross-fade.
+            held_ms = min_chunk_ms + self.config.crossfade_ms
+            lookahead = decoder_context_frames(self.codec)[1]
+            chunk_frames = lookahead + math.ceil(held_ms * self.codec.frame_rate / 1000)
         pending: list[np.ndarray] = []
+        first = True
 
         def ready(force: bool = False) -> np.ndarray | None:
+            nonlocal first
             size = sum(p.size for p in pending)
             if size == 0 or (size < min_samples and not force):
                 return None
             wav = np.concatenate(pending)
             pending.clear()
-            return self._finish(wav, speed, watermark)
+            # Every piece is marked. The check that the mark took is skipped on the first
+            # piece only: the listener is waiting on it, while later pieces come faster than
+            # they play, so their check costs no waiting.
+            out = self._finish(wav, speed, watermark, verify=not first)
+            first = False
+            return out
 
         for chunk, chunk_seed in zip(chunks, seeds, strict=True):
             pending.append(joiner.start_segment())

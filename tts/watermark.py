@@ -96,8 +96,14 @@ def default_watermarker() -> Watermarker:
     return _default
 
 
-def maybe_watermark(wav: np.ndarray, sample_rate: int, enabled: bool = True) -> np.ndarray:
-    """Watermark unless the caller explicitly opted out; opting out is logged every time."""
+def maybe_watermark(
+    wav: np.ndarray, sample_rate: int, enabled: bool = True, verify: bool = True
+) -> np.ndarray:
+    """Watermark unless the caller explicitly opted out; opting out is logged every time.
+
+    `verify`: detect the mark afterwards and warn when it did not take (costs about as much
+    as marking; a stream skips it where latency matters).
+    """
     if not enabled:
         log.warning("watermarking DISABLED by explicit request (watermark=False)")
         return np.asarray(wav, dtype=np.float32)
@@ -106,7 +112,7 @@ def maybe_watermark(wav: np.ndarray, sample_rate: int, enabled: bool = True) -> 
     # Perth hides its mark in the speech spectrum; silence, very short or degenerate audio
     # (e.g. from an undertrained model) may not hold it. Check, and say so instead of
     # silently shipping unmarked audio.
-    if len(marked) * PERTH_RATE >= MIN_SAMPLES * sample_rate:
+    if verify and len(marked) * PERTH_RATE >= MIN_SAMPLES * sample_rate:
         score = marker.detect(marked, sample_rate)
         if score < DETECTION_THRESHOLD:
             log.warning(

@@ -87,5 +87,9 @@ def test_audio_that_cannot_hold_the_mark_is_reported(speech, caplog):
     assert "did not take" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="tts.watermark"):
+        unchecked = maybe_watermark(tone, 24000, verify=False)
+    np.testing.assert_array_equal(unchecked, marked)  # marked all the same, just not checked
+    assert "did not take" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="tts.watermark"):
         maybe_watermark(*speech)
     assert "did not take" not in caplog.text

@@ -43,8 +43,10 @@ def test_forward_shapes_and_max_frames_rule(model):
     assert c.max_frames(20) == int(c.max_frames_per_phoneme * 20 + c.max_frames_offset)
 
 
-def test_kv_cache_decoding_matches_full_forward(model):
-    # Different text lengths (left padding at decode time) and different audio lengths.
+@pytest.mark.parametrize("fixed_shape", [False, True])
+def test_kv_cache_decoding_matches_full_forward(model, fixed_shape):
+    # Different text lengths (left padding at decode time) and different audio lengths; the
+    # cache is larger than needed, its unwritten tail either skipped or masked (fixed_shape).
     texts = random_texts([4, 11, 7], seed=1)
     ids, lengths = pad_phonemes(texts, 0)
     cond = random_cond(3, seed=1)
@@ -54,7 +56,7 @@ def test_kv_cache_decoding_matches_full_forward(model):
         full = model(ids, lengths, cond, inputs)
         n_steps = inputs.shape[2]
         n_prefix = ids.shape[1] + 4
-        model.setup_cache(3, n_prefix + n_steps)
+        model.setup_cache(3, n_prefix + n_steps + 17, fixed_shape=fixed_shape)
         cached = [model.prefill(ids, lengths, cond)]
         for t in range(1, n_steps):
             cached.append(model.decode_step(inputs[:, :, t], torch.tensor([n_prefix + t])))

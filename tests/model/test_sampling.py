@@ -7,6 +7,7 @@ from tts.errors import ConfigError
 from tts.generate import (
     SamplingConfig,
     apply_repetition_penalty,
+    codebook_temperatures,
     sample_codes,
     top_k_filter,
     top_p_filter,
@@ -74,6 +75,45 @@ def test_sampling_follows_the_distribution():
     assert torch.allclose(freq, probs, atol=0.03)
 
 
+def test_unit_temperature_applies_to_the_unit_streams_only():
+    sampling = SamplingConfig(temperature=0.8, unit_temperature=0.3)
+    assert codebook_temperatures(sampling, 5, 1) == [0.3, 0.8, 0.8, 0.8, 0.8]
+    assert codebook_temperatures(sampling, 4, 0) == [0.8] * 4  # no unit stream: unused
+    assert codebook_temperatures(SamplingConfig(temperature=0.7), 3, 1) == [0.7] * 3
+
+
+def test_per_codebook_temperatures_sharpen_only_their_codebook():
+    # Two codebooks with the same flat-ish distribution: a cold first codebook concentrates
+    # on the top id; the second keeps its spread. Greedy (0) on the first gives exactly the
+    # argmax there and leaves the second codebook's draws unchanged (same noise per item).
+    probs = torch.tensor([0.4, 0.3, 0.2, 0.1])
+    logits = probs.log().view(1, 1, 4).repeat(1, 2, 1)
+    counts = torch.zeros(2, 4)
+    gen = [torch.Generator().manual_seed(0)]
+    for _ in range(2000):
+        codes = sample_codes(logits, SamplingConfig(), gen, [0.2, 1.0])
+        counts[0, codes[0, 0]] += 1
+        counts[1, codes[0, 1]] += 1
+    freq = counts / counts.sum(1, keepdim=True)
+    assert freq[0, 0] > 0.75  # (0.4^5 / sum p^5 = 0.76)
+    assert torch.allclose(freq[1], probs, atol=0.04)
+
+    logits = torch.randn(3, 5, 30)
+    plain = sample_codes(
+        logits, SamplingConfig(), [torch.Generator().manual_seed(i) for i in range(3)]
+    )
+    mixed = sample_codes(
+        logits,
+        SamplingConfig(),
+        [torch.Generator().manual_seed(i) for i in range(3)],
+        [0, 1, 1, 1, 1],
+    )
+    assert torch.equal(mixed[:, 0], logits[:, 0].argmax(-1))
+    assert torch.equal(mixed[:, 1:], plain[:, 1:])
+    with pytest.raises(ConfigError, match="temperatures"):
+        sample_codes(logits, SamplingConfig(), None, [1.0, 1.0])
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -83,6 +123,8 @@ def test_sampling_follows_the_distribution():
         {"repetition_penalty": 0},
         {"cfg_scale": -1},
         {"temperature": math.inf},
+        {"unit_temperature": -0.1},
+        {"unit_temperature": math.nan},
     ],
 )
 def test_bad_sampling_settings_are_config_errors(kwargs):

@@ -73,6 +73,19 @@ def test_bad_input_gives_a_clear_gradio_error(backend, clip_path, over, message)
         backend.generate(*inputs(str(clip_path), **over))
 
 
+def test_sliders_keep_the_models_other_sampling_settings(backend, monkeypatch):
+    import dataclasses
+
+    base = dataclasses.replace(
+        backend.synth.config.sampling, unit_temperature=0.3, repetition_penalty=1.1
+    )
+    monkeypatch.setattr(backend.synth.config, "sampling", base)
+    _, options = backend.options(*inputs(None, temperature=0.6, top_k=20, cfg_scale=2.0))
+    assert options["sampling"] == dataclasses.replace(
+        base, temperature=0.6, top_k=20, top_p=0.95, cfg_scale=2.0
+    )
+
+
 def test_bad_reference_clip_is_reported(backend, tmp_path):
     bad = tmp_path / "noise.wav"
     bad.write_bytes(b"RIFF....not audio")

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tts.codecs import load_codec
-from tts.streaming import SegmentJoiner, StreamingDecoder
+from tts.errors import ConfigError
+from tts.streaming import SegmentJoiner, StreamingDecoder, decoder_context_frames
 
 
 def _join(segments, pieces_per_segment, sr=1000, crossfade_ms=20.0, pause_ms=0.0):
@@ -74,3 +75,25 @@ def test_streaming_decoder_matches_one_shot_decode(codec, step):
     np.testing.assert_allclose(streamed, full, atol=1e-4)
     # audio starts flowing before the sequence ends (that is the point of streaming)
     assert first_ready * step < codes.shape[1]
+
+
+def test_attention_decoders_get_long_history_and_short_lookahead():
+    # A decoder with a frame transformer has no exact window: it decodes each window with 32
+    # frames before (compute only) and 4 after (latency), so 8 frames give 4 frames of audio.
+    torch.manual_seed(0)
+    codec = load_codec("koe-small", pretrained=False)
+    assert decoder_context_frames(codec) == (32, 4)
+    codes = torch.randint(0, codec.codebook_size, (codec.n_codebooks, 60))
+    decoder = StreamingDecoder(codec)
+    first = decoder.push(codes[:, :8])
+    assert first.size == 4 * codec.samples_per_frame
+    parts = [first] + [decoder.push(codes[:, i : i + 8]) for i in range(8, 60, 8)]
+    streamed = np.concatenate([*parts, decoder.flush()])
+    full = codec.decode(codes[None])[0].numpy()
+    assert streamed.shape == full.shape
+    # conv-only decoders get an exact, symmetric window
+    tiny = load_codec("koe-tiny", pretrained=False)
+    before, after = decoder_context_frames(tiny)
+    assert before == after > 0
+    with pytest.raises(ConfigError, match="context"):
+        StreamingDecoder(tiny, context=(-1, 2))

@@ -245,6 +245,32 @@ def test_cli_synthesize_and_stream(bundle_dir, tmp_path, capsys):
     assert "empty" in capsys.readouterr().err
 
 
+def test_cli_sampling_flags_override_only_what_is_given(bundle_dir, tmp_path, monkeypatch):
+    import dataclasses
+
+    from tts.cli import main
+    from tts.generate import SamplingConfig
+
+    base = SamplingConfig(temperature=0.8, unit_temperature=0.4, top_k=50, repetition_penalty=1.2)
+    seen = []
+    real_load = Synthesizer.from_pretrained
+
+    def load(*args, **kwargs):
+        synth = real_load(*args, **kwargs)
+        synth.config.sampling = dataclasses.replace(base)
+        real = synth.synthesize
+        synth.synthesize = lambda text, **kw: seen.append(kw["sampling"]) or real(text, **kw)
+        return synth
+
+    monkeypatch.setattr(Synthesizer, "from_pretrained", staticmethod(load))
+    args = ["synthesize", "--model", str(bundle_dir), "--text", "Hi.", "--out", str(tmp_path / "a.wav")]  # fmt: skip
+    assert main(args) == 0
+    assert seen[-1] is None  # nothing given: the model's own settings
+    assert main([*args, "--unit-temperature", "0.1", "--top-p", "0.9"]) == 0
+    assert seen[-1] == dataclasses.replace(base, unit_temperature=0.1, top_p=0.9)
+    assert main([*args, "--unit-temperature", "-1"]) == 1  # a clear config error, not a crash
+
+
 def test_thread_setting_holds_while_synthesizing_and_is_restored(bundle_dir, monkeypatch, tmp_path):
     """`threads` (or the bundle's cpu_threads) applies while the pipeline works, including
     between a stream's pieces, and the caller's torch setting is back whenever it has control."""
