@@ -61,6 +61,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         top_p=args.top_p,
         cfg_scale=args.cfg_scale,
+        emotion_guidance=args.emotion_guidance,
     )
     given = {k: v for k, v in given.items() if v is not None}
     sampling = dataclasses.replace(synth.config.sampling, **given) if given else None
@@ -283,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--cfg-scale", type=float, default=None)
+    p.add_argument(
+        "--emotion-guidance",
+        type=float,
+        default=None,
+        help="> 1 strengthens the emotion against a neutral pass (1 = off)",
+    )
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     p.add_argument(

@@ -12,6 +12,7 @@ batch (prefixes are left-padded with a key mask; see tts/model.py).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -22,7 +23,10 @@ import torch
 from tts.conditioning import Conditioning
 from tts.delay import undo_delay
 from tts.errors import ConfigError, TextError
+from tts.labels import EMOTIONS
 from tts.model import CodecLM, ConditionDrop, ConditioningError
+
+NEUTRAL = EMOTIONS.index("neutral")
 
 
 class MaxLengthWarning(UserWarning):
@@ -41,6 +45,10 @@ class SamplingConfig:
     repetition_penalty: float = 1.0  # > 1 discourages codes seen in the recent window; 1 = off
     repetition_window: int = 32  # steps of each codebook's history the penalty looks at
     cfg_scale: float = 1.0  # classifier-free guidance; 1 = off (no unconditional pass)
+    # Emotion guidance: also run each text as neutral (intensity 0) and push the logits away
+    # from it, logits + (g - 1) * (emotional - neutral). Strengthens what the emotion label
+    # changes; no effect on neutral items; 1 = off (no extra pass).
+    emotion_guidance: float = 1.0
 
     def __post_init__(self) -> None:
         if self.temperature < 0 or not math.isfinite(self.temperature):
@@ -58,6 +66,8 @@ class SamplingConfig:
             raise ConfigError(f"repetition_window must be >= 1, got {self.repetition_window}")
         if self.cfg_scale < 0:
             raise ConfigError(f"cfg_scale must be >= 0, got {self.cfg_scale}")
+        if self.emotion_guidance < 0 or not math.isfinite(self.emotion_guidance):
+            raise ConfigError(f"emotion_guidance must be >= 0, got {self.emotion_guidance}")
 
 
 @dataclass
@@ -242,14 +252,22 @@ def generate_stream(
     caps_t = torch.tensor([min(c, room) for c in caps], device=device)  # the cap wins over min
     n_steps = int(caps_t.max()) + tail + 1
 
-    # Classifier-free guidance: the second half of a doubled batch drops the conditions.
+    # Guidance runs the texts again under other conditions, as more rows of the batch:
+    # classifier-free guidance with every condition dropped, emotion guidance as neutral.
+    cond = cond.to(device)
+    emotional = bool(((cond.intensity != 0) & (cond.emotion != NEUTRAL)).any())
     use_cfg = sampling.cfg_scale != 1.0
-    rows_ids, rows_len, rows_cond = ids.to(device), lengths.to(device), cond.to(device)
-    drop = ConditionDrop.none(batch, device)
+    use_emotion = sampling.emotion_guidance != 1.0 and emotional
+    conds, drops = [cond], [ConditionDrop.none(batch, device)]
     if use_cfg:
-        rows_ids, rows_len = rows_ids.repeat(2, 1), rows_len.repeat(2)
-        rows_cond = Conditioning.cat([rows_cond, rows_cond])
-        drop = ConditionDrop.cat([drop, ConditionDrop.all(batch, device)])
+        conds.append(cond)
+        drops.append(ConditionDrop.all(batch, device))
+    if use_emotion:
+        conds.append(dataclasses.replace(cond, intensity=torch.zeros_like(cond.intensity)))
+        drops.append(ConditionDrop.none(batch, device))
+    n_pass = len(conds)
+    rows_ids, rows_len = ids.to(device).repeat(n_pass, 1), lengths.to(device).repeat(n_pass)
+    rows_cond, drop = Conditioning.cat(conds), ConditionDrop.cat(drops)
 
     temperatures = codebook_temperatures(sampling, n_cb, config.n_semantic)
     generators = _generators(seed, batch, device) if max(temperatures) > 0 else None
@@ -273,11 +291,15 @@ def generate_stream(
             if t > 0:
                 frame_in = history[:, :, t - 1]
                 column = torch.tensor([n_prefix + t], device=device)
-                logits = decode(frame_in.repeat(2, 1) if use_cfg else frame_in, column)
-            logits = logits.float()
+                logits = decode(frame_in.repeat(n_pass, 1), column)
+            passes = list(logits.float().chunk(n_pass))
+            logits = cond_logits = passes.pop(0)
             if use_cfg:
-                cond_logits, uncond_logits = logits.chunk(2)
+                uncond_logits = passes.pop(0)
                 logits = uncond_logits + sampling.cfg_scale * (cond_logits - uncond_logits)
+            if use_emotion:
+                neutral_logits = passes.pop(0)
+                logits = logits + (sampling.emotion_guidance - 1) * (cond_logits - neutral_logits)
 
             # Only codebook 0 decides the end (the others follow the delay pattern), and not
             # before min_frames.

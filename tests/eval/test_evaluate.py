@@ -136,7 +136,9 @@ def test_speed_model_and_kokoro(synth):
     if engine_available("kokoro"):
         kokoro = result["kokoro"]
         assert kokoro["rtf"] > 0 and kokoro["first_chunk_s"] > 0 and kokoro["audio_seconds"] > 0.3
-    assert "this model (streaming)" in ev.markdown_report({"speed": result})
+    assert "this model (RTF one-shot, first chunk streamed)" in ev.markdown_report(
+        {"speed": result}
+    )
 
 
 def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):

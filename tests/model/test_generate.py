@@ -112,6 +112,36 @@ def test_cfg(lm):
     assert any(not torch.equal(x.codes, y.codes) for x, y in zip(plain, strong, strict=True))
 
 
+def test_emotion_guidance(lm):
+    from tts.labels import EMOTIONS
+
+    texts, cond = random_texts([5, 7, 6]), random_cond(3)
+    cond.emotion = torch.tensor([EMOTIONS.index("angry"), EMOTIONS.index("neutral"), 2])
+    cond.intensity = torch.tensor([1.0, 1.0, 0.0])  # item 2: an emotion at intensity 0
+    plain = quiet_generate(lm, texts, cond, GREEDY, max_frames=16)
+    strong = SamplingConfig(temperature=0, emotion_guidance=4.0)
+    guided = quiet_generate(lm, texts, cond, strong, max_frames=16)
+    # Neutral items, and emotions at intensity 0, are their own neutral pass: unchanged.
+    assert torch.equal(plain[1].codes, guided[1].codes)
+    assert torch.equal(plain[2].codes, guided[2].codes)
+    assert not torch.equal(plain[0].codes, guided[0].codes)
+    # The first step's codes follow emotional + (g - 1) * (emotional - neutral).
+    neutral = Conditioning(**{**vars(select(cond, 0)), "intensity": torch.zeros(1)})
+    prefill = []
+    for c in (select(cond, 0), neutral):
+        ids = texts[0][None]
+        lm.setup_cache(1, ids.shape[1] + 8)
+        prefill.append(lm.prefill(ids, torch.tensor([ids.shape[1]]), c))
+        lm.clear_cache()
+    expected = (prefill[0] + 3.0 * (prefill[0] - prefill[1]))[0, 0].argmax()
+    first = quiet_generate(lm, texts[:1], select(cond, 0), strong, max_frames=16)[0]
+    assert first.codes[0, 0] == expected or (
+        first.n_frames == 1 and expected == lm.config.special.eos
+    )
+    with pytest.raises(ConfigError, match="emotion_guidance"):
+        SamplingConfig(emotion_guidance=-1)
+
+
 def test_max_length_cap_is_enforced_and_reported(model):
     config = tiny_config(max_frames_per_phoneme=2.0, max_frames_offset=3)
     lm = CodecLM(config).eval()

@@ -569,7 +569,11 @@ def markdown_report(results: dict[str, Any]) -> str:
         out += ["| system | RTF | first-chunk latency (s) |", "|---|---|---|"]
         for name in ("model", "kokoro"):
             if sp.get(name):
-                label = "this model (streaming)" if name == "model" else "Kokoro-82M ONNX (full)"
+                label = (
+                    "this model (RTF one-shot, first chunk streamed)"
+                    if name == "model"
+                    else "Kokoro-82M ONNX (full)"
+                )
                 out.append(
                     f"| {label} | {_fmt(sp[name]['rtf'])} | {_fmt(sp[name]['first_chunk_s'])} |"
                 )
