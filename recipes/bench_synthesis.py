@@ -42,7 +42,7 @@ def measure(synth: Synthesizer, language: str, text: str, repeats: int) -> dict:
         total = time.perf_counter() - start
         start = time.perf_counter()
         first = None
-        for _ in synth.stream(text, language=language, seed=r, chunk_frames=4):
+        for _ in synth.stream(text, language=language, seed=r):  # default chunking
             if first is None:
                 sync()
                 first = time.perf_counter() - start
