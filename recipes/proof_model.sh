@@ -101,9 +101,10 @@ lm3() {
 }
 
 lm4() {
-  # Continues v3 (the shipped bundle; BASE= the lm3 run's fp32 bundle_best when it is still
-  # there) with a fresh warm-up and cosine: 1,600 more steps, ~80 min on 2 cores. The text gain
-  # was still rising when lm3's 800-step schedule ended.
+  # Continues v3 with a fresh warm-up and cosine: 1,600 more steps, ~85 min on 2 cores (the
+  # text gain was still rising when lm3's 800-step schedule ended). v3 is lm3's bundle_best
+  # (used here: BASE=$RUNS/lm_proof3/bundle_best, float32) or the bundle shipped at commit
+  # 783a0f4 (tts/pretrained/default until v4 replaced it; check it out and pass BASE=).
   "$PY" recipes/train.py --config configs/lm_proof4_cpu.json --out "$RUNS/lm_proof4" \
     data="$RUNS/proof2_tokens" init_from="${BASE:-tts/pretrained/default}" \
     --stop-after "${STOP_AFTER:-1600}"
@@ -115,10 +116,12 @@ evaluate() {
 }
 
 ship() {
-  # --cpu-threads 1: this 12.9 M LM decodes faster on one torch thread than on two here.
-  # v3: the lowest-validation-loss bundle of lm3 (step 800, its last evaluation).
-  "$PY" recipes/ship_model.py --bundle "$RUNS/lm_proof3/bundle_best" \
-    --card docs/model-card.md --default-voice kokoro-jf_alpha --cpu-threads 1
+  # --cpu-threads 1: this 13.5 M LM decodes faster on one torch thread than on two here.
+  # v4: lm4's last bundle (step 1,600, the end of its cosine; its text gain was the highest).
+  # Units sampled at 0.4: on v3 that lowered the mean CER of the five languages 0.85 -> 0.78.
+  "$PY" recipes/ship_model.py --bundle "$RUNS/lm_proof4/bundle" \
+    --card docs/model-card.md --default-voice kokoro-jf_alpha --cpu-threads 1 \
+    --sampling "${SHIP_SAMPLING:-unit_temperature=0.4,emotion_guidance=1.5}"
 }
 
 case "${1:-}" in
@@ -134,6 +137,6 @@ case "${1:-}" in
   lm4) lm4 ;;
   eval) evaluate ;;
   ship) ship ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; ship; evaluate ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; ship; evaluate ;;
   *) sed -n '2,23p' "$0"; exit 2 ;;
 esac

@@ -83,6 +83,26 @@ def test_emotion_analysis_on_controlled_prosody(neutral_clip, emotion):
     assert not ev.analyse_emotion_shifts(neutral, reversed_, emotion)["monotonic"]
 
 
+def test_an_emotion_that_loses_the_voice_fails_its_f0_checks():
+    # Neutral speech has F0; sad at full intensity came out unvoiced (no F0 measurable):
+    # that is a failure of the label, not a check to skip.
+    neutral = {"f0_mean_st": 13.0, "f0_range_st": 1.0, "energy_db": -25.0, "sec_per_phoneme": 0.06}
+    half = {"f0_mean_st": 12.0, "f0_range_st": 0.8, "energy_db": -28.0, "sec_per_phoneme": 0.07}
+    lost = {"f0_mean_st": None, "f0_range_st": None, "energy_db": -31.0, "sec_per_phoneme": 0.08}
+    report = ev.analyse_emotion_shifts(neutral, {0.0: neutral, 0.5: half, 1.0: lost}, "sad")
+    assert report["checks"]["f0_mean_st"]["correct_direction"] is False
+    assert report["checks"]["energy_db"]["correct_direction"] is True
+    assert not report["correct_direction"] and not report["monotonic"]
+    # with F0 kept, the same shifts pass
+    kept = dict(lost, f0_mean_st=11.0, f0_range_st=0.6)
+    report = ev.analyse_emotion_shifts(neutral, {0.0: neutral, 0.5: half, 1.0: kept}, "sad")
+    assert report["correct_direction"] and report["monotonic"], report
+    # no F0 in the neutral speech either: nothing to judge the F0 by
+    unvoiced = dict(neutral, f0_mean_st=None, f0_range_st=None)
+    report = ev.analyse_emotion_shifts(unvoiced, {0.0: unvoiced, 1.0: lost}, "sad")
+    assert report["checks"]["f0_mean_st"]["correct_direction"] is None
+
+
 def test_whisper_has_no_f0_direction():
     d = ev.expected_directions("whisper")
     assert d["f0_mean_st"] == 0 and d["energy_db"] == -1 and d["duration_pct"] == 1

@@ -349,8 +349,13 @@ def analyse_emotion_shifts(
     checks: dict[str, dict[str, Any]] = {}
     for key, direction in directions.items():
         values = shifts[key]
-        if direction == 0 or any(v is None for v in values):
+        if direction == 0 or neutral.get(key, 0.0) is None:  # nothing to judge against
             checks[key] = {"direction": direction, "monotonic": None, "correct_direction": None}
+            continue
+        if any(v is None for v in values):
+            # Measurable in neutral speech but gone here (no voiced frames where the label
+            # keeps a voice): the label broke the speech, which is a failure, not a pass.
+            checks[key] = {"direction": direction, "monotonic": False, "correct_direction": False}
             continue
         tol = TOLERANCE[key]
         steps = [direction * (b - a) for a, b in itertools.pairwise(values)]
