@@ -154,10 +154,9 @@ def sample_codes(
         raise ConfigError(f"{len(temps)} temperatures for {logits.shape[1]} codebooks")
     if all(t == 0 for t in temps):
         return logits.argmax(-1)
-    greedy = logits.argmax(-1)
     scale = torch.tensor([t if t > 0 else 1.0 for t in temps], device=logits.device)
-    logits = top_k_filter(logits / scale[:, None], sampling.top_k)
-    probs = top_p_filter(logits, sampling.top_p).softmax(-1)
+    scaled = top_k_filter(logits / scale[:, None], sampling.top_k)
+    probs = top_p_filter(scaled, sampling.top_p).softmax(-1)
     assert generators is not None and len(generators) == probs.shape[0]
     noise = torch.stack(
         [
@@ -166,8 +165,10 @@ def sample_codes(
         ]
     )
     sampled = (probs / noise).argmax(-1)
+    if all(t > 0 for t in temps):  # the usual case: no greedy codebook to put back
+        return sampled
     is_greedy = torch.tensor([t == 0 for t in temps], device=logits.device)
-    return torch.where(is_greedy, greedy, sampled)
+    return torch.where(is_greedy, logits.argmax(-1), sampled)
 
 
 # ----- the generation loop ------------------------------------------------------------------
