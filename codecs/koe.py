@@ -75,6 +75,38 @@ class KoeCodec(Codec):
     def _decode(self, codes: torch.Tensor) -> torch.Tensor:
         return self.model.decode(codes)
 
+    @property
+    def continues_phase(self) -> bool:
+        """True when windows must be chained with `decode_window` (a source-filter decoder)."""
+        return self.config.decoder_kind == "source_filter"
+
+    @torch.inference_mode()
+    def decode_window(
+        self, codes: torch.Tensor, start_frame: int, anchor_frame: int, anchor_phase: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode frames [1, K, F] that start at absolute frame `start_frame`, continuing an
+        earlier window: the fundamental's phase at window frame `anchor_frame` is `anchor_phase`.
+
+        Returns (wav [1, F * samples_per_frame], the phase at each frame boundary [F + 1], to
+        anchor a later window at any of them). For a source-filter decoder; other decoders just
+        decode, with phases 0.
+        """
+        codes = self.check_codes(codes).to(self.device)
+        if codes.shape[0] != 1:
+            raise ConfigError(f"decode_window takes one sequence, got a batch of {codes.shape[0]}")
+        if not self.continues_phase:
+            return self._decode(codes).float(), torch.zeros(codes.shape[-1] + 1)
+        hop = self.samples_per_frame
+        decoder = self.model.decoder
+        controls = decoder.controls(self.model.fsq.decode(codes))
+        wav, phase = decoder.render(
+            controls,
+            start_sample=start_frame * hop,
+            anchor_sample=anchor_frame * hop,
+            anchor_phase=anchor_phase,
+        )
+        return wav.float(), phase[0, ::hop].cpu()
+
 
 def find_checkpoint_dir(path: str | Path) -> Path:
     """A codec checkpoint folder, or a training run folder holding one in `checkpoint/`."""

@@ -29,6 +29,8 @@ from tts.errors import ConfigError
 
 from .fsq import FSQ
 
+DECODER_KINDS = ("istft", "source_filter")
+
 
 @dataclass
 class CodecConfig:
@@ -49,6 +51,11 @@ class CodecConfig:
     decoder_blocks: int = 4  # ConvNeXt blocks at the STFT rate
     convnext_mult: int = 3  # ConvNeXt hidden width = mult x dim
     istft_n_fft: int = 960  # window of the inverse STFT; its hop is hop / decoder_upsample
+    # "istft": predict STFT magnitude and phase; "source_filter": predict F0, voicing and the
+    # gains of a harmonic and a noise source (codecs/source_filter.py). Same trunk and codes.
+    decoder_kind: str = "istft"
+    f0_min_hz: float = 50.0  # the source-filter decoder's F0 range
+    f0_max_hz: float = 800.0
 
     @property
     def hop(self) -> int:
@@ -63,6 +70,15 @@ class CodecConfig:
         return self.hop // self.decoder_upsample
 
     def validate(self) -> CodecConfig:
+        if self.decoder_kind not in DECODER_KINDS:
+            raise ConfigError(
+                f"decoder_kind must be one of {DECODER_KINDS}, got {self.decoder_kind!r}"
+            )
+        if not 0 < self.f0_min_hz < self.f0_max_hz < self.sample_rate / 2:
+            raise ConfigError(
+                f"need 0 < f0_min_hz < f0_max_hz < sample_rate / 2, got "
+                f"{self.f0_min_hz}, {self.f0_max_hz}"
+            )
         if self.decoder_upsample != 1 and self.decoder_upsample % 2:
             raise ConfigError(f"decoder_upsample must be 1 or even, got {self.decoder_upsample}")
         if self.hop % self.decoder_upsample:
@@ -268,10 +284,13 @@ class Decoder(nn.Module):
         self.head = nn.Linear(dim, cfg.istft_n_fft + 2)  # log magnitude + phase per bin
         self.register_buffer("window", torch.hann_window(cfg.istft_n_fft), persistent=False)
 
-    def forward(self, latent: torch.Tensor) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, F * hop]
+    def features(self, latent: torch.Tensor) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, dim, L]
+        """The trunk: frame-rate blocks, upsampling to the STFT rate, STFT-rate blocks."""
         x = self.transformer(self.frame_blocks(self.stem(latent)))
-        x = self.blocks(self.upsample(x))
-        h = self.head(self.norm(x.transpose(1, 2))).transpose(1, 2)
+        return self.blocks(self.upsample(x))
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, F * hop]
+        h = self.head(self.norm(self.features(latent).transpose(1, 2))).transpose(1, 2)
         log_mag, phase = h.chunk(2, dim=1)
         mag = torch.exp(log_mag.clamp(max=6.0))  # clamp: one bad step must not overflow
         spec = torch.polar(mag, phase)
@@ -291,7 +310,12 @@ class CodecModel(nn.Module):
         # and the codes never start to carry information (measured: 1 code in use at init).
         self.pre_fsq_norm = nn.LayerNorm(cfg.latent_dim)
         self.to_fsq = nn.Conv1d(cfg.latent_dim, self.fsq.dim, 1)
-        self.decoder = Decoder(cfg)
+        if cfg.decoder_kind == "source_filter":
+            from .source_filter import SourceFilterDecoder  # imports this module
+
+            self.decoder: Decoder = SourceFilterDecoder(cfg)
+        else:
+            self.decoder = Decoder(cfg)
 
     def latent(self, wav: torch.Tensor) -> torch.Tensor:  # [B, 1, T] -> [B, fsq dim, T/hop]
         h = self.pre_fsq_norm(self.encoder(wav).transpose(1, 2)).transpose(1, 2)
@@ -303,7 +327,21 @@ class CodecModel(nn.Module):
     def decode(self, codes: torch.Tensor) -> torch.Tensor:  # [B, K, F] -> [B, F * hop]
         return self.decoder(self.fsq.decode(codes))
 
-    def forward(self, wav: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """wav [B, 1, T] with T % hop == 0 -> (reconstruction [B, T], codes [B, K, T/hop])."""
+    def forward(
+        self,
+        wav: torch.Tensor,
+        f0: torch.Tensor | None = None,
+        voicing: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """wav [B, 1, T] with T % hop == 0 -> (reconstruction [B, T], codes [B, K, T/hop],
+        the source-filter decoder's controls or {}).
+
+        f0 / voicing [B, T / istft_hop]: measured pitch for the source-filter decoder's source
+        (teacher forcing in training); by default it uses its own predictions.
+        """
         quantised, codes = self.fsq(self.latent(wav))
-        return self.decoder(quantised), codes
+        if self.cfg.decoder_kind != "source_filter":
+            return self.decoder(quantised), codes, {}
+        controls = self.decoder.controls(quantised)
+        recon = self.decoder.render(controls, f0=f0, voicing=voicing)[0]
+        return recon, codes, controls

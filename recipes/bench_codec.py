@@ -8,7 +8,9 @@ For each codec: frame rate, tokens per second of audio (frame_rate x codebooks),
 (tokens/s x log2(codebook size)), encode and decode real-time factor (seconds of compute per
 second of audio; CPU, and CUDA when present), and on held-out sentences synthesised here
 (pyopenjtalk for ja, espeak-ng for en/de): log-mel distance and STOI between original and
-resynthesis, and Whisper-base CER of the resynthesis against the sentence text. The row
+resynthesis, the share of voiced frames kept (WORLD DIO's voiced frames in the resynthesis
+over those in the original: a decoder that loses the harmonics of voiced speech scores far
+below 1), and Whisper-base CER of the resynthesis against the sentence text. The row
 "original" is the judge on the unprocessed clips: the CER floor of these voices.
 Codecs whose pretrained weights are not on this machine run with random weights; the
 `weights` column says so, and their quality numbers then only show the pipeline works.
@@ -141,9 +143,23 @@ def quality(clip: Clip, audio: np.ndarray, sr: int, judge: Any) -> dict[str, Any
     }
     ref16, out16 = resample(ref24, 24_000, 16_000), resample(out24, 24_000, 16_000)
     row["stoi"] = float(stoi(ref16, out16, 16_000, extended=False))
+    row["voiced_kept"] = voiced_fraction(out24) / max(voiced_fraction(ref24), 1e-9)
     if judge is not None:
         row["transcript"], row["cer"] = judge.score(audio, sr, clip.text, clip.language)
     return row
+
+
+def voiced_fraction(wav: np.ndarray, sr: int = 24_000) -> float:
+    """Share of 5 ms frames in which WORLD's DIO + StoneMask find an F0."""
+    import warnings
+
+    with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on import
+        warnings.simplefilter("ignore")
+        import pyworld
+
+    x = np.asarray(wav, dtype=np.float64)
+    f0, times = pyworld.dio(x, sr, frame_period=5.0)
+    return float((pyworld.stonemask(x, f0, times, sr) > 0).mean())
 
 
 def mean(rows: list[dict[str, Any]], key: str) -> float | None:
@@ -164,6 +180,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         ("dec_rtf_cuda", "{:.4f}", 9),
         ("mel_distance", "{:.3f}", 8),
         ("stoi", "{:.3f}", 6),
+        ("voiced_kept", "{:.2f}", 6),
         ("cer", "{:.3f}", 6),
     ]
     titles = {
@@ -174,6 +191,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         "enc_rtf_cuda": "enc cuda",
         "dec_rtf_cuda": "dec cuda",
         "mel_distance": "mel",
+        "voiced_kept": "voiced",
         "weights": "weights",
     }
     print("  ".join(f"{titles.get(k, k):>{w}}" for k, _, w in columns))
@@ -233,6 +251,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "weights": "-",
             "mel_distance": 0.0,
             "stoi": 1.0,
+            "voiced_kept": 1.0,
             "cer": mean(original_rows, "cer"),
             "clips": original_rows,
         }
@@ -266,6 +285,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         row.update(
             mel_distance=mean(per_clip, "mel_distance"),
             stoi=mean(per_clip, "stoi"),
+            voiced_kept=mean(per_clip, "voiced_kept"),
             cer=mean(per_clip, "cer"),
         )
         row["clips"] = per_clip

@@ -5,7 +5,9 @@
 
 What it does, in order:
 1. loads the bundle (LM, codec, inventory, voices) with `Synthesizer.from_pretrained`;
-2. makes `--default-voice` (a stored voice name) the voice used when no reference is given;
+2. makes `--default-voice` (a stored voice name) the voice used when no reference is given, and
+   with `--codec` swaps in another decoder for the same codes (e.g. a source-filter decoder
+   trained with `train_codec.py train_encoder=false`; its encoder must equal the bundle's);
 3. sets the sampling defaults given by `--sampling` (chosen on validation sentences with
    `tts eval --splits valid --sampling ...`) and `--cpu-threads` (the torch thread count this
    model decodes fastest with on CPU, from `recipes/bench_synthesis.py`), and writes the bundle
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from tts.codecs import load_codec
 from tts.config import apply_overrides
 from tts.errors import ConfigError
 from tts.pretrained import DEFAULT_MODEL_DIR
@@ -62,6 +65,25 @@ def with_default_voice(
     return {"default": voices[name].clone(), name: voices[name], **rest}
 
 
+def swap_codec(synth: Synthesizer, path: Path) -> None:
+    """Use the codec at `path` if it makes the same codes as the bundle's (same encoder and
+    quantiser weights, to float16 precision: a shipped codec's encoder is float16-rounded)."""
+    new = load_codec(str(path))
+    old_model, new_model = getattr(synth.codec, "model", None), getattr(new, "model", None)
+    if old_model is None or new_model is None:
+        raise ConfigError("--codec swaps a Koe codec for another Koe codec")
+    old_state, new_state = old_model.state_dict(), new_model.state_dict()
+    for name, tensor in old_state.items():
+        if name.startswith("decoder."):
+            continue
+        other = new_state.get(name)
+        if other is None or other.shape != tensor.shape:
+            raise ConfigError(f"--codec {path} has another encoder ({name} differs in shape)")
+        if not torch.allclose(other.float(), tensor.float(), rtol=2e-3, atol=1e-4):
+            raise ConfigError(f"--codec {path} has other encoder weights ({name}): other codes")
+    synth.codec = new
+
+
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -74,8 +96,11 @@ def ship(
     half: bool,
     sampling: list[str] | None = None,
     cpu_threads: int | None = None,
+    codec: Path | None = None,
 ) -> dict:
     synth = Synthesizer.from_pretrained(bundle, device="cpu")
+    if codec is not None:
+        swap_codec(synth, codec)
     synth.voices = with_default_voice(synth.voices, default_voice)
     if sampling:  # decoding defaults picked on validation sentences (tts eval --sampling)
         synth.config.sampling = apply_overrides(synth.config.sampling, sampling)
@@ -131,11 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--float32", action="store_true", help="keep float32 parameters")
     p.add_argument("--sampling", default="", help="sampling defaults, e.g. temperature=0.7")
     p.add_argument("--cpu-threads", type=int, default=None, help="torch threads on CPU")
+    p.add_argument("--codec", default=None, help="another decoder for the same codes (a codec run)")
     a = p.parse_args(argv)
     sampling = [x for x in a.sampling.split(",") if x.strip()]
     report = ship(
         Path(a.bundle), Path(a.out), Path(a.card), a.default_voice, not a.float32, sampling,
-        a.cpu_threads,
+        a.cpu_threads, Path(a.codec) if a.codec else None,
     )  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

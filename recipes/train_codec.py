@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from tts.audio import load_audio, resample, save_audio
@@ -40,9 +40,15 @@ from tts.codecs.discriminators import (
     feature_matching_loss,
     generator_loss,
 )
-from tts.codecs.koe import KoeCodec
+from tts.codecs.koe import KoeCodec, find_checkpoint_dir
 from tts.codecs.losses import MultiResolutionLoss
 from tts.codecs.model import CodecConfig, CodecModel, preset_config, small_config
+from tts.codecs.source_filter import (
+    SourceFilterDecoder,
+    init_head_from_istft,
+    pitch_losses,
+    pitch_targets,
+)
 from tts.codecs.weights import load_weights_into
 from tts.config import apply_overrides, config_to_dict, load_config, save_config
 from tts.errors import ConfigError
@@ -81,6 +87,15 @@ class TrainConfig:
     feature_weight: float = 2.0
     disc_channels: int = 32
     disc_lr: float = 2e-4
+    # Start from another codec checkpoint's weights (a folder or run). Tensors whose names and
+    # shapes match are copied; an istft head becomes a source-filter head's gains
+    # (source_filter.init_head_from_istft). The run's own model config still applies.
+    init_from: str = ""
+    # False: only the decoder trains. The encoder and FSQ stay as loaded, so codes (and any LM
+    # trained on them) stay valid: use it to improve or swap the decoder of a shipped codec.
+    train_encoder: bool = True
+    f0_weight: float = 1.0  # source-filter decoder: F0 L1 (semitones) on voiced frames
+    voicing_weight: float = 1.0  # source-filter decoder: voicing cross-entropy
     num_workers: int = 2
     log_every: int = 10
     ckpt_every: int = 1000
@@ -135,6 +150,35 @@ def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
     return cfg
 
 
+class WithPitch(Dataset):
+    """Crops plus their pitch targets per STFT frame: (wav, F0 Hz, voiced 0/1)."""
+
+    def __init__(self, crops: RandomCrops, hop: int) -> None:
+        self.crops, self.hop = crops, hop
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        wav = self.crops[index]
+        f0, voiced = pitch_targets(wav.numpy(), self.crops.sample_rate, self.hop)
+        return wav, torch.from_numpy(f0), torch.from_numpy(voiced)
+
+
+def init_weights(model: CodecModel, source: str) -> None:
+    """Copy `source`'s tensors whose names and shapes match `model`'s (see TrainConfig)."""
+    weights, _ = load_checkpoint(find_checkpoint_dir(source), kind="koe-codec")
+    own = model.state_dict()
+    matched = {k: v.float() for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matched, strict=False)
+    if isinstance(model.decoder, SourceFilterDecoder) and "decoder.head.weight" not in matched:
+        head = {k: weights[f"decoder.head.{k}"].float() for k in ("weight", "bias")}
+        init_head_from_istft(model.decoder, head)
+        matched.update({f"decoder.head.{k}": v for k, v in head.items()})
+    fresh = sorted(set(own) - set(matched))
+    print(f"initialised from {source}: {len(matched)} tensors copied, fresh: {fresh or 'none'}")
+
+
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to min_lr_ratio at max_steps (a LambdaLR factor)."""
     return cosine_lr(step, 1.0, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
@@ -173,7 +217,7 @@ def evaluate(
     """Reconstruct the fixed reference clip: (audio, its log-mel distance to the original)."""
     model.eval()
     with torch.no_grad():
-        recon, _ = model(reference[None, None])
+        recon = model(reference[None, None])[0]
         mel = recon_loss(recon, reference[None])["mel"].item()
     model.train()
     return recon[0], mel
@@ -189,7 +233,7 @@ def write_sample(
 
 
 def plot_losses(out: Path, history: list[dict[str, float]]) -> None:
-    keys = ("loss", "mel", "stft", "eval_mel", "adv", "feat", "disc")
+    keys = ("loss", "mel", "stft", "eval_mel", "adv", "feat", "disc", "f0", "voicing")
     panels = {k: [k] for k in keys if any(k in h for h in history)}
     plot_curves(out / "loss.png", history, panels, f"codec training: {out.name}")
 
@@ -212,11 +256,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     sr, hop = cfg.model.sample_rate, cfg.model.hop
     crop = max(1, round(cfg.crop_seconds * sr / hop)) * hop
-    model = CodecModel(cfg.model).to(device)
+    model = CodecModel(cfg.model)
+    if cfg.init_from and resume_dir is None:
+        init_weights(model, cfg.init_from)
+    if not cfg.train_encoder:
+        for module in (model.encoder, model.pre_fsq_norm, model.to_fsq):
+            module.requires_grad_(False)
+    model = model.to(device)
+    source_filter = cfg.model.decoder_kind == "source_filter"
     recon_loss = MultiResolutionLoss(sr).to(device)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay
-    )
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     parts: dict[str, Any] = {"optimizer": opt, "scheduler": sched}
     discs = None
@@ -240,6 +290,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     files = list_audio_files(cfg.data)
     dataset = RandomCrops(files, sr, crop, seed=cfg.seed)
+    if source_filter:
+        dataset = WithPitch(dataset, cfg.model.istft_hop)
     loader = DataLoader(
         dataset,
         batch_size=cfg.batch_size,
@@ -280,11 +332,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     last: dict[str, float] = {}
     for step in pbar:
-        wav = next(batches).to(device, non_blocking=True)
-        recon, _ = model(wav[:, None])
+        batch = next(batches)
+        if source_filter:  # measured pitch drives the source (teacher forcing) and is a target
+            wav, f0, voiced = (t.to(device, non_blocking=True) for t in batch)
+            f0_source = f0.clamp(cfg.model.f0_min_hz, cfg.model.f0_max_hz)
+            recon, _, controls = model(wav[:, None], f0_source, voiced)
+        else:
+            wav = batch.to(device, non_blocking=True)
+            recon, _, controls = model(wav[:, None])
         rec = recon_loss(recon, wav)
         loss = cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"]
         logs = {"mel": rec["mel"].item(), "stft": rec["stft"].item()}
+        if source_filter:
+            pitch = pitch_losses(controls, f0, voiced)
+            loss = loss + cfg.f0_weight * pitch["f0"] + cfg.voicing_weight * pitch["voicing"]
+            logs.update(f0=pitch["f0"].item(), voicing=pitch["voicing"].item())
 
         if discs is not None and step >= cfg.adv_start_step:
             # Discriminator step on real vs detached fake, in one forward (DDP-friendly).
@@ -303,7 +365,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(raw_model.parameters(), cfg.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(trained, cfg.grad_clip)
         opt.step()
         sched.step()
         done = step + 1

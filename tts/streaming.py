@@ -41,6 +41,10 @@ def decoder_context_frames(codec: Codec) -> tuple[int, int]:
     reach = 3 + 3 * cfg.decoder_frame_blocks + 1
     reach += math.ceil(3 * cfg.decoder_blocks / stft_per_frame)
     reach += math.ceil(cfg.istft_n_fft / (2 * cfg.hop)) + 1
+    if getattr(cfg, "decoder_kind", "istft") == "source_filter":
+        # The sources are analysed by a forward STFT (another half window) from F0 that is
+        # interpolated between STFT frames (one more frame).
+        reach += math.ceil(cfg.istft_n_fft / (2 * cfg.hop)) + 1
     return int(reach), int(reach)
 
 
@@ -59,6 +63,10 @@ class StreamingDecoder:
         self.frames: list[torch.Tensor] = []
         self.n_frames = 0
         self.emitted = 0  # frames whose audio has been returned
+        # A source-filter decoder makes its own harmonics: each window continues the phase the
+        # audio already sent ended with (else every seam would be a phase jump: a click).
+        self.chain_phase = bool(getattr(codec, "continues_phase", False))
+        self.phase = 0.0  # the fundamental's phase where the emitted audio ends
 
     def _decode_until(self, ready: int) -> np.ndarray:
         if ready <= self.emitted:
@@ -67,8 +75,16 @@ class StreamingDecoder:
         self.frames = [codes]
         start = max(0, self.emitted - self.before)
         end = min(self.n_frames, ready + self.after)
-        wav = self.codec.decode(codes[None, :, start:end])[0].cpu().numpy()
         hop = self.codec.samples_per_frame
+        if self.chain_phase:
+            window = codes[None, :, start:end]
+            wav_t, phases = self.codec.decode_window(
+                window, start, self.emitted - start, self.phase
+            )
+            self.phase = float(phases[ready - start])  # where the next window takes over
+            wav = wav_t[0].cpu().numpy()
+        else:
+            wav = self.codec.decode(codes[None, :, start:end])[0].cpu().numpy()
         out = wav[(self.emitted - start) * hop : (ready - start) * hop]
         self.emitted = ready
         return out.astype(np.float32)

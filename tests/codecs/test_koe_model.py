@@ -55,7 +55,7 @@ def test_presets(preset: str) -> None:
         model = CodecModel(cfg)
         params = sum(p.numel() for p in model.parameters())
         assert params < {"tiny": 1e6, "small": 8e6}[preset]
-        recon, codes = model(torch.randn(1, 1, 3 * 960) * 0.1)
+        recon, codes, _ = model(torch.randn(1, 1, 3 * 960) * 0.1)
         assert recon.shape == (1, 3 * 960) and codes.shape == (1, cfg.n_codebooks, 3)
 
 

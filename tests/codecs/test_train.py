@@ -108,6 +108,43 @@ def test_resume_gives_the_same_state_as_an_uninterrupted_run(recipe, data_dir, t
     assert steps == sorted(set(steps)) and steps[-1] == 6
 
 
+def test_decoder_only_source_filter_run_keeps_the_codes(recipe, data_dir, tmp_path) -> None:
+    # Stage 1: an ordinary (istft) codec. Stage 2: its decoder swapped for a source-filter
+    # decoder and trained alone, as done for the shipped model: the codes must not move.
+    base = ["--data", str(data_dir), "--preset", "tiny"]
+    fast = [*FAST, "batch_size=4"]
+    recipe.main([*base, "--out", str(tmp_path / "istft"), *fast, "max_steps=4", "sample_every=100"])
+    first = load_codec(tmp_path / "istft")
+    run = recipe.main(
+        [
+            *base,
+            "--out",
+            str(tmp_path / "sf"),
+            *fast,
+            "model.decoder_kind=source_filter",
+            f"init_from={tmp_path / 'istft'}",
+            "train_encoder=false",
+            "max_steps=30",
+            "sample_every=30",
+            "log_every=1",
+        ]
+    )
+    second = load_codec(tmp_path / "sf")
+    assert second.config.decoder_kind == "source_filter" and second.continues_phase
+    before, after = first.model.state_dict(), second.model.state_dict()
+    for name, value in before.items():
+        if not name.startswith("decoder."):
+            torch.testing.assert_close(after[name], value, rtol=0, atol=0)
+    # the decoder trunk started from the first codec's and then trained
+    assert not torch.equal(after["decoder.stem.weight"], before["decoder.stem.weight"])
+    wav = torch.from_numpy(speech_clips_first_second(data_dir))[None]
+    assert torch.equal(second.encode(wav, 24_000), first.encode(wav, 24_000))
+    assert second.decode(first.encode(wav, 24_000)).shape == (1, 24_000)
+    # the pitch head learns: its F0 error (semitones, voiced frames) falls
+    f0 = [h["f0"] for h in run["history"] if "f0" in h]
+    assert len(f0) == 30 and sum(f0[-5:]) / 5 < 0.7 * sum(f0[:5]) / 5, f0
+
+
 def test_config_errors(recipe, data_dir, tmp_path) -> None:
     with pytest.raises(ConfigError, match="unknown key"):
         recipe.main(

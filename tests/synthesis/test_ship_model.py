@@ -58,3 +58,37 @@ def test_unknown_default_voice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a stored voice"):
         ship_model.ship(bundle, tmp_path / "out", card, "nobody", half=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_codec_swap_keeps_the_codes_and_refuses_another_encoder(tmp_path: Path) -> None:
+    # A source-filter decoder trained for the bundle's codes replaces its decoder; a codec
+    # with other encoder weights would make other codes than the LM learned, so it is refused.
+    import dataclasses
+
+    from tts.codecs.koe import KoeCodec
+    from tts.codecs.model import CodecModel
+
+    synth = random_synthesizer()
+    bundle = synth.save(tmp_path / "bundle")
+    card = tmp_path / "card.md"
+    card.write_text("# card\n")
+    config = dataclasses.replace(synth.codec.config, decoder_kind="source_filter")
+    model = CodecModel(config)
+    own = synth.codec.model.state_dict()
+    model.load_state_dict(
+        {k: v for k, v in own.items() if not k.startswith("decoder.")}, strict=False
+    )
+    KoeCodec(model).save(tmp_path / "sf")
+    out = tmp_path / "shipped"
+    ship_model.ship(bundle, out, card, None, half=True, codec=tmp_path / "sf")
+    shipped = Synthesizer.from_pretrained(out, device="cpu")
+    assert shipped.codec.config.decoder_kind == "source_filter"
+    torch.manual_seed(0)
+    wav = torch.randn(1, 24_000) * 0.1
+    same = shipped.codec.encode(wav, 24_000) == synth.codec.encode(wav, 24_000)
+    assert same.float().mean() > 0.95  # float16 storage may move a value across a code border
+
+    torch.manual_seed(1)
+    KoeCodec(CodecModel(config)).save(tmp_path / "other")
+    with pytest.raises(ConfigError, match="encoder"):
+        ship_model.ship(bundle, tmp_path / "out2", card, None, half=True, codec=tmp_path / "other")
