@@ -14,6 +14,11 @@ frames. Decoder (Vocos-style vocoder): ConvNeXt blocks at the frame rate, an ups
 magnitude and phase of an STFT that a fixed inverse STFT turns into samples. Predicting a
 spectrogram at 100 Hz instead of samples keeps the decoder cheap; a 25 Hz STFT would need
 3840-sample windows, too long for speech transients, hence the upsampling.
+
+`decoder_kind="source_filter"` keeps that trunk but replaces the head: it predicts F0, voicing
+and the gains of a harmonic and a noise source instead of phase (codecs/source_filter.py).
+Trained without a discriminator, the istft head's phase is not coherent and voiced speech
+loses its harmonics; the source-filter head cannot lose them.
 """
 
 from __future__ import annotations
