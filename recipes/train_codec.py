@@ -256,6 +256,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     sr, hop = cfg.model.sample_rate, cfg.model.hop
     crop = max(1, round(cfg.crop_seconds * sr / hop)) * hop
+    if not cfg.train_encoder and not cfg.init_from and resume_dir is None:
+        raise ConfigError(
+            "train_encoder=false freezes the encoder: give init_from=<a trained codec>, or a "
+            "frozen random encoder makes codes that carry nothing"
+        )
     model = CodecModel(cfg.model)
     if cfg.init_from and resume_dir is None:
         init_weights(model, cfg.init_from)

@@ -158,6 +158,18 @@ def test_config_errors(recipe, data_dir, tmp_path) -> None:
                 "batchsize=2",
             ]
         )
+    with pytest.raises(ConfigError, match="init_from"):
+        recipe.main(
+            [
+                "--data",
+                str(data_dir),
+                "--out",
+                str(tmp_path / "z"),
+                "--preset",
+                "tiny",
+                "train_encoder=false",
+            ]
+        )
     with pytest.raises(ConfigError, match="no training data"):
         recipe.main(["--out", str(tmp_path / "x"), "--preset", "tiny"])
     out = tmp_path / "y"
