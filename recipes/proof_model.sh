@@ -120,6 +120,7 @@ decoder() {
   # are left out (train split only). 800 steps from the istft decoder's trunk, then 2,400 more.
   # The base codec is v4's. It ran here as CODEC=tts/pretrained/default/codec while v4 was the
   # shipped model (commit f63cf3f); after that, check out that commit's codec folder and pass it.
+  # The second run ran on one core (taskset -c 1, OMP_NUM_THREADS=1) beside lm5 on the other.
   "$PY" - "$RUNS/proof/manifest.jsonl" "$RUNS/proof/train.jsonl" <<'PY'
 import json, sys
 rows = [line for line in open(sys.argv[1]) if json.loads(line)["extra"].get("split") == "train"]
@@ -173,5 +174,5 @@ case "${1:-}" in
   eval) evaluate ;;
   ship) ship ;;
   all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; ship; evaluate ;;
-  *) sed -n '2,23p' "$0"; exit 2 ;;
+  *) sed -n '2,28p' "$0"; exit 2 ;;
 esac
