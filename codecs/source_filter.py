@@ -152,17 +152,10 @@ def pitch_targets(wav: np.ndarray, sample_rate: int, hop: int) -> tuple[np.ndarr
     gaps bridged by interpolation, so the teacher-forced source glides instead of jumping);
     where nothing is voiced it is 0 and every frame unvoiced.
     """
-    import warnings
+    from tts.data.prosody import world_f0  # imports pyworld: only training needs it
 
-    with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on import
-        warnings.simplefilter("ignore")
-        import pyworld
-
-    x = np.asarray(wav, dtype=np.float64)
-    n_frames = len(x) // hop
-    period_ms = 1000.0 * hop / sample_rate
-    f0, times = pyworld.dio(x, sample_rate, frame_period=period_ms)
-    f0 = pyworld.stonemask(x, f0, times, sample_rate)
+    n_frames = len(wav) // hop
+    f0, times = world_f0(wav, sample_rate, 1000.0 * hop / sample_rate)
     centres = (np.arange(n_frames) + 0.5) * hop / sample_rate
     voiced = f0 > 0
     if not voiced.any():

@@ -151,15 +151,9 @@ def quality(clip: Clip, audio: np.ndarray, sr: int, judge: Any) -> dict[str, Any
 
 def voiced_fraction(wav: np.ndarray, sr: int = 24_000) -> float:
     """Share of 5 ms frames in which WORLD's DIO + StoneMask find an F0."""
-    import warnings
+    from tts.data.prosody import world_f0
 
-    with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on import
-        warnings.simplefilter("ignore")
-        import pyworld
-
-    x = np.asarray(wav, dtype=np.float64)
-    f0, times = pyworld.dio(x, sr, frame_period=5.0)
-    return float((pyworld.stonemask(x, f0, times, sr) > 0).mean())
+    return float((world_f0(wav, sr, 5.0)[0] > 0).mean())
 
 
 def mean(rows: list[dict[str, Any]], key: str) -> float | None:

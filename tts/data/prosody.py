@@ -96,6 +96,15 @@ def emotion_params(emotion: str, intensity: float = 1.0) -> ProsodyParams:
     return EMOTION_PROSODY[check_emotion(emotion)].scaled(float(intensity))
 
 
+def world_f0(
+    wav: np.ndarray, sample_rate: int, frame_period_ms: float = FRAME_PERIOD_MS
+) -> tuple[np.ndarray, np.ndarray]:
+    """WORLD's F0 track (DIO refined by StoneMask): (F0 in Hz, 0 where unvoiced; frame times s)."""
+    x = np.asarray(wav, dtype=np.float64)
+    f0, times = pyworld.dio(x, sample_rate, frame_period=frame_period_ms)
+    return pyworld.stonemask(x, f0, times, sample_rate), times
+
+
 def _stretch(frames: np.ndarray, n_out: int) -> np.ndarray:
     """Linear interpolation of [T, ...] frames to n_out frames along time."""
     n_in = frames.shape[0]
@@ -117,8 +126,7 @@ def apply_prosody(wav: np.ndarray, sample_rate: int, params: ProsodyParams) -> n
         raise AudioInputError(f"need at least 50 ms of mono audio, got shape {x.shape}")
     if params == ProsodyParams():
         return x.astype(np.float32)
-    f0, times = pyworld.dio(x, sample_rate, frame_period=FRAME_PERIOD_MS)
-    f0 = pyworld.stonemask(x, f0, times, sample_rate)
+    f0, times = world_f0(x, sample_rate)
     sp = pyworld.cheaptrick(x, f0, times, sample_rate)
     ap = pyworld.d4c(x, f0, times, sample_rate)
 

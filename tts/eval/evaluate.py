@@ -282,15 +282,15 @@ def prosody_features(wav: np.ndarray, sr: int, n_phonemes: int) -> dict[str, flo
     """F0 mean and range (semitones re 100 Hz; median and std of voiced frames), energy (mean
     power of the active frames, dB) and seconds of active speech per phoneme."""
     import librosa
-    import pyworld
+
+    from tts.data.prosody import world_f0
 
     x = np.asarray(wav, dtype=np.float64)
     if x.ndim != 1 or x.size < sr // 20 or not np.all(np.isfinite(x)):
         raise AudioInputError(f"need at least 50 ms of finite mono audio, got shape {x.shape}")
     if n_phonemes < 1:
         raise ConfigError(f"n_phonemes must be >= 1, got {n_phonemes}")
-    f0, times = pyworld.dio(x, sr, frame_period=5.0)
-    f0 = pyworld.stonemask(x, f0, times, sr)
+    f0 = world_f0(x, sr, 5.0)[0]
     voiced = f0[f0 > 0]
     semitones = 12.0 * np.log2(voiced / 100.0) if voiced.size >= 5 else None
     frame, hop = int(0.025 * sr), int(0.010 * sr)
