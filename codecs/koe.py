@@ -16,6 +16,7 @@ from tts.errors import CheckpointError, ConfigError
 
 from .base import Codec
 from .model import CodecConfig, CodecModel
+from .source_filter import PitchRange
 from .weights import load_weights_into
 
 CHECKPOINT_KIND = "koe-codec"
@@ -80,27 +81,56 @@ class KoeCodec(Codec):
         """True when windows must be chained with `decode_window` (a source-filter decoder)."""
         return self.config.decoder_kind == "source_filter"
 
+    @property
+    def controls_pitch(self) -> bool:
+        """True when `decode_window` can widen or flatten the F0 contour (`PitchRange`)."""
+        return self.config.decoder_kind == "source_filter"
+
     @torch.inference_mode()
     def decode_window(
-        self, codes: torch.Tensor, start_frame: int, anchor_frame: int, anchor_phase: float
+        self,
+        codes: torch.Tensor,
+        start_frame: int,
+        anchor_frame: int,
+        anchor_phase: float,
+        pitch: PitchRange | None = None,
+        observe: tuple[int, int] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode frames [1, K, F] that start at absolute frame `start_frame`, continuing an
         earlier window: the fundamental's phase at window frame `anchor_frame` is `anchor_phase`.
 
-        Returns (wav [1, F * samples_per_frame], the phase at each frame boundary [F + 1], to
-        anchor a later window at any of them). For a source-filter decoder; other decoders just
-        decode, with phases 0.
+        `pitch` rescales the F0 contour; the window frames `observe` = (first, end) (default:
+        all) join its running centre first. Returns (wav [1, F * samples_per_frame], the phase
+        at each frame boundary [F + 1], to anchor a later window at any of them). For a
+        source-filter decoder; other decoders just decode, with phases 0, and refuse `pitch`.
         """
         codes = self.check_codes(codes).to(self.device)
         if codes.shape[0] != 1:
             raise ConfigError(f"decode_window takes one sequence, got a batch of {codes.shape[0]}")
         if not self.continues_phase:
+            if pitch is not None and pitch.factor != 1.0:
+                raise ConfigError(
+                    f"a pitch range needs a source-filter decoder; this codec's decoder is "
+                    f"{self.config.decoder_kind!r}"
+                )
             return self._decode(codes).float(), torch.zeros(codes.shape[-1] + 1)
         hop = self.samples_per_frame
         decoder = self.model.decoder
         controls = decoder.controls(self.model.fsq.decode(codes))
+        f0 = None
+        if pitch is not None:
+            per_frame = hop // decoder.hop  # STFT frames per codec frame
+            first, end = (0, codes.shape[-1]) if observe is None else observe
+            if not 0 <= first <= end <= codes.shape[-1]:
+                raise ConfigError(f"observe {observe} is outside the window 0..{codes.shape[-1]}")
+            log_f0 = controls["log_f0"][0]
+            voicing = torch.sigmoid(controls["voicing_logit"][0])
+            span = slice(first * per_frame, end * per_frame)
+            pitch.observe(log_f0[span], voicing[span])
+            f0 = pitch.apply(controls["log_f0"]).exp().clamp(decoder.f0_min, decoder.f0_max)
         wav, phase = decoder.render(
             controls,
+            f0=f0,
             start_sample=start_frame * hop,
             anchor_sample=anchor_frame * hop,
             anchor_phase=anchor_phase,

@@ -75,6 +75,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         seed=args.seed,
         sampling=sampling,
         watermark=not args.no_watermark,
+        pitch_range=args.pitch_range,
     )
     if args.stream:
         return _stream_out(synth, text, options, args.out, loaded)
@@ -273,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--intensity", type=float, default=None, help="emotion strength, 0..1 (>1 exaggerates)"
     )
     p.add_argument("--speed", type=float, default=1.0, help="0.5..2.0")
+    p.add_argument(
+        "--pitch-range",
+        type=float,
+        default=None,
+        help="intonation: > 1 livelier, < 1 flatter, 0 monotone (default: the emotion's)",
+    )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument(

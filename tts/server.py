@@ -6,7 +6,8 @@
 
 Endpoints
     POST   /v1/audio/speech   OpenAI's body (model, input, voice, response_format, speed) plus
-                              language, emotion, intensity, seed, stream, stream_format
+                              language, emotion, intensity, pitch_range, seed, stream,
+                              stream_format
     POST   /v1/voices         multipart: file, name, consent=true -> a voice id
     GET    /v1/voices         registered voices and the model's own stored voices
     DELETE /v1/voices/{id}    remove a registered voice
@@ -171,6 +172,7 @@ class SpeechRequest(BaseModel):
     language: str | None = Field(None, max_length=16)  # None: detected from the text
     emotion: str | None = Field(None, max_length=32)
     intensity: float | None = Field(None, ge=0.0, le=4.0, allow_inf_nan=False)
+    pitch_range: float | None = Field(None, ge=0.0, le=3.0, allow_inf_nan=False)
     seed: int | None = Field(None, ge=0, lt=2**62)
     stream: bool = False
     stream_format: Literal["audio", "sse"] | None = None
@@ -489,6 +491,7 @@ def create_app(
                 language=language,
                 emotion=body.emotion,
                 intensity=body.intensity,
+                pitch_range=body.pitch_range,
                 speed=body.speed,
                 seed=body.seed,
             )

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from tts.codecs.base import Codec
+from tts.codecs.source_filter import PitchRange
 from tts.errors import ConfigError
 
 DEFAULT_CONTEXT_FRAMES = 16  # for decoders whose receptive field is unknown
@@ -53,9 +54,13 @@ class StreamingDecoder:
 
     `context` = (frames before, frames after) each decoded window (default: what the codec
     needs, `decoder_context_frames`); a frame's audio comes once the frames after it exist.
+    `pitch_range` widens (> 1) or flattens (< 1) the intonation (a source-filter codec only;
+    see `PitchRange`).
     """
 
-    def __init__(self, codec: Codec, context: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, codec: Codec, context: tuple[int, int] | None = None, pitch_range: float = 1.0
+    ) -> None:
         self.codec = codec
         self.before, self.after = decoder_context_frames(codec) if context is None else context
         if self.before < 0 or self.after < 0:
@@ -67,6 +72,9 @@ class StreamingDecoder:
         # audio already sent ended with (else every seam would be a phase jump: a click).
         self.chain_phase = bool(getattr(codec, "continues_phase", False))
         self.phase = 0.0  # the fundamental's phase where the emitted audio ends
+        self.pitch = None if pitch_range == 1.0 else PitchRange(pitch_range)
+        if self.pitch is not None and not getattr(codec, "controls_pitch", False):
+            raise ConfigError(f"a pitch range needs a source-filter Koe codec, not {codec.name!r}")
 
     def _decode_until(self, ready: int) -> np.ndarray:
         if ready <= self.emitted:
@@ -79,7 +87,12 @@ class StreamingDecoder:
         if self.chain_phase:
             window = codes[None, :, start:end]
             wav_t, phases = self.codec.decode_window(
-                window, start, self.emitted - start, self.phase
+                window,
+                start,
+                self.emitted - start,
+                self.phase,
+                pitch=self.pitch,
+                observe=(self.emitted - start, ready - start),
             )
             self.phase = float(phases[ready - start])  # where the next window takes over
             wav = wav_t[0].cpu().numpy()

@@ -28,6 +28,7 @@ from tts.audio import Audio
 from tts.checkpoint import read_checkpoint_config
 from tts.codecs import load_codec
 from tts.codecs.base import Codec
+from tts.codecs.source_filter import PitchRange
 from tts.conditioning import Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.errors import CheckpointError, ConfigError
@@ -295,6 +296,40 @@ class Synthesizer:
         """The LM's frames [K, F] without its semantic streams: what the codec decodes."""
         return codes[self.lm.config.n_semantic :]
 
+    def pitch_range_for(
+        self,
+        emotion: str | None = None,
+        intensity: float | None = None,
+        style_reference: object | None = None,
+        pitch_range: float | None = None,
+    ) -> float:
+        """The decoder's F0 range factor: `pitch_range` if given, else the emotion label's F0
+        range at its intensity (`tts.data.prosody.EMOTION_PROSODY`, the table the corpus was made
+        with: sad x0.6 ... surprised x1.8), else 1. The LM's samples carry too little of that
+        range (see `PitchRange`), so a source-filter codec applies it explicitly; other codecs
+        leave the emotion to the LM and refuse an explicit range other than 1."""
+        controls = bool(getattr(self.codec, "controls_pitch", False))
+        if pitch_range is not None:
+            factor = PitchRange(pitch_range).factor  # validates
+            if factor != 1.0 and not controls:
+                raise ConfigError(
+                    f"pitch_range needs a source-filter Koe codec; this model's codec is "
+                    f"{self.codec.name!r}"
+                )
+            return factor
+        if not controls or emotion is None or style_reference is not None:
+            return 1.0  # a style reference, when given, sets the style instead of the label
+        from tts.data.prosody import emotion_params
+
+        return emotion_params(emotion, 1.0 if intensity is None else intensity).f0_range
+
+    def _decode(self, codes: torch.Tensor, pitch_range: float) -> np.ndarray:
+        """One sequence's codec frames [1, K, F] -> waveform, with the F0 range applied."""
+        if pitch_range == 1.0:
+            return self.codec.decode(codes)[0].cpu().numpy()
+        wav, _ = self.codec.decode_window(codes, 0, 0, 0.0, pitch=PitchRange(pitch_range))
+        return wav[0].cpu().numpy()
+
     def _phonemes(self, chunk: TextChunk) -> torch.Tensor:
         return torch.tensor(chunk.ids, dtype=torch.long, device=self.device)
 
@@ -322,21 +357,26 @@ class Synthesizer:
         seed: int | None = None,
         sampling: SamplingConfig | None = None,
         watermark: bool = True,
+        pitch_range: float | None = None,
     ) -> Audio:
-        """Speak `text` in the voice of `reference`; long text is split, never truncated."""
+        """Speak `text` in the voice of `reference`; long text is split, never truncated.
+
+        `pitch_range` widens (> 1) or flattens (< 1) the intonation at the decoder; the default
+        is the emotion's F0 range at its intensity (`pitch_range_for`)."""
         with torch_threads(self.threads):
             return self._synthesize(
                 text, reference, language, emotion, intensity, style_reference, speed, seed,
-                sampling, watermark,
+                sampling, watermark, pitch_range,
             )  # fmt: skip
 
     def _synthesize(
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
-        sampling, watermark,
+        sampling, watermark, pitch_range,
     ) -> Audio:  # fmt: skip
         chunks, cond, sampling = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling
         )
+        pitch = self.pitch_range_for(emotion, intensity, style_reference, pitch_range)
         seeds = self._seeds(seed, len(chunks))
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
         pieces: list[np.ndarray] = []
@@ -353,7 +393,7 @@ class Synthesizer:
                 compile=self.compile,
             )
             for chunk, result in zip(batch, results, strict=True):
-                audio = self.codec.decode(self._codec_codes(result.codes)[None])[0].cpu().numpy()
+                audio = self._decode(self._codec_codes(result.codes)[None], pitch)
                 pieces += [joiner.start_segment(), joiner.push(audio)]
                 infos.append(
                     SegmentInfo(chunk.text, len(chunk.ids), result.n_frames, result.stopped)
@@ -380,6 +420,7 @@ class Synthesizer:
         watermark: bool = True,
         chunk_frames: int | None = None,
         min_chunk_ms: float = 160.0,
+        pitch_range: float | None = None,
     ) -> Iterator[np.ndarray]:
         """Yield float32 audio pieces at `sample_rate` while the LM generates.
 
@@ -389,7 +430,7 @@ class Synthesizer:
         """
         pieces = self._stream(
             text, reference, language, emotion, intensity, style_reference, speed, seed,
-            sampling, watermark, chunk_frames, min_chunk_ms,
+            sampling, watermark, chunk_frames, min_chunk_ms, pitch_range,
         )  # fmt: skip
         while True:
             # The thread setting holds while this generator works, not while the caller does.
@@ -401,11 +442,12 @@ class Synthesizer:
 
     def _stream(
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
-        sampling, watermark, chunk_frames, min_chunk_ms,
+        sampling, watermark, chunk_frames, min_chunk_ms, pitch_range,
     ) -> Iterator[np.ndarray]:  # fmt: skip
         chunks, cond, sampling = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling
         )
+        pitch = self.pitch_range_for(emotion, intensity, style_reference, pitch_range)
         seeds = self._seeds(seed, len(chunks))
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
         min_samples = int(self.sample_rate * min_chunk_ms / 1000)
@@ -433,7 +475,7 @@ class Synthesizer:
 
         for chunk, chunk_seed in zip(chunks, seeds, strict=True):
             pending.append(joiner.start_segment())
-            decoder = StreamingDecoder(self.codec)
+            decoder = StreamingDecoder(self.codec, pitch_range=pitch)
             for part in generate_stream(
                 self.lm,
                 [self._phonemes(chunk)],

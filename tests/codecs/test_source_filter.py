@@ -12,6 +12,7 @@ import torch
 from tts.codecs.koe import KoeCodec
 from tts.codecs.model import CodecModel, inverse_stft, tiny_config
 from tts.codecs.source_filter import (
+    PitchRange,
     SourceFilterDecoder,
     forward_stft,
     harmonic_source,
@@ -151,3 +152,109 @@ def test_config_validation():
         dataclasses.replace(tiny_config(), decoder_kind="wavenet").validate()
     with pytest.raises(ConfigError, match="f0_min_hz"):
         sf_config(f0_min_hz=900.0).validate()
+
+
+def test_pitch_range_scales_log_f0_about_the_voiced_mean():
+    log_f0 = torch.log(torch.tensor([100.0, 200.0, 400.0, 50.0]))
+    voicing = torch.tensor([1.0, 1.0, 1.0, 0.0])  # the unvoiced frame's F0 does not count
+    pitch = PitchRange(0.5)
+    assert torch.equal(pitch.apply(log_f0), log_f0)  # nothing observed yet: unchanged
+    pitch.observe(log_f0, voicing)
+    centre = math.log(200.0)
+    torch.testing.assert_close(pitch.apply(log_f0), centre + 0.5 * (log_f0 - centre))
+    torch.testing.assert_close(PitchRange(0.0).apply(log_f0), log_f0)  # no frames observed
+    flat = PitchRange(0.0)
+    flat.observe(log_f0, voicing)
+    torch.testing.assert_close(flat.apply(log_f0), torch.full((4,), centre))
+    for bad in (True, "2", -0.1, 3.5, float("nan")):
+        with pytest.raises(ConfigError, match="pitch range"):
+            PitchRange(bad)
+
+
+def gliding_codec() -> KoeCodec:
+    """A random source-filter codec whose head is always voiced, with F0 that moves, and
+    (almost) no noise, so a pitch tracker can follow its output."""
+    torch.manual_seed(0)
+    codec = KoeCodec.from_config(sf_config())
+    n = codec.model.decoder.n_bins
+    with torch.no_grad():
+        codec.model.decoder.head.weight[n : 2 * n] = 0.0
+        codec.model.decoder.head.bias[n : 2 * n] = -8.0
+        codec.model.decoder.head.bias[-1] = 8.0
+        codec.model.decoder.head.weight[-1] *= 0.05
+        codec.model.decoder.head.weight[-2] *= 0.3
+    return codec
+
+
+def rendered_log_f0(codec, monkeypatch):
+    """Patch the decoder's render to record the F0 (Hz, per STFT frame) it is handed."""
+    seen = []
+    render = codec.model.decoder.render
+
+    def spy(controls, f0=None, *args, **kwargs):
+        seen.append((controls["log_f0"] if f0 is None else f0.log())[0].clone())
+        return render(controls, f0, *args, **kwargs)
+
+    monkeypatch.setattr(codec.model.decoder, "render", spy)
+    return seen
+
+
+def test_decode_window_applies_the_pitch_range(monkeypatch):
+    codec = gliding_codec()
+    codes = torch.randint(0, codec.codebook_size, (1, codec.n_codebooks, 40))
+    seen = rendered_log_f0(codec, monkeypatch)
+    plain, _ = codec.decode_window(codes, 0, 0, 0.0)
+    wide, _ = codec.decode_window(codes, 0, 0, 0.0, pitch=PitchRange(1.8))
+    flat, _ = codec.decode_window(codes, 0, 0, 0.0, pitch=PitchRange(0.5))
+    base, widened, flattened = seen
+    assert base.std() > 0.05  # the contour moves (~1 st or more)
+    torch.testing.assert_close(widened.std() / base.std(), torch.tensor(1.8), rtol=1e-3, atol=0)
+    torch.testing.assert_close(flattened.std() / base.std(), torch.tensor(0.5), rtol=1e-3, atol=0)
+    torch.testing.assert_close(widened.mean(), base.mean(), atol=1e-4, rtol=0)  # level kept
+    assert plain.shape == wide.shape == flat.shape
+    assert not torch.allclose(plain, wide)
+    # The audio itself follows: WORLD's F0 of the output spreads with the factor.
+    from tts.data.prosody import world_f0
+
+    def spread(wav):
+        f0, _ = world_f0(wav[0].double().numpy(), SR)
+        return np.std(12 * np.log2(f0[f0 > 0]))
+
+    assert spread(flat) < spread(plain) < spread(wide)
+    with pytest.raises(ConfigError, match="observe"):
+        codec.decode_window(codes, 0, 0, 0.0, pitch=PitchRange(2.0), observe=(5, 41))
+    istft = KoeCodec.from_config(tiny_config())
+    with pytest.raises(ConfigError, match="source-filter"):
+        istft.decode_window(codes, 0, 0, 0.0, pitch=PitchRange(2.0))
+    assert not istft.controls_pitch and codec.controls_pitch
+
+
+def semitones(wav: np.ndarray) -> np.ndarray:
+    """WORLD's F0 of `wav` in semitones (re 1 Hz), NaN where unvoiced."""
+    from tts.data.prosody import world_f0
+
+    f0, _ = world_f0(np.asarray(wav, dtype=np.float64), SR)
+    return np.where(f0 > 0, 12 * np.log2(np.maximum(f0, 1e-3)), np.nan)
+
+
+def test_streaming_applies_the_pitch_range_with_a_running_centre():
+    codec = gliding_codec()
+    codes = torch.randint(0, codec.codebook_size, (codec.n_codebooks, 60))
+
+    def stream(factor):
+        decoder = StreamingDecoder(codec, pitch_range=factor)
+        parts = [decoder.push(codes[:, i : i + 4]) for i in range(0, 60, 4)]
+        return np.concatenate([*parts, decoder.flush()])
+
+    flat, plain, wide = (semitones(stream(r)) for r in (0.5, 1.0, 2.0))
+    assert np.nanstd(flat) < np.nanstd(plain) < np.nanstd(wide)
+    one_shot, _ = codec.decode_window(codes[None], 0, 0, 0.0, pitch=PitchRange(2.0))
+    # The running centre has seen the frames emitted so far; by the second half it is close to
+    # the whole sequence's, so the streamed contour follows the one-shot contour.
+    half = len(wide) // 2
+    gap = np.abs(wide - semitones(one_shot[0].numpy()))[half:]
+    assert np.nanmedian(gap) < 0.5
+    with pytest.raises(ConfigError, match="source-filter"):
+        StreamingDecoder(KoeCodec.from_config(tiny_config()), pitch_range=1.5)
+    with pytest.raises(ConfigError, match="pitch range"):
+        StreamingDecoder(codec, pitch_range=-1.0)

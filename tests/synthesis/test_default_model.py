@@ -93,3 +93,21 @@ def default_sample_rate() -> int:
     return json.loads((DEFAULT_MODEL_DIR / "codec" / "config.json").read_text())["config"][
         "sample_rate"
     ]
+
+
+def test_sad_speech_gets_the_flatter_intonation_of_its_label(default_synth: Synthesizer) -> None:
+    # The shipped codec's source-filter decoder applies the emotion table's F0 range (sad x0.6)
+    # to the F0 it predicts: WORLD measures the narrower range in the output itself.
+    from tts.data.prosody import world_f0
+
+    assert default_synth.codec.controls_pitch
+    text, kw = "The rain kept falling on the empty street.", dict(language="en", seed=0)
+    spreads = []
+    for pitch_range in (None, 1.0):
+        audio = default_synth.synthesize(
+            text, emotion="sad", pitch_range=pitch_range, watermark=False, **kw
+        )
+        f0, _ = world_f0(audio.wav, audio.sample_rate)
+        spreads.append(np.std(12 * np.log2(f0[f0 > 0])))
+    flattened, plain = spreads
+    assert flattened < 0.8 * plain

@@ -308,3 +308,41 @@ def test_thread_setting_holds_while_synthesizing_and_is_restored(bundle_dir, mon
         Synthesizer.from_pretrained(bundle_dir, device="cpu", threads=0)
     with torch_threads(None):
         assert torch.get_num_threads() == caller
+
+
+def test_pitch_range_needs_a_source_filter_codec(synth):
+    # The random bundle's codec has an istft decoder: emotions are left to the LM there, and
+    # an explicit range other than 1 is refused with the reason.
+    assert synth.pitch_range_for("sad", 1.0) == 1.0
+    with pytest.raises(ConfigError, match="source-filter"):
+        synth.synthesize("Hi.", language="en", pitch_range=1.5)
+    kw = dict(language="en", seed=4, watermark=False)
+    np.testing.assert_array_equal(
+        synth.synthesize("Hi.", pitch_range=1.0, **kw).wav, synth.synthesize("Hi.", **kw).wav
+    )
+
+
+def test_pitch_range_defaults_to_the_emotion_table_and_reaches_the_decoder():
+    import dataclasses
+
+    from tts.codecs.koe import KoeCodec
+    from tts.synthesizer import random_synthesizer
+
+    sf = random_synthesizer()
+    sf.codec = KoeCodec.from_config(
+        dataclasses.replace(sf.codec.config, decoder_kind="source_filter")
+    )
+    assert sf.pitch_range_for() == sf.pitch_range_for("neutral") == 1.0
+    assert sf.pitch_range_for("sad") == pytest.approx(0.6)
+    assert sf.pitch_range_for("sad", 0.5) == pytest.approx(0.8)  # linear in the intensity
+    assert sf.pitch_range_for("surprised", 1.0) == pytest.approx(1.8)
+    assert sf.pitch_range_for("sad", style_reference="clip.wav") == 1.0  # the clip sets style
+    assert sf.pitch_range_for("sad", pitch_range=2.0) == 2.0  # explicit wins
+    with pytest.raises(ConfigError, match="pitch range"):
+        sf.synthesize("Hi.", language="en", pitch_range=float("inf"))
+    kw = dict(language="en", emotion="sad", seed=3, watermark=False)
+    table = sf.synthesize("Slow and low.", **kw).wav
+    plain = sf.synthesize("Slow and low.", pitch_range=1.0, **kw).wav
+    assert table.shape == plain.shape and not np.allclose(table, plain)
+    streamed = stream_to_array(list(sf.stream("Slow and low.", **kw)))
+    assert streamed.shape == table.shape
