@@ -18,6 +18,9 @@
 #   bash recipes/proof_model.sh decoder    # swap the codec's decoder for a source-filter one,
 #                                          #   trained alone on the same codes (~45 min)
 #   bash recipes/proof_model.sh lm5        # continue v4 for 900 more steps (~70 min, 1 core)
+#   bash recipes/proof_model.sh decoder2   # the source-filter decoder 3,600 more steps at half
+#                                          #   the learning rate (~65 min, 1 core)
+#   bash recipes/proof_model.sh lm6        # continue v5 for 1,400 more steps (~95 min, 1 core)
 #   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh all
@@ -143,6 +146,23 @@ lm5() {
     --stop-after "${STOP_AFTER:-900}"
 }
 
+decoder2() {
+  # v6: the decoder again, from codec_sf2: its resynthesis similarity was still rising. Half the
+  # learning rate (1.5e-4): 3e-4 after codec_sf2's cosine had ended set the losses back for the
+  # first hundred steps. One core (taskset -c 1, OMP_NUM_THREADS=1) beside lm6 on the other.
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_sf3" --data "$RUNS/proof/train.jsonl" \
+    --preset small model.decoder_kind=source_filter train_encoder=false batch_size=8 \
+    warmup_steps=50 lr=1.5e-4 init_from="$RUNS/codec_sf2" max_steps=3600 num_workers=0 \
+    log_every=20 ckpt_every=200 sample_every=400 seed=11
+}
+
+lm6() {
+  # v5 (lm5's bundle, float32) for 1,400 more steps, one core (taskset -c 0) beside decoder2.
+  "$PY" recipes/train.py --config configs/lm_proof6_cpu.json --out "$RUNS/lm_proof6" \
+    data="$RUNS/proof2_tokens" init_from="${BASE:-$RUNS/lm_proof5/bundle}" \
+    --stop-after "${STOP_AFTER:-1400}"
+}
+
 evaluate() {
   "$PY" -m tts.cli eval --model tts/pretrained/default --manifest "$RUNS/proof/manifest.jsonl" \
     --splits test --max-sentences 8 --out "$RUNS/eval" --readme README.md
@@ -171,8 +191,10 @@ case "${1:-}" in
   lm4) lm4 ;;
   decoder) decoder ;;
   lm5) lm5 ;;
+  decoder2) decoder2 ;;
+  lm6) lm6 ;;
   eval) evaluate ;;
   ship) ship ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; ship; evaluate ;;
-  *) sed -n '2,28p' "$0"; exit 2 ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; ship; evaluate ;;
+  *) sed -n '2,31p' "$0"; exit 2 ;;
 esac

@@ -27,6 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tts.audio import encode_audio_bytes, save_audio
+from tts.codecs.source_filter import MAX_PITCH_RANGE
 from tts.errors import TTSError
 from tts.generate import MaxLengthWarning
 from tts.labels import EMOTIONS, LANGUAGE_NAMES, LANGUAGES
@@ -99,6 +100,7 @@ class DemoBackend:
         cfg_scale: float,
         consent: bool,
         voice: str | None = None,
+        intonation: float = 1.0,
     ) -> tuple[str, dict[str, Any]]:
         """Check the inputs (raising gr.Error with a clear message) -> (text, options)."""
         import gradio as gr
@@ -122,6 +124,15 @@ class DemoBackend:
                 top_p=float(top_p),
                 cfg_scale=float(cfg_scale),
             )
+            # The slider multiplies the emotion's own F0 range (1 = as the emotion has it).
+            pitch_range = None
+            if float(intonation) != 1.0:
+                if not self.synth.codec_controls_pitch:
+                    raise gr.Error("This model's codec cannot change intonation: leave it at 1.")
+                base = self.synth.pitch_range_for(
+                    emotion or None, float(intensity), style_reference or None
+                )
+                pitch_range = min(base * float(intonation), MAX_PITCH_RANGE)
         except TTSError as exc:
             raise gr.Error(str(exc)) from exc
         return text, dict(
@@ -133,6 +144,7 @@ class DemoBackend:
             speed=float(speed),
             seed=None if seed is None or seed == "" else int(seed),
             sampling=sampling,
+            pitch_range=pitch_range,
         )
 
     def generate(self, *inputs: Any) -> tuple[tuple[int, np.ndarray], Figure, str]:
@@ -238,6 +250,14 @@ def build_demo(synth: Synthesizer, example_clip: Path | None = None, max_queue: 
                     language = gr.Dropdown(languages, value=AUTO, label="Language")
                     emotion = gr.Dropdown(list(EMOTIONS), value="neutral", label="Emotion")
                 intensity = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Emotion intensity")
+                intonation = gr.Slider(
+                    0.0,
+                    2.0,
+                    value=1.0,
+                    step=0.05,
+                    label="Intonation (x the emotion's pitch range; 0 = monotone)",
+                    interactive=synth.codec_controls_pitch,
+                )
                 style_reference = gr.Audio(
                     label="Style reference (optional: copy its delivery)",
                     sources=["upload", "microphone"],
@@ -271,7 +291,7 @@ def build_demo(synth: Synthesizer, example_clip: Path | None = None, max_queue: 
                     elem_id="stream-output",
                 )
         inputs = [reference, text, language, emotion, intensity, style_reference, speed, seed,
-                  temperature, top_k, top_p, cfg_scale, consent, voice]  # fmt: skip
+                  temperature, top_k, top_p, cfg_scale, consent, voice, intonation]  # fmt: skip
         gr.Examples(
             [[EXAMPLE_TEXTS[c], c] for c in LANGUAGES], inputs=[text, language], label="Texts"
         )

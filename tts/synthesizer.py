@@ -28,7 +28,7 @@ from tts.audio import Audio
 from tts.checkpoint import read_checkpoint_config
 from tts.codecs import load_codec
 from tts.codecs.base import Codec
-from tts.codecs.source_filter import PitchRange
+from tts.codecs.source_filter import MAX_PITCH_RANGE, PitchRange
 from tts.conditioning import Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.errors import CheckpointError, ConfigError
@@ -296,6 +296,11 @@ class Synthesizer:
         """The LM's frames [K, F] without its semantic streams: what the codec decodes."""
         return codes[self.lm.config.n_semantic :]
 
+    @property
+    def codec_controls_pitch(self) -> bool:
+        """True when `pitch_range` can change the intonation (a source-filter Koe codec)."""
+        return bool(getattr(self.codec, "controls_pitch", False))
+
     def pitch_range_for(
         self,
         emotion: str | None = None,
@@ -308,7 +313,7 @@ class Synthesizer:
         with: sad x0.6 ... surprised x1.8), else 1. The LM's samples carry too little of that
         range (see `PitchRange`), so a source-filter codec applies it explicitly; other codecs
         leave the emotion to the LM and refuse an explicit range other than 1."""
-        controls = bool(getattr(self.codec, "controls_pitch", False))
+        controls = self.codec_controls_pitch
         if pitch_range is not None:
             factor = PitchRange(pitch_range).factor  # validates
             if factor != 1.0 and not controls:
@@ -321,7 +326,8 @@ class Synthesizer:
             return 1.0  # a style reference, when given, sets the style instead of the label
         from tts.data.prosody import emotion_params
 
-        return emotion_params(emotion, 1.0 if intensity is None else intensity).f0_range
+        factor = emotion_params(emotion, 1.0 if intensity is None else intensity).f0_range
+        return min(factor, MAX_PITCH_RANGE)  # exaggerated intensities stop at the range's limit
 
     def _decode(self, codes: torch.Tensor, pitch_range: float) -> np.ndarray:
         """One sequence's codec frames [1, K, F] -> waveform, with the F0 range applied."""

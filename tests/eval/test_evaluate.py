@@ -119,6 +119,40 @@ def test_evaluate_emotion_with_model(synth):
     assert "| sad |" in ev.markdown_report({"emotion": result})
 
 
+def test_emotion_is_measured_on_held_out_voices(manifest_path, synth, monkeypatch):
+
+    pool = read_manifest(manifest_path)
+    picked = ev.emotion_references(pool, "ja", ["test"], 2)
+    assert [e.speaker for e in picked] == ["pyopenjtalk-mei", "pyopenjtalk-mei-high"]
+    for entry in picked:  # the longest clip of each voice
+        assert entry.duration == max(e.duration for e in pool if e.speaker == entry.speaker)
+    assert len(ev.emotion_references(pool, "ja", ["test"], 1)) == 1
+    # No held-out speaker in the splits: the first neutral clip of the language, as before.
+    assert ev.emotion_references(pool, "ja", ["valid"], 2) == [pool[0]]
+    assert ev.emotion_references(pool, "en", ["test"], 2) == []
+    with pytest.raises(ConfigError, match="at least one voice"):
+        ev.emotion_references(pool, "ja", ["test"], 0)
+    # Every condition uses every voice, and an explicit pitch range reaches the synthesizer.
+    calls = []
+    real = synth.synthesize
+
+    def recording(text, **kwargs):
+        calls.append((kwargs["reference"][0].shape, kwargs.get("pitch_range", "unset")))
+        return real(text, **{k: v for k, v in kwargs.items() if k != "pitch_range"})
+
+    monkeypatch.setattr(synth, "synthesize", recording)
+    result = ev.run_evaluation(
+        synth, manifest_path, only=["emotion"], languages=["ja"], emotions=["sad"],
+        intensities=(0.0, 1.0), emotion_texts=1, pitch_range=1.0,
+    )  # fmt: skip
+    emotion = result["emotion"]
+    assert emotion["reference_voices"] == ["pyopenjtalk-mei", "pyopenjtalk-mei-high"]
+    assert emotion["voices"] == 2 and emotion["pitch_range"] == 1.0
+    assert len(calls) == 3 * 2 and {c[1] for c in calls} == {1.0}
+    assert len({c[0] for c in calls}) == 2  # two different reference clips
+    assert "mean of 2 utterances" in ev.markdown_report(result)
+
+
 def test_emotion_features_are_averaged_over_texts_and_seeds(synth, monkeypatch):
     """Every condition is the mean of the same texts x seeds; the report says how many."""
     calls = []

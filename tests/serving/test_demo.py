@@ -1,5 +1,6 @@
 """The Gradio demo: its backend directly, over gradio_client, and in a real headless browser."""
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ def inputs(reference=None, text="Hello there.", consent=True, **over):
     values = dict(
         reference=reference, text=text, language="auto", emotion="neutral", intensity=1.0,
         style_reference=None, speed=1.0, seed=3, temperature=0.9, top_k=50, top_p=0.95,
-        cfg_scale=1.0, consent=consent, voice="default",
+        cfg_scale=1.0, consent=consent, voice="default", intonation=1.0,
     )  # fmt: skip
     values.update(over)
     return list(values.values())
@@ -66,6 +67,7 @@ def test_built_in_voices_are_selectable_and_a_clip_wins(backend, clip_path):
         (dict(text="   "), "Enter some text"),
         (dict(top_p=0.0), "top_p"),
         (dict(text="!!!", language="en"), "nothing pronounceable"),
+        (dict(intonation=1.5), "cannot change intonation"),  # the random bundle's istft codec
     ],
 )
 def test_bad_input_gives_a_clear_gradio_error(backend, clip_path, over, message):
@@ -84,6 +86,23 @@ def test_sliders_keep_the_models_other_sampling_settings(backend, monkeypatch):
     assert options["sampling"] == dataclasses.replace(
         base, temperature=0.6, top_k=20, top_p=0.95, cfg_scale=2.0
     )
+
+
+def test_intonation_slider_multiplies_the_emotions_pitch_range():
+    from tts.codecs.koe import KoeCodec
+    from tts.synthesizer import random_synthesizer
+
+    sf = random_synthesizer()
+    sf.codec = KoeCodec.from_config(
+        dataclasses.replace(sf.codec.config, decoder_kind="source_filter")
+    )
+    backend = DemoBackend(sf)
+    _, options = backend.options(*inputs(None, emotion="sad", intensity=0.5))
+    assert options["pitch_range"] is None  # the emotion's own range, chosen by the synthesizer
+    _, options = backend.options(*inputs(None, emotion="sad", intensity=0.5, intonation=0.5))
+    assert options["pitch_range"] == pytest.approx(0.8 * 0.5)
+    _, options = backend.options(*inputs(None, emotion="surprised", intonation=2.0))
+    assert options["pitch_range"] == 3.0  # 1.8 x 2 stops at the limit
 
 
 def test_bad_reference_clip_is_reported(backend, tmp_path):
@@ -134,7 +153,7 @@ def test_gradio_client_generates_speech(running_demo, clip_path):
     client = Client(running_demo.local_url, verbose=False)
     audio_path, plot, timing = client.predict(
         handle_file(str(clip_path)), "こんにちは。", "auto", "happy", 1.5, None, 1.2, 7,
-        0.9, 50, 0.95, 1.0, True, "default", api_name="/generate",
+        0.9, 50, 0.95, 1.0, True, "default", 1.0, api_name="/generate",
     )  # fmt: skip
     wav, sr = sf.read(audio_path)
     assert sr == 24000 and len(wav) > 1000 and np.abs(wav).max() > 0
@@ -142,7 +161,7 @@ def test_gradio_client_generates_speech(running_demo, clip_path):
     with pytest.raises(Exception, match="consent"):
         client.predict(
             handle_file(str(clip_path)), "Hi.", "en", "neutral", 1.0, None, 1.0, 1,
-            0.9, 50, 0.95, 1.0, False, "default", api_name="/generate",
+            0.9, 50, 0.95, 1.0, False, "default", 1.0, api_name="/generate",
         )  # fmt: skip
 
 

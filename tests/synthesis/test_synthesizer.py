@@ -336,6 +336,7 @@ def test_pitch_range_defaults_to_the_emotion_table_and_reaches_the_decoder():
     assert sf.pitch_range_for("sad") == pytest.approx(0.6)
     assert sf.pitch_range_for("sad", 0.5) == pytest.approx(0.8)  # linear in the intensity
     assert sf.pitch_range_for("surprised", 1.0) == pytest.approx(1.8)
+    assert sf.pitch_range_for("surprised", 4.0) == 3.0  # exaggeration stops at the limit
     assert sf.pitch_range_for("sad", style_reference="clip.wav") == 1.0  # the clip sets style
     assert sf.pitch_range_for("sad", pitch_range=2.0) == 2.0  # explicit wins
     with pytest.raises(ConfigError, match="pitch range"):

@@ -116,6 +116,29 @@ def pick_reference(entry: ManifestEntry, pool: Sequence[ManifestEntry]) -> Manif
     return candidates[0] if candidates else None
 
 
+def emotion_references(
+    pool: Sequence[ManifestEntry], language: str, splits: Sequence[str], voices: int
+) -> list[ManifestEntry]:
+    """Neutral reference clips of up to `voices` held-out speakers of `language` (the longest
+    clip each), so emotion control is measured on voices the LM never saw, as CER and SIM are.
+    A manifest without such speakers falls back to its first neutral clip of the language."""
+    if voices < 1:
+        raise ConfigError(f"emotion evaluation needs at least one voice, got {voices}")
+    best: dict[str, ManifestEntry] = {}
+    held_out = [
+        e
+        for e in pool
+        if e.language == language and e.emotion == "neutral" and e.extra.get("split") in splits
+    ]
+    for e in held_out:
+        if e.speaker not in best or e.duration > best[e.speaker].duration:
+            best[e.speaker] = e
+    if best:
+        return [best[name] for name in sorted(best)[:voices]]
+    first = next((e for e in pool if e.language == language and e.emotion == "neutral"), None)
+    return [first] if first is not None else []
+
+
 def _load(entry: ManifestEntry) -> tuple[np.ndarray, int]:
     return load_audio(entry.audio)
 
@@ -393,9 +416,14 @@ def evaluate_emotion(
     intensities: Sequence[float] = DEFAULT_INTENSITIES,
     seed: int = 0,
     seeds: int = 1,
+    references: Sequence[tuple[np.ndarray, int]] | None = None,
+    pitch_range: float | None = None,
 ) -> dict[str, Any]:
-    """Synthesize each text neutral and per emotion x intensity (same voice; seeds seed ..
+    """Synthesize each text neutral and per emotion x intensity (same voices; seeds seed ..
     seed + seeds - 1) and analyse the mean features of every condition.
+
+    `references` (several voices) replaces `reference` when given; every condition uses each
+    of them. `pitch_range` is passed to the synthesizer (None: its default, the emotion's).
 
     One sampled utterance per condition is a noisy judge: its length and melody vary from seed
     to seed as much as a mild emotion moves them. Every condition uses the same texts and seeds,
@@ -405,17 +433,20 @@ def evaluate_emotion(
     texts = [text] if isinstance(text, str) else list(text)
     if not texts or seeds < 1:
         raise ConfigError("emotion evaluation needs at least one text and one seed")
+    voices = list(references) if references else [reference]
     n_phonemes = [sum(len(c.ids) for c in synth.frontend.process(t, language)) for t in texts]
+    extra = {} if pitch_range is None else {"pitch_range": pitch_range}
 
     def features(emotion: str, intensity: float) -> dict[str, Any]:
         samples = []
         for t, n in zip(texts, n_phonemes, strict=True):
-            for s in range(seed, seed + seeds):
-                out = synth.synthesize(
-                    t, reference=reference, language=language, emotion=emotion,
-                    intensity=intensity, seed=s, watermark=False,
-                )  # fmt: skip
-                samples.append(prosody_features(out.wav, out.sample_rate, n))
+            for voice in voices:
+                for s in range(seed, seed + seeds):
+                    out = synth.synthesize(
+                        t, reference=voice, language=language, emotion=emotion,
+                        intensity=intensity, seed=s, watermark=False, **extra,
+                    )  # fmt: skip
+                    samples.append(prosody_features(out.wav, out.sample_rate, n))
         return mean_features(samples)
 
     # No watermark here: its noise would blur the prosody measurements. Silence the warning
@@ -437,6 +468,8 @@ def evaluate_emotion(
     return {
         "texts": texts,
         "seeds": seeds,
+        "voices": len(voices),
+        "pitch_range": pitch_range,
         "language": language,
         "neutral": neutral,
         "emotions": per_emotion,
@@ -554,7 +587,7 @@ def markdown_report(results: dict[str, Any]) -> str:
         out.append("")
     if "emotion" in results:
         e = results["emotion"]
-        samples = len(e.get("texts", [None])) * e.get("seeds", 1)
+        samples = len(e.get("texts", [None])) * e.get("seeds", 1) * e.get("voices", 1)
         out += [f"### Emotion control (shift vs neutral at the highest intensity, mean of {samples} utterances)", ""]  # fmt: skip
         out += ["| emotion | F0 mean (st) | F0 range (st) | energy (dB) | duration/phoneme (%) "]
         out[-1] += "| monotonic | labelled direction |"
@@ -598,10 +631,13 @@ def run_evaluation(
     emotions: Sequence[str] | None = None,
     kokoro_voice: str | None = "jf_alpha",
     emotion_texts: int = 3,
-    emotion_seeds: int = 2,
+    emotion_seeds: int = 1,
+    emotion_voices: int = 2,
+    pitch_range: float | None = None,
 ) -> dict[str, Any]:
     """Run the selected measurements; `synth=None` measures only the real-audio baselines.
-    Emotion control is judged on the mean of `emotion_texts` x `emotion_seeds` utterances."""
+    Emotion control is judged on the mean of `emotion_texts` x `emotion_voices` (held-out
+    voices, `emotion_references`) x `emotion_seeds` utterances."""
     unknown = set(only) - set(MEASUREMENTS)
     if unknown:
         raise ConfigError(f"unknown measurement(s) {sorted(unknown)}; choose from {MEASUREMENTS}")
@@ -626,12 +662,12 @@ def run_evaluation(
         results["sim"] = evaluate_similarity(synth, entries, pool, encoder, seed)
     if "emotion" in only:
         lang = languages[0]
-        ref_entry = next((e for e in pool if e.language == lang and e.emotion == "neutral"), None)
-        reference = _load(ref_entry) if ref_entry is not None else None
+        picked = emotion_references(pool, lang, splits, emotion_voices)
         results["emotion"] = evaluate_emotion(
-            synth, SENTENCES[lang][:emotion_texts], lang, reference, emotions, intensities, seed,
-            seeds=emotion_seeds,
+            synth, SENTENCES[lang][:emotion_texts], lang, None, emotions, intensities, seed,
+            seeds=emotion_seeds, references=[_load(e) for e in picked], pitch_range=pitch_range,
         )  # fmt: skip
+        results["emotion"]["reference_voices"] = [e.speaker for e in picked]
     if "speed" in only:
         ja = [e for e in pool if e.language == "ja" and e.emotion == "neutral"]
         sentences = SENTENCES["ja"][: max_sentences or None]
@@ -659,7 +695,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--emotion-texts", type=int, default=3, help="texts per emotion condition (max 4 in ja)"
     )
-    p.add_argument("--emotion-seeds", type=int, default=2, help="seeds per text and condition")
+    p.add_argument(
+        "--emotion-seeds", type=int, default=1, help="seeds per text, voice and condition"
+    )
+    p.add_argument(
+        "--emotion-voices", type=int, default=2, help="held-out reference voices for emotion"
+    )
+    p.add_argument(
+        "--pitch-range",
+        type=float,
+        default=None,
+        help="pass this pitch_range to every synthesis (default: the synthesizer's, per emotion)",
+    )
     p.add_argument("--kokoro-voice", default="jf_alpha", help="'none' skips the Kokoro timing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
@@ -729,6 +776,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             kokoro_voice=None if args.kokoro_voice.lower() == "none" else args.kokoro_voice,
             emotion_texts=args.emotion_texts,
             emotion_seeds=args.emotion_seeds,
+            emotion_voices=args.emotion_voices,
+            pitch_range=args.pitch_range,
         )
     results["config"]["model"] = args.model
     if synth is not None:
@@ -751,6 +800,7 @@ __all__ = [
     "analyse_emotion_shifts",
     "clip_similarity",
     "cosine",
+    "emotion_references",
     "evaluate_emotion",
     "evaluate_intelligibility",
     "evaluate_similarity",
