@@ -148,15 +148,14 @@ class SourceFilterDecoder(Decoder):
 
 class PitchRange:
     """Wider (factor > 1) or flatter (< 1) intonation: each frame's log F0 is moved away from or
-    towards the sequence's voiced mean, `centre + factor * (log_f0 - centre)`.
+    towards the sequence's median voiced log F0, `centre + factor * (log_f0 - centre)`.
 
-    Why at the decoder: F0 is an explicit control here, while the LM's samples come out with
-    less F0 movement than the corpus has (generated neutral speech: F0 std ~0.6 st against
-    ~3.3 st in the engines' audio), so a range learned only through the codes is too small to
-    hear or measure. The centre is the voicing-weighted mean of log F0 over the frames seen so
-    far: a whole sequence when decoded at once; when streamed, the frames already emitted plus
-    the window's new ones (`observe`), so the level does not move while the range changes.
-    One object per sequence: it keeps that running mean.
+    Why at the decoder: F0 is an explicit control here, while the LM's samples carry less of an
+    emotion's F0 range than the corpus has, and on a flat voice too little to hear or measure.
+    The centre is the median, as in the corpus's own prosody edits (`tts.data.prosody`), so the
+    pitch level (the median) stays where the LM put it. It is the median of the voiced frames
+    (voicing > 0.5) seen so far: a whole sequence when decoded at once; when streamed, the
+    frames already emitted plus the window's new ones (`observe`). One object per sequence.
     """
 
     def __init__(self, factor: float = 1.0) -> None:
@@ -167,19 +166,23 @@ class PitchRange:
                 f"pitch range must lie in [{MIN_PITCH_RANGE}, {MAX_PITCH_RANGE}], got {factor}"
             )
         self.factor = float(factor)
-        self.total = 0.0  # sum over observed frames of voicing * log F0
-        self.weight = 0.0  # sum of their voicing
+        self.voiced: list[torch.Tensor] = []  # log F0 of the voiced frames observed
 
     def observe(self, log_f0: torch.Tensor, voicing: torch.Tensor) -> None:
         """Add frames [L] (log F0, voicing probability 0..1) to the running centre."""
-        self.total += float((voicing * log_f0).sum())
-        self.weight += float(voicing.sum())
+        self.voiced.append(log_f0[voicing > 0.5].detach().float().cpu())
+
+    @property
+    def centre(self) -> float | None:
+        """Median log F0 of the voiced frames observed (None before the first)."""
+        values = torch.cat(self.voiced) if self.voiced else torch.zeros(0)
+        return float(values.median()) if values.numel() else None
 
     def apply(self, log_f0: torch.Tensor) -> torch.Tensor:
         """Scale log F0 [..., L] about the centre (unchanged before any voiced frame is seen)."""
-        if self.factor == 1.0 or self.weight < 1e-3:
+        centre = self.centre if self.factor != 1.0 else None
+        if centre is None:
             return log_f0
-        centre = self.total / self.weight
         return centre + self.factor * (log_f0 - centre)
 
 
