@@ -84,7 +84,7 @@ class KoeCodec(Codec):
     @property
     def controls_pitch(self) -> bool:
         """True when `decode_window` can widen or flatten the F0 contour (`PitchRange`)."""
-        return self.config.decoder_kind == "source_filter"
+        return self.continues_phase  # both come with the source-filter decoder
 
     @torch.inference_mode()
     def decode_window(

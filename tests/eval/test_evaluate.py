@@ -150,7 +150,9 @@ def test_emotion_is_measured_on_held_out_voices(manifest_path, synth, monkeypatc
     assert emotion["voices"] == 2 and emotion["pitch_range"] == 1.0
     assert len(calls) == 3 * 2 and {c[1] for c in calls} == {1.0}
     assert len({c[0] for c in calls}) == 2  # two different reference clips
-    assert "mean of 2 utterances" in ev.markdown_report(result)
+    report = ev.markdown_report(result)
+    assert "mean of 2 utterances" in report and "pitch_range=1.0" in report
+    assert "Voices: pyopenjtalk-mei, pyopenjtalk-mei-high." in report
 
 
 def test_emotion_features_are_averaged_over_texts_and_seeds(synth, monkeypatch):

@@ -589,6 +589,12 @@ def markdown_report(results: dict[str, Any]) -> str:
         e = results["emotion"]
         samples = len(e.get("texts", [None])) * e.get("seeds", 1) * e.get("voices", 1)
         out += [f"### Emotion control (shift vs neutral at the highest intensity, mean of {samples} utterances)", ""]  # fmt: skip
+        if e.get("reference_voices"):
+            out += [f"Voices: {', '.join(e['reference_voices'])}."]
+        if e.get("pitch_range") is not None:
+            out += [f"Every synthesis with pitch_range={e['pitch_range']} (not the emotion's)."]
+        if out[-1] != "":
+            out.append("")
         out += ["| emotion | F0 mean (st) | F0 range (st) | energy (dB) | duration/phoneme (%) "]
         out[-1] += "| monotonic | labelled direction |"
         out += ["|---|---|---|---|---|---|---|"]
