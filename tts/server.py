@@ -57,6 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tts.audio import resample
+from tts.codecs.source_filter import MAX_PITCH_RANGE, MIN_PITCH_RANGE
 from tts.errors import (
     AudioInputError,
     ConditioningError,
@@ -172,7 +173,9 @@ class SpeechRequest(BaseModel):
     language: str | None = Field(None, max_length=16)  # None: detected from the text
     emotion: str | None = Field(None, max_length=32)
     intensity: float | None = Field(None, ge=0.0, le=4.0, allow_inf_nan=False)
-    pitch_range: float | None = Field(None, ge=0.0, le=3.0, allow_inf_nan=False)
+    pitch_range: float | None = Field(
+        None, ge=MIN_PITCH_RANGE, le=MAX_PITCH_RANGE, allow_inf_nan=False
+    )
     seed: int | None = Field(None, ge=0, lt=2**62)
     stream: bool = False
     stream_format: Literal["audio", "sse"] | None = None
