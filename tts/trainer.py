@@ -88,6 +88,9 @@ class TrainConfig:
     # unit stream (codebook 0 with n_semantic=1) above the codec's codebooks makes the shared
     # layers learn what is said first. Logged and validation losses stay unweighted means.
     codebook_weights: tuple[float, ...] = ()
+    # Fraction of the input (history) codes replaced by random ones, targets unchanged
+    # (tts.training.corrupt_inputs): against drifting off the text at inference. 0 = off.
+    input_noise: float = 0.0
     seed: int = 1337
     log_every: int = 10
     eval_every: int = 500
@@ -103,6 +106,8 @@ class TrainConfig:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.ckpt_every < 1 or self.eval_batches < 1:
             raise ConfigError("TrainConfig.ckpt_every and eval_batches must be >= 1")
+        if not 0.0 <= self.input_noise < 1.0:
+            raise ConfigError(f"TrainConfig.input_noise must lie in [0, 1), got {self.input_noise}")
         if isinstance(self.dropout, dict):
             self.dropout = config_from_dict(ConditionDropout, self.dropout)
 
@@ -510,8 +515,9 @@ def train(
             sync = nullcontext() if (last_micro or not ddp.enabled) else model.no_sync()
             with sync:
                 result = lm_loss(
-                    model, batch, cfg.dropout, generator, cfg.guided, cfg.codebook_weights or None
-                )
+                    model, batch, cfg.dropout, generator, cfg.guided,
+                    cfg.codebook_weights or None, cfg.input_noise,
+                )  # fmt: skip
                 (result.loss / cfg.grad_accum).backward()
             sums[:-2] += result.per_codebook
             if result.guided is not None:

@@ -109,6 +109,25 @@ def sample_condition_drop(
     )
 
 
+def corrupt_inputs(
+    inputs: torch.Tensor, rate: float, n_codes: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Replace each real code of the input frames [B, K, T] by a uniformly random code with
+    probability `rate` (special ids BOS/EOS/PAD stay); the targets are left as they were.
+
+    Why: teacher forcing shows the LM only true history, so at inference one unlikely sample
+    puts it in a state it never saw and it drifts off the text (the first words of a sentence
+    come out right, then fluent other words). Noisy history teaches it to lean on the text and
+    the unit stream rather than copy the codes before it."""
+    if not 0.0 <= rate < 1.0:
+        raise ConfigError(f"input noise must lie in [0, 1), got {rate}")
+    if rate == 0.0:
+        return inputs
+    draws = torch.rand(inputs.shape, generator=generator).to(inputs.device)
+    noise = torch.randint(0, n_codes, inputs.shape, generator=generator).to(inputs.device)
+    return torch.where((draws < rate) & (inputs < n_codes), noise, inputs)
+
+
 def autocast_for(device: torch.device) -> torch.autocast | nullcontext:
     """bf16 autocast on CUDA (weights and optimizer stay float32); plain float32 elsewhere."""
     if device.type == "cuda":
@@ -123,14 +142,18 @@ def lm_loss(
     generator: torch.Generator | None = None,
     guided: GuidedAttention | None = None,
     codebook_weights: Sequence[float] | None = None,
+    input_noise: float = 0.0,
 ) -> LossOutput:
     """Teacher-forced per-codebook cross-entropy of a batch (condition dropout when training),
     plus `guided.weight` times the guided-attention penalty (tts.alignment) when training.
+    When training, `input_noise` randomises that fraction of the input codes (`corrupt_inputs`).
 
     `loss` is the mean over codebooks, or their `codebook_weights`-weighted mean;
     `per_codebook` is always unweighted."""
     device = batch.codes.device
     inputs, targets = build_lm_inputs(batch.codes, batch.code_lengths, model)
+    if model.training:
+        inputs = corrupt_inputs(inputs, input_noise, model.config.codebook_size, generator)
     dropout = dropout or ConditionDropout()
     drop = (
         sample_condition_drop(batch.codes.shape[0], dropout, device, generator)

@@ -11,6 +11,7 @@ from tts.training import (
     ConditionDropout,
     LMBatch,
     build_lm_inputs,
+    corrupt_inputs,
     cosine_lr,
     lm_loss,
     make_optimizer,
@@ -66,6 +67,43 @@ def test_codebook_weights_weight_the_loss_not_the_report(model):
     torch.testing.assert_close(weighted.per_codebook, plain.per_codebook)
     expected = (3 * plain.per_codebook[0] + plain.per_codebook[1]) / 4
     torch.testing.assert_close(weighted.loss, expected)
+
+
+def test_corrupt_inputs_replaces_real_codes_only_at_the_rate():
+    special = tiny_config().special
+    inputs = torch.randint(0, CODEBOOK, (8, 3, 500), generator=torch.Generator().manual_seed(0))
+    inputs[:, :, 0] = special.bos
+    inputs[:, :, -5:] = special.pad
+    inputs[0, 0, 100] = special.eos
+    assert corrupt_inputs(inputs, 0.0, CODEBOOK) is inputs
+    g = torch.Generator().manual_seed(1)
+    noisy = corrupt_inputs(inputs, 0.3, CODEBOOK, g)
+    real = inputs < CODEBOOK
+    assert torch.equal(noisy[~real], inputs[~real])  # BOS, EOS and PAD stay
+    assert int(noisy[real].max()) < CODEBOOK  # replacements are real codes
+    # A replacement draws any code, so 1 in CODEBOOK of them happens to keep the old one.
+    changed = float((noisy != inputs)[real].float().mean())
+    assert abs(changed - 0.3 * (1 - 1 / CODEBOOK)) < 0.01
+    again = corrupt_inputs(inputs, 0.3, CODEBOOK, torch.Generator().manual_seed(1))
+    assert torch.equal(noisy, again)  # reproducible from the step's generator
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match="input noise"):
+            corrupt_inputs(inputs, bad, CODEBOOK)
+
+
+def test_input_noise_changes_the_training_loss_not_the_targets_or_evaluation(model):
+    batch = make_batch([4, 6], [12, 9])
+    model.eval()
+    clean = lm_loss(model, batch)
+    torch.testing.assert_close(lm_loss(model, batch, input_noise=0.5).loss, clean.loss)
+    model.train()
+    off = ConditionDropout.off()
+    with torch.random.fork_rng():  # model dropout is 0 in the tiny config; be sure anyway
+        plain = lm_loss(model, batch, off, torch.Generator().manual_seed(0))
+        noisy = lm_loss(model, batch, off, torch.Generator().manual_seed(0), input_noise=0.5)
+    assert noisy.n_targets == plain.n_targets == clean.n_targets  # the same targets
+    assert not torch.allclose(noisy.loss, plain.loss)
+    model.eval()
 
 
 def test_condition_dropout(model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -182,3 +183,39 @@ def test_text_reliance_is_zero_for_a_model_that_cannot_see_the_text(tokens: Path
     with torch.no_grad():
         model.phoneme_emb.weight[:] = model.phoneme_emb.weight[1]
     assert abs(text_reliance(model, valid, cfg, torch.device("cpu"))) < 1e-5  # type: ignore[arg-type]
+
+
+def test_input_noise_is_validated_and_read_from_json(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="input_noise"):
+        TrainConfig(input_noise=1.0)
+    from tts.trainer import resume_or_new_config
+
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"data": "x", "input_noise": 0.1}))
+    assert resume_or_new_config(tmp_path / "run", path).input_noise == 0.1
+
+
+def test_lm_reliance_spoils_one_input_at_a_time(base_run: dict, tokens: Path) -> None:
+    """recipes/lm_reliance.py: the loss under each spoiled input. Spoiling nothing (rate 0) is
+    the clean loss exactly; spoiled history changes it, except for a model whose code
+    embeddings cannot tell codes apart (it cannot be using its history)."""
+    from trainkit import load_script
+
+    recipe = load_script("recipes/lm_reliance.py")
+    model = base_run["model"]
+    valid = ShardDataset(tokens, ["valid"])
+    table = recipe.reliance(model, valid, max_frames=400, batches=2, rates=(0.0, 0.5))
+    assert list(table) == ["clean", "text", "history 0.0", "history 0.5"]  # no unit stream
+    assert all(len(v) == model.config.n_codebooks for v in table.values())
+    assert table["history 0.0"] == pytest.approx(table["clean"], abs=1e-5)
+    assert table["history 0.5"] != pytest.approx(table["clean"], abs=1e-4)
+    assert table["text"] != pytest.approx(table["clean"], abs=1e-4)
+    blind = copy.deepcopy(model)
+    with torch.no_grad():
+        for emb in blind.code_emb:  # every real code looks the same; BOS/EOS/PAD stay apart
+            emb.weight[: blind.config.codebook_size] = emb.weight[0]
+    table = recipe.reliance(blind, valid, max_frames=400, batches=2, rates=(0.5,))
+    assert table["history 0.5"] == pytest.approx(table["clean"], abs=1e-5)
+    out = recipe.main(["--model", base_run["bundle"], "--shards", str(tokens), "--batches", "1",
+                       "--max-frames", "400"])  # fmt: skip
+    assert set(out) == {"clean", "text", "history 0.2", "history 0.5"}
