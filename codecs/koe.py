@@ -86,6 +86,17 @@ class KoeCodec(Codec):
         """True when `decode_window` can widen or flatten the F0 contour (`PitchRange`)."""
         return self.continues_phase  # both come with the source-filter decoder
 
+    def samples_per_frame_at(self, tempo: float = 1.0) -> int | None:
+        """Output samples per code frame when `decode_window` speaks at `tempo` (> 1 faster);
+        None when this decoder cannot change the tempo that far (or at all)."""
+        if tempo == 1.0:
+            return self.samples_per_frame
+        if not self.continues_phase:
+            return None
+        decoder = self.model.decoder
+        hop = decoder.tempo_hop(tempo)
+        return None if hop is None else hop * (self.samples_per_frame // decoder.hop)
+
     @torch.inference_mode()
     def decode_window(
         self,
@@ -95,31 +106,36 @@ class KoeCodec(Codec):
         anchor_phase: float,
         pitch: PitchRange | None = None,
         observe: tuple[int, int] | None = None,
+        tempo: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode frames [1, K, F] that start at absolute frame `start_frame`, continuing an
         earlier window: the fundamental's phase at window frame `anchor_frame` is `anchor_phase`.
 
         `pitch` rescales the F0 contour; the window frames `observe` = (first, end) (default:
-        all) join its running centre first. Returns (wav [1, F * samples_per_frame], the phase
-        at each frame boundary [F + 1], to anchor a later window at any of them). For a
-        source-filter decoder; other decoders just decode, with phases 0, and refuse `pitch`.
+        all) join its running centre first. `tempo` speaks faster (> 1) or slower by laying the
+        decoder's frames out at another hop (F0 and spectra kept; `samples_per_frame_at`).
+        Returns (wav [1, F * samples per frame], the phase at each frame boundary [F + 1], to
+        anchor a later window at any of them). For a source-filter decoder; other decoders just
+        decode, with phases 0, and refuse `pitch` and `tempo`.
         """
         codes = self.check_codes(codes).to(self.device)
         if codes.shape[0] != 1:
             raise ConfigError(f"decode_window takes one sequence, got a batch of {codes.shape[0]}")
         if not self.continues_phase:
-            if pitch is not None and pitch.factor != 1.0:
+            if (pitch is not None and not pitch.is_identity) or tempo != 1.0:
                 raise ConfigError(
-                    f"a pitch range needs a source-filter decoder; this codec's decoder is "
-                    f"{self.config.decoder_kind!r}"
+                    f"a pitch range or tempo needs a source-filter decoder; this codec's "
+                    f"decoder is {self.config.decoder_kind!r}"
                 )
             return self._decode(codes).float(), torch.zeros(codes.shape[-1] + 1)
-        hop = self.samples_per_frame
+        hop = self.samples_per_frame_at(tempo)
+        if hop is None:
+            raise ConfigError(f"tempo {tempo} is beyond what the decoder can lay out")
         decoder = self.model.decoder
+        per_frame = self.samples_per_frame // decoder.hop  # STFT frames per codec frame
         controls = decoder.controls(self.model.fsq.decode(codes))
         f0 = None
         if pitch is not None:
-            per_frame = hop // decoder.hop  # STFT frames per codec frame
             first, end = (0, codes.shape[-1]) if observe is None else observe
             if not 0 <= first <= end <= codes.shape[-1]:
                 raise ConfigError(f"observe {observe} is outside the window 0..{codes.shape[-1]}")
@@ -134,6 +150,7 @@ class KoeCodec(Codec):
             start_sample=start_frame * hop,
             anchor_sample=anchor_frame * hop,
             anchor_phase=anchor_phase,
+            hop=hop // per_frame if tempo != 1.0 else None,
         )
         return wav.float(), phase[0, ::hop].cpu()
 

@@ -40,6 +40,7 @@ NOISE_SAMPLES = 2**20  # ~44 s at 24 kHz before the noise sequence repeats
 NOISE_SEED = 0
 HARMONIC_CEILING = 0.95  # harmonics stop at 95% of Nyquist (no aliasing from the last ones)
 MIN_PITCH_RANGE, MAX_PITCH_RANGE = 0.0, 3.0  # 0 = monotone; 3 triples every interval
+MAX_PITCH_SHIFT = 12.0  # semitones either way: an octave
 
 
 def forward_stft(wav: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
@@ -107,14 +108,18 @@ class SourceFilterDecoder(Decoder):
         start_sample: int = 0,
         anchor_sample: int = 0,
         anchor_phase: torch.Tensor | float = 0.0,
+        hop: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Controls -> (wav [B, L * hop], the fundamental's phase at samples 0 .. L * hop).
 
         f0 (Hz) and voicing (0..1) per frame [B, L] default to the predicted ones (training
         passes measured ones). The fundamental's phase equals `anchor_phase` at `anchor_sample`
         (relative to this window); `start_sample` is the window's absolute position, for noise.
+        `hop` (default: the trained one) lays the frames out further apart (slower speech) or
+        closer (faster) with F0 and spectra unchanged: see `tempo_hop`.
         """
-        hop, sr = self.hop, self.sample_rate
+        hop = self.hop if hop is None else self.check_hop(hop)
+        sr = self.sample_rate
         if f0 is None:
             f0 = controls["log_f0"].exp()
         if voicing is None:
@@ -137,13 +142,32 @@ class SourceFilterDecoder(Decoder):
             )
             index = (start_sample + torch.arange(f0_n.shape[1], device=f0.device)) % NOISE_SAMPLES
             noise = self.noise[index].expand_as(harmonics) * self.noise_scale
-            s_h = forward_stft(harmonics, self.n_fft, self.hop, self.window)
-            s_n = forward_stft(noise, self.n_fft, self.hop, self.window)
+            s_h = forward_stft(harmonics, self.n_fft, hop, self.window)
+            s_n = forward_stft(noise, self.n_fft, hop, self.window)
         spec = s_h * controls["harmonic_gain"].exp() + s_n * controls["noise_gain"].exp()
-        return inverse_stft(spec, self.n_fft, self.hop, self.window), phase.float()
+        return inverse_stft(spec, self.n_fft, hop, self.window), phase.float()
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, F * hop]
         return self.render(self.controls(latent))[0]
+
+    def check_hop(self, hop: int) -> int:
+        """A synthesis hop the overlap-add handles: even (so frames still give exactly
+        L * hop samples) and at most half the window (so windows still overlap)."""
+        if isinstance(hop, bool) or int(hop) != hop or hop < 2 or hop % 2 or hop > self.n_fft // 2:
+            raise ConfigError(
+                f"synthesis hop must be an even number of samples in [2, {self.n_fft // 2}], "
+                f"got {hop}"
+            )
+        return int(hop)
+
+    def tempo_hop(self, tempo: float) -> int | None:
+        """The synthesis hop that speaks `tempo` x faster (> 1) or slower: the trained hop over
+        the tempo, rounded to an even number of samples (tempo steps of ~1% at 240). None when
+        it would leave the range `check_hop` allows (the caller stretches the waveform)."""
+        if not (math.isfinite(tempo) and tempo > 0):
+            raise ConfigError(f"tempo must be a positive number, got {tempo}")
+        hop = 2 * round(self.hop / tempo / 2)
+        return hop if 2 <= hop <= self.n_fft // 2 else None
 
 
 class PitchRange:
@@ -156,16 +180,24 @@ class PitchRange:
     pitch level (the median) stays where the LM put it. It is the median of the voiced frames
     (voicing > 0.5) seen so far: a whole sequence when decoded at once; when streamed, the
     frames already emitted plus the window's new ones (`observe`). One object per sequence.
+
+    `shift` (semitones) then moves the whole contour up or down: the part of an emotion's pitch
+    level the LM falls short of (`tts.label_prosody`).
     """
 
-    def __init__(self, factor: float = 1.0) -> None:
+    def __init__(self, factor: float = 1.0, shift: float = 0.0) -> None:
         if isinstance(factor, bool) or not isinstance(factor, (int, float)):
             raise ConfigError(f"pitch range must be a number, got {factor!r}")
         if not (math.isfinite(factor) and MIN_PITCH_RANGE <= factor <= MAX_PITCH_RANGE):
             raise ConfigError(
                 f"pitch range must lie in [{MIN_PITCH_RANGE}, {MAX_PITCH_RANGE}], got {factor}"
             )
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)):
+            raise ConfigError(f"pitch shift must be a number of semitones, got {shift!r}")
+        if not (math.isfinite(shift) and abs(shift) <= MAX_PITCH_SHIFT):
+            raise ConfigError(f"pitch shift must lie within ±{MAX_PITCH_SHIFT} st, got {shift}")
         self.factor = float(factor)
+        self.shift = float(shift)
         self.voiced: list[torch.Tensor] = []  # log F0 of the voiced frames observed
 
     def observe(self, log_f0: torch.Tensor, voicing: torch.Tensor) -> None:
@@ -178,12 +210,17 @@ class PitchRange:
         values = torch.cat(self.voiced) if self.voiced else torch.zeros(0)
         return float(values.median()) if values.numel() else None
 
+    @property
+    def is_identity(self) -> bool:
+        return self.factor == 1.0 and self.shift == 0.0
+
     def apply(self, log_f0: torch.Tensor) -> torch.Tensor:
-        """Scale log F0 [..., L] about the centre (unchanged before any voiced frame is seen)."""
+        """Scale log F0 [..., L] about the centre (not before any voiced frame is seen), then
+        shift it."""
         centre = self.centre if self.factor != 1.0 else None
-        if centre is None:
-            return log_f0
-        return centre + self.factor * (log_f0 - centre)
+        if centre is not None:
+            log_f0 = centre + self.factor * (log_f0 - centre)
+        return log_f0 + self.shift * math.log(2.0) / 12.0 if self.shift else log_f0
 
 
 def pitch_targets(wav: np.ndarray, sample_rate: int, hop: int) -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,10 @@
 #                                          #   the learning rate (~65 min, 1 core)
 #   bash recipes/proof_model.sh lm6        # continue v5 for 1,400 more steps (~95 min, 1 core)
 #   bash recipes/proof_model.sh soup       # the v6 LM: the mean of lm5's and lm6's weights
-#   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
+#   bash recipes/proof_model.sh calibrate  # what the shipped LM does per emotion -> lm_prosody
+#                                          #   in its config.json (~4 min)
+#   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
 #   bash recipes/proof_model.sh all
 #
 # Every stage resumes when rerun (finished files and checkpoints are kept). RUNS sets where the
@@ -195,6 +197,13 @@ ship() {
     --sampling "${SHIP_SAMPLING:-unit_temperature=0.4,emotion_guidance=1.5}"
 }
 
+calibrate() {
+  # Training sentences, four training voices per language (engines in turn) made into new
+  # voices by +-3 semitones; ja and en. Written into the shipped bundle's config.json.
+  "$PY" recipes/calibrate_prosody.py --model tts/pretrained/default \
+    --manifest "$RUNS/proof/manifest.jsonl" --out "$RUNS/lm_prosody.json" --write
+}
+
 case "${1:-}" in
   corpus) corpus ;;
   codec) codec ;;
@@ -213,6 +222,7 @@ case "${1:-}" in
   soup) soup ;;
   eval) evaluate ;;
   ship) ship ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; ship; evaluate ;;
-  *) sed -n '2,32p' "$0"; exit 2 ;;
+  calibrate) calibrate ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; ship; calibrate; evaluate ;;
+  *) sed -n '2,34p' "$0"; exit 2 ;;
 esac

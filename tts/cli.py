@@ -76,6 +76,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         sampling=sampling,
         watermark=not args.no_watermark,
         pitch_range=args.pitch_range,
+        label_prosody=not args.no_label_prosody,
     )
     if args.stream:
         return _stream_out(synth, text, options, args.out, loaded)
@@ -279,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="intonation: > 1 livelier, < 1 flatter, 0 monotone (default: the emotion's)",
+    )
+    p.add_argument(
+        "--no-label-prosody",
+        action="store_true",
+        help="leave the emotion to the LM alone: no F0 range, tempo or loudness from the label",
     )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=None)

@@ -6,8 +6,8 @@
 
 Endpoints
     POST   /v1/audio/speech   OpenAI's body (model, input, voice, response_format, speed) plus
-                              language, emotion, intensity, pitch_range, seed, stream,
-                              stream_format
+                              language, emotion, intensity, pitch_range, label_prosody,
+                              seed, stream, stream_format
     POST   /v1/voices         multipart: file, name, consent=true -> a voice id
     GET    /v1/voices         registered voices and the model's own stored voices
     DELETE /v1/voices/{id}    remove a registered voice
@@ -176,6 +176,7 @@ class SpeechRequest(BaseModel):
     pitch_range: float | None = Field(
         None, ge=MIN_PITCH_RANGE, le=MAX_PITCH_RANGE, allow_inf_nan=False
     )
+    label_prosody: bool = True  # False: the emotion from the LM alone (no range, tempo, gain)
     seed: int | None = Field(None, ge=0, lt=2**62)
     stream: bool = False
     stream_format: Literal["audio", "sse"] | None = None
@@ -495,6 +496,7 @@ def create_app(
                 emotion=body.emotion,
                 intensity=body.intensity,
                 pitch_range=body.pitch_range,
+                label_prosody=body.label_prosody,
                 speed=body.speed,
                 seed=body.seed,
             )

@@ -54,15 +54,26 @@ class StreamingDecoder:
 
     `context` = (frames before, frames after) each decoded window (default: what the codec
     needs, `decoder_context_frames`); a frame's audio comes once the frames after it exist.
-    `pitch_range` widens (> 1) or flattens (< 1) the intonation (a source-filter codec only;
-    see `PitchRange`).
+    `pitch_range` widens (> 1) or flattens (< 1) the intonation, `pitch_shift` (semitones)
+    moves it, and `tempo` speaks faster (> 1) or slower (a source-filter codec only; see
+    `PitchRange`, `KoeCodec.decode_window`).
     """
 
     def __init__(
-        self, codec: Codec, context: tuple[int, int] | None = None, pitch_range: float = 1.0
+        self,
+        codec: Codec,
+        context: tuple[int, int] | None = None,
+        pitch_range: float = 1.0,
+        tempo: float = 1.0,
+        pitch_shift: float = 0.0,
     ) -> None:
         self.codec = codec
         self.before, self.after = decoder_context_frames(codec) if context is None else context
+        if context is None and tempo > 2.0:
+            # Faster than 2x the STFT windows span more than one code frame's samples each
+            # side (the context counts them at tempo 1): one more frame each per doubling.
+            extra = 2 * math.ceil(math.log2(tempo) - 1)
+            self.before, self.after = self.before + extra, self.after + extra
         if self.before < 0 or self.after < 0:
             raise ConfigError(f"context frames must be >= 0, got {(self.before, self.after)}")
         self.frames: list[torch.Tensor] = []
@@ -72,9 +83,19 @@ class StreamingDecoder:
         # audio already sent ended with (else every seam would be a phase jump: a click).
         self.chain_phase = bool(getattr(codec, "continues_phase", False))
         self.phase = 0.0  # the fundamental's phase where the emitted audio ends
-        self.pitch = None if pitch_range == 1.0 else PitchRange(pitch_range)
+        pitch = PitchRange(pitch_range, pitch_shift)
+        self.pitch = None if pitch.is_identity else pitch
         if self.pitch is not None and not getattr(codec, "controls_pitch", False):
             raise ConfigError(f"a pitch range needs a source-filter Koe codec, not {codec.name!r}")
+        self.tempo = float(tempo)
+        self.hop = codec.samples_per_frame  # output samples per code frame
+        if self.tempo != 1.0:
+            at = getattr(codec, "samples_per_frame_at", None)
+            self.hop = at(self.tempo) if self.chain_phase and at is not None else None
+            if self.hop is None:
+                raise ConfigError(
+                    f"codec {codec.name!r} cannot decode at tempo {tempo}: stretch the audio"
+                )
 
     def _decode_until(self, ready: int) -> np.ndarray:
         if ready <= self.emitted:
@@ -83,7 +104,7 @@ class StreamingDecoder:
         self.frames = [codes]
         start = max(0, self.emitted - self.before)
         end = min(self.n_frames, ready + self.after)
-        hop = self.codec.samples_per_frame
+        hop = self.hop
         if self.chain_phase:
             window = codes[None, :, start:end]
             wav_t, phases = self.codec.decode_window(
@@ -93,6 +114,7 @@ class StreamingDecoder:
                 self.phase,
                 pitch=self.pitch,
                 observe=(self.emitted - start, ready - start),
+                tempo=self.tempo,
             )
             self.phase = float(phases[ready - start])  # where the next window takes over
             wav = wav_t[0].cpu().numpy()

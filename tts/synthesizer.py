@@ -3,7 +3,8 @@
     text --front end--> sentence chunks of phoneme ids
     reference clip(s) --speaker/style encoders--> Conditioning
     (chunks, Conditioning) --token LM, batched--> codec codes per chunk
-    codes --codec decoder--> audio per chunk --cross-fade join--> speed --> watermark
+    codes --codec decoder (emotion's F0 range; speed x emotion's tempo where the decoder can)-->
+    audio per chunk --cross-fade join--> emotion's gain --> (other tempos: stretch) --> watermark
 
 `Synthesizer.synthesize` returns the whole utterance; `Synthesizer.stream` yields audio while
 the LM is still generating. Both use the same joiner, so with the watermark off the streamed
@@ -33,6 +34,7 @@ from tts.conditioning import Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.errors import CheckpointError, ConfigError
 from tts.generate import MaxLengthWarning, SamplingConfig, generate, generate_stream
+from tts.label_prosody import LabelProsody, check_lm_prosody, label_prosody
 from tts.labels import check_language
 from tts.model import CodecLM
 from tts.pretrained import BUNDLE_FORMAT, resolve_model_dir
@@ -75,6 +77,13 @@ class PipelineConfig:
             temperature=0.8, unit_temperature=0.4, top_k=50, top_p=0.95
         )
     )
+    # What this bundle's LM does by itself for each emotion at intensity 1, {emotion: {"tempo":
+    # x, "gain_db": y}} (recipes/calibrate_prosody.py): the synthesizer tops it up to the
+    # emotion table's tempo and loudness (tts.label_prosody). Empty: the table in full.
+    lm_prosody: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lm_prosody = check_lm_prosody(self.lm_prosody)
 
 
 @dataclass
@@ -329,23 +338,60 @@ class Synthesizer:
         factor = emotion_params(emotion, 1.0 if intensity is None else intensity).f0_range
         return min(factor, MAX_PITCH_RANGE)  # exaggerated intensities stop at the range's limit
 
-    def _decode(self, codes: torch.Tensor, pitch_range: float) -> np.ndarray:
-        """One sequence's codec frames [1, K, F] -> waveform, with the F0 range applied."""
-        if pitch_range == 1.0:
+    def prosody_for(
+        self,
+        emotion: str | None = None,
+        intensity: float | None = None,
+        style_reference: object | None = None,
+    ) -> LabelProsody:
+        """The F0 shift, tempo and gain the emotion label adds after the LM
+        (`tts.label_prosody`): what the table asks for beyond what this model's LM was measured
+        to do. Identity without a label, for neutral, and with a style reference (the reference
+        sets the style); no F0 shift where the codec cannot move F0."""
+        if style_reference is not None:
+            return LabelProsody()
+        extra = label_prosody(emotion, intensity, self.config.lm_prosody)
+        return extra if self.codec_controls_pitch else replace(extra, f0_shift_st=0.0)
+
+    def _tempo_split(self, tempo: float) -> tuple[float, float]:
+        """(tempo the codec's decoder speaks at, rate the waveform is then stretched by).
+
+        A source-filter decoder changes the tempo itself, by laying its frames out at another
+        hop with F0 and spectra kept (`KoeCodec.decode_window`); the waveform stretch (a phase
+        vocoder) is for other codecs and tempos beyond that decoder's range: it blurs the
+        harmonics (WORLD's F0 range of stretched speech moves by up to 1 st at rate 0.98)."""
+        at = getattr(self.codec, "samples_per_frame_at", None)
+        if tempo != 1.0 and at is not None and at(tempo) is not None:
+            return tempo, 1.0
+        return 1.0, tempo
+
+    def _decode(
+        self, codes: torch.Tensor, pitch_range: float, tempo: float = 1.0, shift: float = 0.0
+    ) -> np.ndarray:
+        """One sequence's codec frames [1, K, F] -> waveform, with the F0 range and shift and
+        the decoder's tempo (see `_tempo_split`) applied."""
+        pitch = PitchRange(pitch_range, shift)
+        if pitch.is_identity and tempo == 1.0:
             return self.codec.decode(codes)[0].cpu().numpy()
-        wav, _ = self.codec.decode_window(codes, 0, 0, 0.0, pitch=PitchRange(pitch_range))
+        pitch_or_none = None if pitch.is_identity else pitch
+        wav, _ = self.codec.decode_window(codes, 0, 0, 0.0, pitch=pitch_or_none, tempo=tempo)
         return wav[0].cpu().numpy()
 
     def _phonemes(self, chunk: TextChunk) -> torch.Tensor:
         return torch.tensor(chunk.ids, dtype=torch.long, device=self.device)
 
     def _finish(
-        self, wav: np.ndarray, speed: float, watermark: bool, verify: bool = True
+        self,
+        wav: np.ndarray,
+        speed: float,
+        watermark: bool,
+        verify: bool = True,
+        gain_db: float = 0.0,
     ) -> np.ndarray:
+        if gain_db != 0.0:
+            wav = (wav * np.float32(10.0 ** (gain_db / 20.0))).astype(np.float32)
         if speed != 1.0 and wav.size:
-            import librosa
-
-            wav = librosa.effects.time_stretch(wav, rate=float(speed)).astype(np.float32)
+            wav = stretch(wav, float(speed))
         peak = float(np.max(np.abs(wav))) if wav.size else 0.0
         if peak > 1.0:  # never clip: scale the (rare) overshoot down
             wav = wav / peak
@@ -364,25 +410,43 @@ class Synthesizer:
         sampling: SamplingConfig | None = None,
         watermark: bool = True,
         pitch_range: float | None = None,
+        label_prosody: bool = True,
     ) -> Audio:
         """Speak `text` in the voice of `reference`; long text is split, never truncated.
 
         `pitch_range` widens (> 1) or flattens (< 1) the intonation at the decoder; the default
-        is the emotion's F0 range at its intensity (`pitch_range_for`)."""
+        is the emotion's F0 range at its intensity (`pitch_range_for`). The emotion also sets
+        the pitch level, tempo (times `speed`) and loudness the LM falls short of
+        (`prosody_for`). `label_prosody=False` leaves the emotion to the LM alone: none of
+        these."""
         with torch_threads(self.threads):
             return self._synthesize(
                 text, reference, language, emotion, intensity, style_reference, speed, seed,
-                sampling, watermark, pitch_range,
+                sampling, watermark, pitch_range, label_prosody,
             )  # fmt: skip
+
+    def _label_controls(
+        self, emotion, intensity, style_reference, pitch_range, label_prosody
+    ) -> tuple[float, LabelProsody]:  # fmt: skip
+        """(decoder F0 range, F0 shift + tempo + gain) for a call; neutral with the label's off."""
+        if not label_prosody:
+            return self.pitch_range_for(None, None, None, pitch_range), LabelProsody()
+        return (
+            self.pitch_range_for(emotion, intensity, style_reference, pitch_range),
+            self.prosody_for(emotion, intensity, style_reference),
+        )
 
     def _synthesize(
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
-        sampling, watermark, pitch_range,
+        sampling, watermark, pitch_range, label_prosody,
     ) -> Audio:  # fmt: skip
         chunks, cond, sampling = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling
         )
-        pitch = self.pitch_range_for(emotion, intensity, style_reference, pitch_range)
+        pitch, extra = self._label_controls(
+            emotion, intensity, style_reference, pitch_range, label_prosody
+        )
+        decoder_tempo, rate = self._tempo_split(speed * extra.tempo)
         seeds = self._seeds(seed, len(chunks))
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
         pieces: list[np.ndarray] = []
@@ -399,13 +463,14 @@ class Synthesizer:
                 compile=self.compile,
             )
             for chunk, result in zip(batch, results, strict=True):
-                audio = self._decode(self._codec_codes(result.codes)[None], pitch)
+                codes = self._codec_codes(result.codes)[None]
+                audio = self._decode(codes, pitch, decoder_tempo, extra.f0_shift_st)
                 pieces += [joiner.start_segment(), joiner.push(audio)]
                 infos.append(
                     SegmentInfo(chunk.text, len(chunk.ids), result.n_frames, result.stopped)
                 )
         pieces.append(joiner.finish())
-        wav = self._finish(np.concatenate(pieces), speed, watermark)
+        wav = self._finish(np.concatenate(pieces), rate, watermark, gain_db=extra.gain_db)
         return Audio(wav, self.sample_rate, segments=infos)
 
     def synthesize_to_file(self, path: str | Path, text: str, **kwargs: Any) -> Path:
@@ -427,16 +492,18 @@ class Synthesizer:
         chunk_frames: int | None = None,
         min_chunk_ms: float = 160.0,
         pitch_range: float | None = None,
+        label_prosody: bool = True,
     ) -> Iterator[np.ndarray]:
         """Yield float32 audio pieces at `sample_rate` while the LM generates.
 
         A piece is released once `chunk_frames` new frames are decodable and at least
         `min_chunk_ms` of audio is ready (short pieces would watermark and stretch badly).
         The default `chunk_frames` is the fewest that make the first piece that long.
+        `pitch_range` and `label_prosody` work as in `synthesize`.
         """
         pieces = self._stream(
             text, reference, language, emotion, intensity, style_reference, speed, seed,
-            sampling, watermark, chunk_frames, min_chunk_ms, pitch_range,
+            sampling, watermark, chunk_frames, min_chunk_ms, pitch_range, label_prosody,
         )  # fmt: skip
         while True:
             # The thread setting holds while this generator works, not while the caller does.
@@ -448,12 +515,15 @@ class Synthesizer:
 
     def _stream(
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
-        sampling, watermark, chunk_frames, min_chunk_ms, pitch_range,
+        sampling, watermark, chunk_frames, min_chunk_ms, pitch_range, label_prosody,
     ) -> Iterator[np.ndarray]:  # fmt: skip
         chunks, cond, sampling = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling
         )
-        pitch = self.pitch_range_for(emotion, intensity, style_reference, pitch_range)
+        pitch, extra = self._label_controls(
+            emotion, intensity, style_reference, pitch_range, label_prosody
+        )
+        decoder_tempo, rate = self._tempo_split(speed * extra.tempo)
         seeds = self._seeds(seed, len(chunks))
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
         min_samples = int(self.sample_rate * min_chunk_ms / 1000)
@@ -475,13 +545,15 @@ class Synthesizer:
             # Every piece is marked. The check that the mark took is skipped on the first
             # piece only: the listener is waiting on it, while later pieces come faster than
             # they play, so their check costs no waiting.
-            out = self._finish(wav, speed, watermark, verify=not first)
+            out = self._finish(wav, rate, watermark, verify=not first, gain_db=extra.gain_db)
             first = False
             return out
 
         for chunk, chunk_seed in zip(chunks, seeds, strict=True):
             pending.append(joiner.start_segment())
-            decoder = StreamingDecoder(self.codec, pitch_range=pitch)
+            decoder = StreamingDecoder(
+                self.codec, pitch_range=pitch, tempo=decoder_tempo, pitch_shift=extra.f0_shift_st
+            )
             for part in generate_stream(
                 self.lm,
                 [self._phonemes(chunk)],
@@ -498,6 +570,21 @@ class Synthesizer:
         pending.append(joiner.finish())
         if (out := ready(force=True)) is not None:
             yield out
+
+
+def stretch(wav: np.ndarray, rate: float) -> np.ndarray:
+    """Time-stretch (rate > 1: faster) with the pitch kept, at the input's loudness.
+
+    librosa's phase vocoder leaves the phases of neighbouring bins out of step, and their
+    partial cancellation costs 3-4 dB of level on speech at any rate other than 1 (measured:
+    -3.4 dB at 0.95, -3.0 at 1.11); the output is scaled back to the input's RMS."""
+    import librosa
+
+    out = librosa.effects.time_stretch(wav, rate=rate).astype(np.float32)
+    rms_in, rms_out = (float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) for x in (wav, out))
+    if rms_out > 0.0:
+        out *= np.float32(rms_in / rms_out)
+    return out
 
 
 @contextmanager

@@ -259,3 +259,81 @@ def test_streaming_applies_the_pitch_range_with_a_running_centre():
         StreamingDecoder(KoeCodec.from_config(tiny_config()), pitch_range=1.5)
     with pytest.raises(ConfigError, match="pitch range"):
         StreamingDecoder(codec, pitch_range=-1.0)
+
+
+def test_pitch_shift_moves_the_whole_contour():
+    log_f0 = torch.log(torch.tensor([100.0, 200.0, 400.0]))
+    up = PitchRange(1.0, 12.0)  # an octave up, no range change: needs no centre
+    torch.testing.assert_close(up.apply(log_f0), log_f0 + math.log(2.0))
+    both = PitchRange(0.5, -3.0)
+    both.observe(log_f0, torch.ones(3))
+    centre = math.log(200.0)
+    expected = centre + 0.5 * (log_f0 - centre) - 3 * math.log(2.0) / 12
+    torch.testing.assert_close(both.apply(log_f0), expected)
+    assert PitchRange().is_identity and not up.is_identity
+    for bad in (True, "1", 13.0, float("inf")):
+        with pytest.raises(ConfigError, match="pitch shift"):
+            PitchRange(1.0, bad)
+
+
+def test_decode_window_shifts_the_pitch(monkeypatch):
+    codec = gliding_codec()
+    codes = torch.randint(0, codec.codebook_size, (1, codec.n_codebooks, 30))
+    seen = rendered_log_f0(codec, monkeypatch)
+    plain, _ = codec.decode_window(codes, 0, 0, 0.0)
+    higher, _ = codec.decode_window(codes, 0, 0, 0.0, pitch=PitchRange(1.0, 2.0))
+    torch.testing.assert_close(seen[1] - seen[0], torch.full_like(seen[0], 2 * math.log(2) / 12))
+    gap = np.nanmedian(semitones(higher[0].numpy())) - np.nanmedian(semitones(plain[0].numpy()))
+    assert gap == pytest.approx(2.0, abs=0.3)  # WORLD hears it in the audio
+
+
+def test_tempo_lays_the_frames_out_at_another_hop_with_f0_kept():
+    codec = gliding_codec()
+    decoder = codec.model.decoder
+    codes = torch.randint(0, codec.codebook_size, (1, codec.n_codebooks, 40))
+    plain, _ = codec.decode_window(codes, 0, 0, 0.0)
+    assert decoder.tempo_hop(1.0) == decoder.hop == 240
+    assert decoder.tempo_hop(0.8) == 300 and decoder.tempo_hop(1.25) == 192
+    for tempo in (0.8, 1.25):
+        wav, phases = codec.decode_window(codes, 0, 0, 0.0, tempo=tempo)
+        per_frame = codec.samples_per_frame_at(tempo)
+        assert per_frame == decoder.tempo_hop(tempo) * codec.samples_per_frame // decoder.hop
+        assert wav.shape == (1, 40 * per_frame) and phases.shape == (41,)
+        assert wav.shape[1] / plain.shape[1] == pytest.approx(1 / tempo, rel=0.01)
+        # The melody and level stay; only the time axis changes.
+        f0_plain, f0_now = (np.nanmedian(semitones(w[0].numpy())) for w in (plain, wav))
+        assert f0_now == pytest.approx(f0_plain, abs=0.3)
+        rms = [float(w.square().mean().sqrt()) for w in (plain, wav)]
+        assert rms[1] == pytest.approx(rms[0], rel=0.1)
+    # Out of the overlap-add's range, and on a decoder that cannot: typed errors, or None.
+    assert decoder.tempo_hop(0.4) is None and codec.samples_per_frame_at(0.4) is None
+    with pytest.raises(ConfigError, match="tempo"):
+        codec.decode_window(codes, 0, 0, 0.0, tempo=0.4)
+    with pytest.raises(ConfigError, match="tempo"):
+        decoder.tempo_hop(-1.0)
+    for bad in (241, 0, 482):
+        with pytest.raises(ConfigError, match="synthesis hop"):
+            decoder.check_hop(bad)
+    istft = KoeCodec.from_config(tiny_config())
+    assert istft.samples_per_frame_at(1.2) is None
+    with pytest.raises(ConfigError, match="tempo"):
+        istft.decode_window(codes, 0, 0, 0.0, tempo=1.2)
+    with pytest.raises(ConfigError, match="tempo"):
+        StreamingDecoder(istft, tempo=1.2)
+
+
+@pytest.mark.parametrize("tempo", [0.85, 1.2])
+def test_streaming_at_another_tempo_matches_one_shot_decoding(tempo):
+    # The codec of the streaming test above (conv-only: windows can match exactly).
+    torch.manual_seed(0)
+    codec = KoeCodec.from_config(sf_config())
+    with torch.no_grad():
+        codec.model.decoder.head.bias[-1] = 8.0
+        codec.model.decoder.head.weight[-2:] *= 0.05
+    codes = torch.randint(0, codec.codebook_size, (codec.n_codebooks, 60))
+    full, _ = codec.decode_window(codes[None], 0, 0, 0.0, tempo=tempo)
+    decoder = StreamingDecoder(codec, tempo=tempo)
+    parts = [decoder.push(codes[:, i : i + 4]) for i in range(0, 60, 4)]
+    streamed = np.concatenate([*parts, decoder.flush()])
+    assert streamed.shape == (full.shape[1],)
+    np.testing.assert_allclose(streamed, full[0].numpy(), atol=1e-4 * float(full.abs().max()))

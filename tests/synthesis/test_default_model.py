@@ -111,3 +111,43 @@ def test_sad_speech_gets_the_flatter_intonation_of_its_label(default_synth: Synt
         spreads.append(prosody_features(audio.wav, audio.sample_rate, 1)["f0_range_st"])
     flattened, plain = spreads
     assert flattened < 0.8 * plain
+
+
+def test_the_label_tops_the_lms_prosody_up_to_the_table(default_synth: Synthesizer) -> None:
+    """The shipped bundle records what its LM does per emotion (recipes/calibrate_prosody.py);
+    the synthesizer adds the rest at the decoder: the same LM output (same seed) comes out
+    shifted, slower and quieter by exactly what `prosody_for` says."""
+    from tts.eval.evaluate import prosody_features
+
+    assert set(default_synth.config.lm_prosody) == {
+        "happy", "sad", "angry", "surprised", "whisper", "calm"
+    }  # fmt: skip
+    extra = default_synth.prosody_for("sad", 1.0)
+    assert extra.tempo < 1.0 and extra.gain_db < 0.0 and extra.f0_shift_st < 0.0
+    text = "The rain kept falling on the empty street."
+    kw = dict(language="en", emotion="sad", seed=0, watermark=False, pitch_range=1.0)
+    lm_only = default_synth.synthesize(text, label_prosody=False, **kw)
+    labelled = default_synth.synthesize(text, **kw)
+    assert labelled.segments[0].n_frames == lm_only.segments[0].n_frames  # the same LM output
+    n = len(labelled.segments[0].text)
+    a, b = (prosody_features(x.wav, x.sample_rate, n) for x in (lm_only, labelled))
+    assert len(labelled.wav) / len(lm_only.wav) == pytest.approx(1 / extra.tempo, rel=0.02)
+    assert b["energy_db"] - a["energy_db"] == pytest.approx(extra.gain_db, abs=0.5)
+    assert b["f0_mean_st"] - a["f0_mean_st"] == pytest.approx(extra.f0_shift_st, abs=0.4)
+
+
+def test_speed_is_the_decoders_tempo_with_melody_and_level_kept(
+    default_synth: Synthesizer,
+) -> None:
+    from tts.eval.evaluate import prosody_features
+
+    assert default_synth._tempo_split(0.9) == (0.9, 1.0)  # the decoder, not a phase vocoder
+    assert default_synth._tempo_split(0.3) == (1.0, 0.3)  # beyond its range: stretched
+    text, kw = "The rain kept falling on the empty street.", dict(language="en", seed=0)
+    plain = default_synth.synthesize(text, watermark=False, **kw)
+    slow = default_synth.synthesize(text, speed=0.9, watermark=False, **kw)
+    a, b = (prosody_features(x.wav, x.sample_rate, 40) for x in (plain, slow))
+    pause = int(default_synth.sample_rate * default_synth.config.pause_ms / 1000)
+    assert (len(slow.wav) - pause) / (len(plain.wav) - pause) == pytest.approx(1 / 0.9, rel=0.01)
+    assert b["f0_mean_st"] == pytest.approx(a["f0_mean_st"], abs=0.3)
+    assert b["energy_db"] == pytest.approx(a["energy_db"], abs=0.5)

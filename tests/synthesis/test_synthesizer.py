@@ -183,6 +183,25 @@ def test_speed_changes_duration(synth):
     assert len(fast.wav) == pytest.approx(len(normal.wav) / 1.5, rel=0.02)
 
 
+def test_time_stretch_keeps_the_loudness_of_speech(reference_clip):
+    """librosa's phase vocoder alone loses 3-4 dB on speech; `stretch` puts the level back."""
+    import librosa
+
+    from tts.eval.evaluate import prosody_features
+    from tts.synthesizer import stretch
+
+    wav, sr = reference_clip
+    before = prosody_features(wav, sr, 30)
+    for rate in (0.85, 1.1):
+        plain = prosody_features(librosa.effects.time_stretch(wav, rate=rate), sr, 30)
+        assert plain["energy_db"] < before["energy_db"] - 2.0  # the loss this guards against
+        kept = prosody_features(stretch(wav, rate), sr, 30)
+        assert kept["energy_db"] == pytest.approx(before["energy_db"], abs=0.5)
+        assert kept["sec_per_phoneme"] / before["sec_per_phoneme"] == pytest.approx(
+            1 / rate, rel=0.05
+        )
+
+
 def test_frame_cap_is_reported_not_silent(synth):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -418,12 +418,14 @@ def evaluate_emotion(
     seeds: int = 1,
     references: Sequence[tuple[np.ndarray, int]] | None = None,
     pitch_range: float | None = None,
+    label_prosody: bool = True,
 ) -> dict[str, Any]:
     """Synthesize each text neutral and per emotion x intensity (same voices; seeds seed ..
     seed + seeds - 1) and analyse the mean features of every condition.
 
     `references` (several voices) replaces `reference` when given; every condition uses each
-    of them. `pitch_range` is passed to the synthesizer (None: its default, the emotion's).
+    of them. `pitch_range` is passed to the synthesizer (None: its default, the emotion's), as
+    is `label_prosody` (False: the LM alone, without the label's decoder range, tempo and gain).
 
     One sampled utterance per condition is a noisy judge: its length and melody vary from seed
     to seed as much as a mild emotion moves them. Every condition uses the same texts and seeds,
@@ -435,7 +437,9 @@ def evaluate_emotion(
         raise ConfigError("emotion evaluation needs at least one text and one seed")
     voices = list(references) if references else [reference]
     n_phonemes = [sum(len(c.ids) for c in synth.frontend.process(t, language)) for t in texts]
-    extra = {} if pitch_range is None else {"pitch_range": pitch_range}
+    extra: dict[str, Any] = {} if pitch_range is None else {"pitch_range": pitch_range}
+    if not label_prosody:
+        extra["label_prosody"] = False
 
     def features(emotion: str, intensity: float) -> dict[str, Any]:
         samples = []
@@ -470,6 +474,7 @@ def evaluate_emotion(
         "seeds": seeds,
         "voices": len(voices),
         "pitch_range": pitch_range,
+        "label_prosody": label_prosody,
         "language": language,
         "neutral": neutral,
         "emotions": per_emotion,
@@ -593,6 +598,8 @@ def markdown_report(results: dict[str, Any]) -> str:
             out += [f"Voices: {', '.join(e['reference_voices'])}."]
         if e.get("pitch_range") is not None:
             out += [f"Every synthesis with pitch_range={e['pitch_range']} (not the emotion's)."]
+        if e.get("label_prosody") is False:
+            out += ["Label prosody off: the LM alone, no decoder F0 range, tempo or gain."]
         if out[-1] != "":
             out.append("")
         out += ["| emotion | F0 mean (st) | F0 range (st) | energy (dB) | duration/phoneme (%) "]
@@ -640,6 +647,7 @@ def run_evaluation(
     emotion_seeds: int = 1,
     emotion_voices: int = 2,
     pitch_range: float | None = None,
+    label_prosody: bool = True,
 ) -> dict[str, Any]:
     """Run the selected measurements; `synth=None` measures only the real-audio baselines.
     Emotion control is judged on the mean of `emotion_texts` x `emotion_voices` (held-out
@@ -672,6 +680,7 @@ def run_evaluation(
         results["emotion"] = evaluate_emotion(
             synth, SENTENCES[lang][:emotion_texts], lang, None, emotions, intensities, seed,
             seeds=emotion_seeds, references=[_load(e) for e in picked], pitch_range=pitch_range,
+            label_prosody=label_prosody,
         )  # fmt: skip
         results["emotion"]["reference_voices"] = [e.speaker for e in picked]
     if "speed" in only:
@@ -712,6 +721,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="pass this pitch_range to every synthesis (default: the synthesizer's, per emotion)",
+    )
+    p.add_argument(
+        "--no-label-prosody",
+        action="store_true",
+        help="measure the LM alone: no decoder F0 range, tempo or gain from the emotion label",
     )
     p.add_argument("--kokoro-voice", default="jf_alpha", help="'none' skips the Kokoro timing")
     p.add_argument("--seed", type=int, default=0)
@@ -784,6 +798,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             emotion_seeds=args.emotion_seeds,
             emotion_voices=args.emotion_voices,
             pitch_range=args.pitch_range,
+            label_prosody=not args.no_label_prosody,
         )
     results["config"]["model"] = args.model
     if synth is not None:
