@@ -116,24 +116,26 @@ def test_sad_speech_gets_the_flatter_intonation_of_its_label(default_synth: Synt
 def test_the_label_tops_the_lms_prosody_up_to_the_table(default_synth: Synthesizer) -> None:
     """The shipped bundle records what its LM does per emotion (recipes/calibrate_prosody.py);
     the synthesizer adds the rest at the decoder: the same LM output (same seed) comes out
-    shifted, slower and quieter by exactly what `prosody_for` says."""
+    shifted, stretched and scaled by exactly what `prosody_for` says."""
     from tts.eval.evaluate import prosody_features
 
-    assert set(default_synth.config.lm_prosody) == {
-        "happy", "sad", "angry", "surprised", "whisper", "calm"
-    }  # fmt: skip
-    extra = default_synth.prosody_for("sad", 1.0)
-    assert extra.tempo < 1.0 and extra.gain_db < 0.0 and extra.f0_shift_st < 0.0
+    measured = default_synth.config.lm_prosody
+    assert set(measured) == {"happy", "sad", "angry", "surprised", "whisper", "calm"}
+    # What v7's LM lacks on the calibration voices: mostly the pitch level of surprise and joy.
+    assert default_synth.prosody_for("surprised", 1.0).f0_shift_st > 1.0
+    assert default_synth.prosody_for("angry", 1.0).gain_db > 0.3
     text = "The rain kept falling on the empty street."
-    kw = dict(language="en", emotion="sad", seed=0, watermark=False, pitch_range=1.0)
-    lm_only = default_synth.synthesize(text, label_prosody=False, **kw)
-    labelled = default_synth.synthesize(text, **kw)
-    assert labelled.segments[0].n_frames == lm_only.segments[0].n_frames  # the same LM output
-    n = len(labelled.segments[0].text)
-    a, b = (prosody_features(x.wav, x.sample_rate, n) for x in (lm_only, labelled))
-    assert len(labelled.wav) / len(lm_only.wav) == pytest.approx(1 / extra.tempo, rel=0.02)
-    assert b["energy_db"] - a["energy_db"] == pytest.approx(extra.gain_db, abs=0.5)
-    assert b["f0_mean_st"] - a["f0_mean_st"] == pytest.approx(extra.f0_shift_st, abs=0.4)
+    for emotion in ("surprised", "angry"):
+        extra = default_synth.prosody_for(emotion, 1.0)
+        kw = dict(language="en", emotion=emotion, seed=0, watermark=False, pitch_range=1.0)
+        lm_only = default_synth.synthesize(text, label_prosody=False, **kw)
+        labelled = default_synth.synthesize(text, **kw)
+        assert labelled.segments[0].n_frames == lm_only.segments[0].n_frames  # same LM output
+        a, b = (prosody_features(x.wav, x.sample_rate, 40) for x in (lm_only, labelled))
+        assert len(labelled.wav) / len(lm_only.wav) == pytest.approx(1 / extra.tempo, rel=0.02)
+        assert b["f0_mean_st"] - a["f0_mean_st"] == pytest.approx(extra.f0_shift_st, abs=0.4)
+        if extra.f0_shift_st == 0.0:  # (a higher F0 puts fewer harmonics under the envelope)
+            assert b["energy_db"] - a["energy_db"] == pytest.approx(extra.gain_db, abs=0.3)
 
 
 def test_speed_is_the_decoders_tempo_with_melody_and_level_kept(
