@@ -41,6 +41,7 @@ NOISE_SEED = 0
 HARMONIC_CEILING = 0.95  # harmonics stop at 95% of Nyquist (no aliasing from the last ones)
 MIN_PITCH_RANGE, MAX_PITCH_RANGE = 0.0, 3.0  # 0 = monotone; 3 triples every interval
 MAX_PITCH_SHIFT = 12.0  # semitones either way: an octave
+MIN_TEMPO, MAX_TEMPO = 0.5, 2.0  # what the decoder lays out itself (`tempo_hop`)
 
 
 def forward_stft(wav: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
@@ -162,10 +163,14 @@ class SourceFilterDecoder(Decoder):
 
     def tempo_hop(self, tempo: float) -> int | None:
         """The synthesis hop that speaks `tempo` x faster (> 1) or slower: the trained hop over
-        the tempo, rounded to an even number of samples (tempo steps of ~1% at 240). None when
-        it would leave the range `check_hop` allows (the caller stretches the waveform)."""
+        the tempo, rounded to an even number of samples (tempo steps of ~1% at 240). None
+        outside MIN_TEMPO..MAX_TEMPO or the range `check_hop` allows (the caller stretches the
+        waveform instead): faster than 2x, the STFT windows reach past the frames a streamed
+        window's context was counted for, and streaming would no longer match one-shot audio."""
         if not (math.isfinite(tempo) and tempo > 0):
             raise ConfigError(f"tempo must be a positive number, got {tempo}")
+        if not MIN_TEMPO <= tempo <= MAX_TEMPO:
+            return None
         hop = 2 * round(self.hop / tempo / 2)
         return hop if 2 <= hop <= self.n_fft // 2 else None
 

@@ -69,11 +69,6 @@ class StreamingDecoder:
     ) -> None:
         self.codec = codec
         self.before, self.after = decoder_context_frames(codec) if context is None else context
-        if context is None and tempo > 2.0:
-            # Faster than 2x the STFT windows span more than one code frame's samples each
-            # side (the context counts them at tempo 1): one more frame each per doubling.
-            extra = 2 * math.ceil(math.log2(tempo) - 1)
-            self.before, self.after = self.before + extra, self.after + extra
         if self.before < 0 or self.after < 0:
             raise ConfigError(f"context frames must be >= 0, got {(self.before, self.after)}")
         self.frames: list[torch.Tensor] = []

@@ -3,8 +3,8 @@
     text --front end--> sentence chunks of phoneme ids
     reference clip(s) --speaker/style encoders--> Conditioning
     (chunks, Conditioning) --token LM, batched--> codec codes per chunk
-    codes --codec decoder (emotion's F0 range; speed x emotion's tempo where the decoder can)-->
-    audio per chunk --cross-fade join--> emotion's gain --> (other tempos: stretch) --> watermark
+    codes --codec decoder (emotion's F0 range and shift; speed x emotion's tempo where the
+    decoder can)--> audio per chunk --cross-fade join--> emotion's gain --> (other tempos: stretch) --> watermark
 
 `Synthesizer.synthesize` returns the whole utterance; `Synthesizer.stream` yields audio while
 the LM is still generating. Both use the same joiner, so with the watermark off the streamed
@@ -77,9 +77,10 @@ class PipelineConfig:
             temperature=0.8, unit_temperature=0.4, top_k=50, top_p=0.95
         )
     )
-    # What this bundle's LM does by itself for each emotion at intensity 1, {emotion: {"tempo":
-    # x, "gain_db": y}} (recipes/calibrate_prosody.py): the synthesizer tops it up to the
-    # emotion table's tempo and loudness (tts.label_prosody). Empty: the table in full.
+    # What this bundle's LM does by itself for each emotion at intensity 1, {emotion:
+    # {"f0_shift_st", "tempo", "gain_db"}} (recipes/calibrate_prosody.py): the synthesizer tops
+    # it up to the emotion table's pitch level, tempo and loudness (tts.label_prosody).
+    # Empty: the table in full.
     lm_prosody: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -359,7 +360,7 @@ class Synthesizer:
         A source-filter decoder changes the tempo itself, by laying its frames out at another
         hop with F0 and spectra kept (`KoeCodec.decode_window`); the waveform stretch (a phase
         vocoder) is for other codecs and tempos beyond that decoder's range: it blurs the
-        harmonics (WORLD's F0 range of stretched speech moves by up to 1 st at rate 0.98)."""
+        harmonics (WORLD's F0 range of stretched speech moved by up to 1.1 st at rate 0.98)."""
         at = getattr(self.codec, "samples_per_frame_at", None)
         if tempo != 1.0 and at is not None and at(tempo) is not None:
             return tempo, 1.0

@@ -307,6 +307,7 @@ def test_tempo_lays_the_frames_out_at_another_hop_with_f0_kept():
         assert rms[1] == pytest.approx(rms[0], rel=0.1)
     # Out of the overlap-add's range, and on a decoder that cannot: typed errors, or None.
     assert decoder.tempo_hop(0.4) is None and codec.samples_per_frame_at(0.4) is None
+    assert decoder.tempo_hop(2.5) is None and decoder.tempo_hop(2.0) == 120
     with pytest.raises(ConfigError, match="tempo"):
         codec.decode_window(codes, 0, 0, 0.0, tempo=0.4)
     with pytest.raises(ConfigError, match="tempo"):
@@ -322,7 +323,7 @@ def test_tempo_lays_the_frames_out_at_another_hop_with_f0_kept():
         StreamingDecoder(istft, tempo=1.2)
 
 
-@pytest.mark.parametrize("tempo", [0.85, 1.2])
+@pytest.mark.parametrize("tempo", [0.5, 0.85, 1.2, 2.0])
 def test_streaming_at_another_tempo_matches_one_shot_decoding(tempo):
     # The codec of the streaming test above (conv-only: windows can match exactly).
     torch.manual_seed(0)

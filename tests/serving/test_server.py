@@ -305,3 +305,15 @@ def test_a_client_leaving_mid_stream_frees_the_model(server):
         after = http.post("/v1/audio/speech", json=speech(response_format="wav"))
         assert after.status_code == 200
         assert http.get("/health").json()["waiting"] == 0
+
+
+def test_label_prosody_can_be_turned_off(http):
+    """The emotion label's tempo (the random bundle's codec: a loudness-keeping stretch) is
+    applied by default and not with `label_prosody: false`; the LM output is the same."""
+    body = speech(response_format="pcm", seed=5, emotion="whisper", intensity=1.0)
+    labelled = http.post("/v1/audio/speech", json=body)
+    lm_only = http.post("/v1/audio/speech", json={**body, "label_prosody": False})
+    assert labelled.status_code == lm_only.status_code == 200, labelled.text
+    assert len(labelled.content) / len(lm_only.content) == pytest.approx(1 / 0.95, rel=0.02)
+    bad = http.post("/v1/audio/speech", json={**body, "label_prosody": "sometimes"})
+    assert bad.status_code == 422

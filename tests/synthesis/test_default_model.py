@@ -145,6 +145,7 @@ def test_speed_is_the_decoders_tempo_with_melody_and_level_kept(
 
     assert default_synth._tempo_split(0.9) == (0.9, 1.0)  # the decoder, not a phase vocoder
     assert default_synth._tempo_split(0.3) == (1.0, 0.3)  # beyond its range: stretched
+    assert default_synth._tempo_split(2.5) == (1.0, 2.5)
     text, kw = "The rain kept falling on the empty street.", dict(language="en", seed=0)
     plain = default_synth.synthesize(text, watermark=False, **kw)
     slow = default_synth.synthesize(text, speed=0.9, watermark=False, **kw)

@@ -290,6 +290,25 @@ def test_cli_sampling_flags_override_only_what_is_given(bundle_dir, tmp_path, mo
     assert main([*args, "--unit-temperature", "-1"]) == 1  # a clear config error, not a crash
 
 
+def test_cli_can_turn_the_label_prosody_off(bundle_dir, tmp_path, monkeypatch):
+    from tts.cli import main
+
+    seen = []
+    real_load = Synthesizer.from_pretrained
+
+    def load(*args, **kwargs):
+        synth = real_load(*args, **kwargs)
+        real = synth.synthesize
+        synth.synthesize = lambda text, **kw: seen.append(kw["label_prosody"]) or real(text, **kw)
+        return synth
+
+    monkeypatch.setattr(Synthesizer, "from_pretrained", staticmethod(load))
+    args = ["synthesize", "--model", str(bundle_dir), "--text", "Hi.", "--emotion", "sad",
+            "--out", str(tmp_path / "a.wav")]  # fmt: skip
+    assert main(args) == 0 and main([*args, "--no-label-prosody"]) == 0
+    assert seen == [True, False]
+
+
 def test_thread_setting_holds_while_synthesizing_and_is_restored(bundle_dir, monkeypatch, tmp_path):
     """`threads` (or the bundle's cpu_threads) applies while the pipeline works, including
     between a stream's pieces, and the caller's torch setting is back whenever it has control."""
