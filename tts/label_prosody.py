@@ -4,11 +4,11 @@ table the training corpus was made with).
 
 Why: the LM learns each label's direction but not all of its size, least in voices it never
 heard. Measured on koe-proof-v6 with held-out voices (`tts eval`, intensity 1): whisper slowed
-speech by 0.5% where the table says 5%, calm lowered the energy by 1 dB where it says 2. A user
-who asks for "calm, intensity 0.5" should get half of calm, reliably, whatever the LM learned. So each model bundle records what its LM does
-by itself at intensity 1 (`PipelineConfig.lm_prosody`, measured on new voices made from
-training voices, with training sentences, by `recipes/calibrate_prosody.py`), and the
-synthesizer applies the rest:
+speech by 0.5% where the table says 5%, calm lowered the energy by 1 dB where it says 2. A
+user who asks for "calm, intensity 0.5" should get half of calm, reliably, whatever the LM
+learned. So each model bundle records what its LM does by itself at intensity 1
+(`PipelineConfig.lm_prosody`, measured on new voices made from training voices, with training
+sentences, by `recipes/calibrate_prosody.py`), and the synthesizer applies the rest:
 
     shift   = table F0 shift(intensity) - LM F0 shift(intensity)   (semitones, at the decoder)
     tempo   = table tempo(intensity) / LM tempo(intensity)           (the decoder's hop)

@@ -4,7 +4,8 @@
     reference clip(s) --speaker/style encoders--> Conditioning
     (chunks, Conditioning) --token LM, batched--> codec codes per chunk
     codes --codec decoder (emotion's F0 range and shift; speed x emotion's tempo where the
-    decoder can)--> audio per chunk --cross-fade join--> emotion's gain --> (other tempos: stretch) --> watermark
+    decoder can)--> audio per chunk --cross-fade join--> emotion's gain
+    --> (other tempos: stretch) --> watermark
 
 `Synthesizer.synthesize` returns the whole utterance; `Synthesizer.stream` yields audio while
 the LM is still generating. Both use the same joiner, so with the watermark off the streamed
