@@ -100,6 +100,12 @@ class Codec:
         """Number of samples (at `sample_rate`) that `decode` returns for `num_frames` frames."""
         return int(num_frames) * self.samples_per_frame
 
+    def samples_per_frame_at(self, tempo: float = 1.0) -> int | None:
+        """Output samples per code frame when the decoder itself speaks at `tempo` (> 1
+        faster); None where it cannot. A plain decoder has one tempo; a source-filter Koe
+        decoder overrides this (`KoeCodec.decode_window(tempo=)`)."""
+        return self.samples_per_frame if tempo == 1.0 else None
+
     def __repr__(self) -> str:
         weights = "pretrained" if self.pretrained else "random weights"
         return (

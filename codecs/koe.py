@@ -89,10 +89,8 @@ class KoeCodec(Codec):
     def samples_per_frame_at(self, tempo: float = 1.0) -> int | None:
         """Output samples per code frame when `decode_window` speaks at `tempo` (> 1 faster);
         None when this decoder cannot change the tempo that far (or at all)."""
-        if tempo == 1.0:
-            return self.samples_per_frame
-        if not self.continues_phase:
-            return None
+        if tempo == 1.0 or not self.continues_phase:
+            return super().samples_per_frame_at(tempo)
         decoder = self.model.decoder
         hop = decoder.tempo_hop(tempo)
         return None if hop is None else hop * (self.samples_per_frame // decoder.hop)

@@ -83,14 +83,12 @@ class StreamingDecoder:
         if self.pitch is not None and not getattr(codec, "controls_pitch", False):
             raise ConfigError(f"a pitch range needs a source-filter Koe codec, not {codec.name!r}")
         self.tempo = float(tempo)
-        self.hop = codec.samples_per_frame  # output samples per code frame
-        if self.tempo != 1.0:
-            at = getattr(codec, "samples_per_frame_at", None)
-            self.hop = at(self.tempo) if self.chain_phase and at is not None else None
-            if self.hop is None:
-                raise ConfigError(
-                    f"codec {codec.name!r} cannot decode at tempo {tempo}: stretch the audio"
-                )
+        hop = codec.samples_per_frame_at(self.tempo)  # output samples per code frame
+        if hop is None:
+            raise ConfigError(
+                f"codec {codec.name!r} cannot decode at tempo {tempo}: stretch the audio"
+            )
+        self.hop = hop
 
     def _decode_until(self, ready: int) -> np.ndarray:
         if ready <= self.emitted:

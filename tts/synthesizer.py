@@ -362,8 +362,7 @@ class Synthesizer:
         hop with F0 and spectra kept (`KoeCodec.decode_window`); the waveform stretch (a phase
         vocoder) is for other codecs and tempos beyond that decoder's range: it blurs the
         harmonics (WORLD's F0 range of stretched speech moved by up to 1.1 st at rate 0.98)."""
-        at = getattr(self.codec, "samples_per_frame_at", None)
-        if tempo != 1.0 and at is not None and at(tempo) is not None:
+        if tempo != 1.0 and self.codec.samples_per_frame_at(tempo) is not None:
             return tempo, 1.0
         return 1.0, tempo
 
