@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from tts.data.shards import FrameBucketSampler, ShardDataset, collate_lm
 from tts.model import CodecLM
-from tts.training import IGNORE_INDEX, LMBatch, build_lm_inputs
+from tts.training import IGNORE_INDEX, LMBatch, build_lm_inputs, randomise_codes
 
 
 def spoiled_inputs(
@@ -36,10 +36,7 @@ def spoiled_inputs(
 ) -> torch.Tensor:
     """Replace a fraction `rate` of the real codes of `codebooks` in inputs [B, K, T]."""
     out = inputs.clone()
-    part = out[:, codebooks]
-    draws = torch.rand(part.shape, generator=generator)
-    noise = torch.randint(0, n_codes, part.shape, generator=generator)
-    out[:, codebooks] = torch.where((draws < rate) & (part < n_codes), noise, part)
+    out[:, codebooks] = randomise_codes(inputs[:, codebooks], rate, n_codes, generator)
     return out
 
 

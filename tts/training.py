@@ -121,11 +121,17 @@ def corrupt_inputs(
     the unit stream rather than copy the codes before it."""
     if not 0.0 <= rate < 1.0:
         raise ConfigError(f"input noise must lie in [0, 1), got {rate}")
-    if rate == 0.0:
-        return inputs
-    draws = torch.rand(inputs.shape, generator=generator).to(inputs.device)
-    noise = torch.randint(0, n_codes, inputs.shape, generator=generator).to(inputs.device)
-    return torch.where((draws < rate) & (inputs < n_codes), noise, inputs)
+    return inputs if rate == 0.0 else randomise_codes(inputs, rate, n_codes, generator)
+
+
+def randomise_codes(
+    codes: torch.Tensor, rate: float, n_codes: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Each real code (< n_codes) replaced by a uniformly random one with probability `rate`
+    (1 replaces them all); special ids stay. Training uses it through `corrupt_inputs`."""
+    draws = torch.rand(codes.shape, generator=generator).to(codes.device)
+    noise = torch.randint(0, n_codes, codes.shape, generator=generator).to(codes.device)
+    return torch.where((draws < rate) & (codes < n_codes), noise, codes)
 
 
 def autocast_for(device: torch.device) -> torch.autocast | nullcontext:
