@@ -32,7 +32,7 @@ import numpy as np
 from tts.audio import resample
 from tts.data.manifest import read_manifest
 from tts.errors import ConfigError
-from tts.eval.evaluate import _load, evaluate_emotion
+from tts.eval.evaluate import _load, evaluate_emotion, longest_neutral_clips
 from tts.label_prosody import measured_lm_prosody
 from tts.labels import EMOTIONS, check_language
 
@@ -53,14 +53,7 @@ def training_texts(pool, language: str, count: int) -> list[str]:  # type: ignor
 def training_voices(pool, language: str, count: int):  # type: ignore[no-untyped-def]
     """The longest neutral training clip of `count` speakers, taking engines in turn (a spread
     of voice types rather than the alphabetically first engine's voices)."""
-    best: dict[str, object] = {}
-    for e in pool:
-        usable = e.language == language and e.emotion == "neutral"
-        if not usable or e.extra.get("split") != "train":
-            continue
-        known = best.get(e.speaker)
-        if known is None or e.duration > known.duration:  # type: ignore[attr-defined]
-            best[e.speaker] = e
+    best = longest_neutral_clips(pool, language, ["train"])
     by_engine: dict[str, list] = {}
     for name in sorted(best):
         by_engine.setdefault(name.split("-")[0], []).append(best[name])

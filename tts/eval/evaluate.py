@@ -116,6 +116,19 @@ def pick_reference(entry: ManifestEntry, pool: Sequence[ManifestEntry]) -> Manif
     return candidates[0] if candidates else None
 
 
+def longest_neutral_clips(
+    pool: Sequence[ManifestEntry], language: str, splits: Sequence[str]
+) -> dict[str, ManifestEntry]:
+    """Per speaker of `language` in `splits`, its longest neutral clip (a reference voice)."""
+    best: dict[str, ManifestEntry] = {}
+    for e in pool:
+        if e.language != language or e.emotion != "neutral" or e.extra.get("split") not in splits:
+            continue
+        if e.speaker not in best or e.duration > best[e.speaker].duration:
+            best[e.speaker] = e
+    return best
+
+
 def emotion_references(
     pool: Sequence[ManifestEntry], language: str, splits: Sequence[str], voices: int
 ) -> list[ManifestEntry]:
@@ -124,15 +137,7 @@ def emotion_references(
     A manifest without such speakers falls back to its first neutral clip of the language."""
     if voices < 1:
         raise ConfigError(f"emotion evaluation needs at least one voice, got {voices}")
-    best: dict[str, ManifestEntry] = {}
-    held_out = [
-        e
-        for e in pool
-        if e.language == language and e.emotion == "neutral" and e.extra.get("split") in splits
-    ]
-    for e in held_out:
-        if e.speaker not in best or e.duration > best[e.speaker].duration:
-            best[e.speaker] = e
+    best = longest_neutral_clips(pool, language, splits)
     if best:
         return [best[name] for name in sorted(best)[:voices]]
     first = next((e for e in pool if e.language == language and e.emotion == "neutral"), None)
