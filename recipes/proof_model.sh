@@ -24,6 +24,8 @@
 #   bash recipes/proof_model.sh soup       # the v6 LM: the mean of lm5's and lm6's weights
 #   bash recipes/proof_model.sh lm7        # v6 600 more steps on the first corpus with 10% of the
 #                                          #   input codes randomised (~50 min, 1 core)
+#   bash recipes/proof_model.sh lm8        # v7 700 more steps with a null text: the text is dropped
+#                                          #   with the other conditions (guidance), ~60 min, 1 core
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh calibrate  # what the shipped LM does per emotion -> lm_prosody
 #                                          #   in its config.json (~4 min)
@@ -215,6 +217,17 @@ lm7() {
     --stop-after "${STOP_AFTER:-600}"
 }
 
+lm8() {
+  # v8: v7's LM (the bundle shipped at commit b39b89f; BASE=its folder) 700 more steps with a
+  # null text embedding (LMConfig.null_text): condition dropout's `all` (0.1) now drops the
+  # text too, and `text` (0.05) drops it alone, so classifier-free guidance (cfg_scale) can
+  # push each step towards the text. Input noise 0.1 as in lm7; same shards. One core
+  # (taskset -c 0, OMP_NUM_THREADS=1).
+  "$PY" recipes/train.py --config configs/lm_proof8_cpu.json --out "$RUNS/lm_proof8" \
+    data="$RUNS/proof_tokens" init_from="${BASE:-tts/pretrained/default}" \
+    --stop-after "${STOP_AFTER:-700}"
+}
+
 calibrate() {
   # Training sentences, four training voices per language (engines in turn) made into new
   # voices by +-3 semitones; ja and en. Written into the shipped bundle's config.json.
@@ -239,9 +252,10 @@ case "${1:-}" in
   lm6) lm6 ;;
   soup) soup ;;
   lm7) lm7 ;;
+  lm8) lm8 ;;
   eval) evaluate ;;
   ship) ship ;;
   calibrate) calibrate ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; ship; calibrate; evaluate ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; ship; calibrate; evaluate ;;
   *) sed -n '2,36p' "$0"; exit 2 ;;
 esac

@@ -50,7 +50,7 @@ def diagonal_penalty(
     n = torch.arange(n_text, device=device)[None, None, :]
     t = torch.arange(n_steps, device=device)[None, :, None]
     text_len = text_lengths[:, None, None].float()
-    step_len = step_lengths[:, None, None].float()
+    step_len = step_lengths.clamp(min=1)[:, None, None].float()  # 0 = an item left out
     penalty = 1.0 - torch.exp(-((n / text_len - t / step_len) ** 2) / (2 * sigma**2))
     mask = (n < text_lengths[:, None, None]) & (t < step_lengths[:, None, None])
     return penalty, mask

@@ -44,7 +44,11 @@ class SamplingConfig:
     top_p: float = 1.0  # keep the smallest set of codes with probability >= p; 1 = off
     repetition_penalty: float = 1.0  # > 1 discourages codes seen in the recent window; 1 = off
     repetition_window: int = 32  # steps of each codebook's history the penalty looks at
-    cfg_scale: float = 1.0  # classifier-free guidance; 1 = off (no unconditional pass)
+    # Classifier-free guidance, logits_uncond + s * (logits - logits_uncond); 1 = off (no
+    # extra pass). The unconditional pass drops speaker, style and emotion, and the text too
+    # in an LM trained with a null text (LMConfig.null_text), which then also sharpens how
+    # closely the speech follows its text.
+    cfg_scale: float = 1.0
     # Emotion guidance: also run each text as neutral (intensity 0) and push the logits away
     # from it, logits + (g - 1) * (emotional - neutral). Strengthens what the emotion label
     # changes; no effect on neutral items; 1 = off (no extra pass).
@@ -254,7 +258,8 @@ def generate_stream(
     n_steps = int(caps_t.max()) + tail + 1
 
     # Guidance runs the texts again under other conditions, as more rows of the batch:
-    # classifier-free guidance with every condition dropped, emotion guidance as neutral.
+    # classifier-free guidance with every condition dropped (and the text, when the LM has a
+    # null text), emotion guidance as neutral.
     cond = cond.to(device)
     emotional = bool(((cond.intensity != 0) & (cond.emotion != NEUTRAL)).any())
     use_cfg = sampling.cfg_scale != 1.0
@@ -262,7 +267,7 @@ def generate_stream(
     conds, drops = [cond], [ConditionDrop.none(batch, device)]
     if use_cfg:
         conds.append(cond)
-        drops.append(ConditionDrop.all(batch, device))
+        drops.append(ConditionDrop.all(batch, device, text=config.null_text))
     if use_emotion:
         conds.append(dataclasses.replace(cond, intensity=torch.zeros_like(cond.intensity)))
         drops.append(ConditionDrop.none(batch, device))

@@ -65,6 +65,11 @@ class LMConfig:
     # (EnCodec) use ~30. Reaching the cap is reported, never silent.
     max_frames_per_phoneme: float = 10.0
     max_frames_offset: int = 50
+    # A learned "no text" embedding that can stand in for every phoneme (ConditionDrop.text):
+    # the unconditional pass of classifier-free guidance then drops the text too, so guidance
+    # pushes each step towards what the text says and away from what the audio so far alone
+    # predicts. Off in models trained before it (their weights have no such vector).
+    null_text: bool = False
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_head or (self.d_model // self.n_head) % 2:
@@ -128,21 +133,26 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 @dataclass
 class ConditionDrop:
-    """Per-item flags replacing a condition with its learned null embedding ([B] bool each)."""
+    """Per-item flags replacing a condition with its learned null embedding ([B] bool each).
+
+    `text` replaces every phoneme of the item with the null text embedding (the length and
+    positions stay); only a model built with `LMConfig.null_text` accepts it set."""
 
     speaker: torch.Tensor
     style: torch.Tensor
     emotion: torch.Tensor
+    text: torch.Tensor
 
     @staticmethod
     def none(batch: int, device: torch.device | str = "cpu") -> ConditionDrop:
         off = torch.zeros(batch, dtype=torch.bool, device=device)
-        return ConditionDrop(off, off, off)
+        return ConditionDrop(off, off, off, off)
 
     @staticmethod
-    def all(batch: int, device: torch.device | str = "cpu") -> ConditionDrop:
+    def all(batch: int, device: torch.device | str = "cpu", text: bool = False) -> ConditionDrop:
+        """Every condition dropped; the text too when `text` (a `null_text` model)."""
         on = torch.ones(batch, dtype=torch.bool, device=device)
-        return ConditionDrop(on, on, on)
+        return ConditionDrop(on, on, on, on if text else torch.zeros_like(on))
 
     @staticmethod
     def cat(items: list[ConditionDrop]) -> ConditionDrop:
@@ -150,6 +160,7 @@ class ConditionDrop:
             torch.cat([d.speaker for d in items]),
             torch.cat([d.style for d in items]),
             torch.cat([d.emotion for d in items]),
+            torch.cat([d.text for d in items]),
         )
 
 
@@ -272,6 +283,7 @@ class CodecLM(nn.Module):
         self.null_emotion = nn.Parameter(torch.zeros(d))
         self.language_emb = nn.Embedding(config.n_languages, d)
         self.phoneme_emb = nn.Embedding(config.vocab_size, d)
+        self.null_text = nn.Parameter(torch.zeros(d)) if config.null_text else None
         # Audio: one table per codebook, summed per step; one head per codebook.
         self.code_emb = nn.ModuleList(
             nn.Embedding(special.input_vocab, d) for _ in range(config.n_codebooks)
@@ -293,8 +305,9 @@ class CodecLM(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("proj.weight") and "blocks" in name:  # residual projections
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-        for p in (self.null_speaker, self.no_style, self.null_emotion):
-            nn.init.normal_(p, mean=0.0, std=0.02)
+        for p in (self.null_speaker, self.no_style, self.null_emotion, self.null_text):
+            if p is not None:
+                nn.init.normal_(p, mean=0.0, std=0.02)
 
     def rope(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """float32 cos and sin [B, L, head_dim / 2] at positions [B, L]."""
@@ -388,6 +401,12 @@ class CodecLM(nn.Module):
         """Right-padded prefix embeddings [B, 4 + N, D] and their lengths [B]."""
         self.check_inputs(phonemes, phoneme_lengths, cond)
         text = self.phoneme_emb(phonemes)
+        if drop is not None and bool(drop.text.any()):
+            if self.null_text is None:
+                raise ConfigError(
+                    "this LM cannot drop the text: it was built without LMConfig.null_text"
+                )
+            text = torch.where(drop.text[:, None, None], self.null_text.to(text.dtype), text)
         return torch.cat([self.condition_tokens(cond, drop), text], dim=1), (
             phoneme_lengths + N_CONDITION_TOKENS
         )

@@ -170,6 +170,14 @@ def add_semantic_streams(
     return moved
 
 
+def add_null_text(state: dict[str, torch.Tensor], model: CodecLM) -> dict[str, torch.Tensor]:
+    """Base weights for `model` when it adds a null text embedding (`LMConfig.null_text`) to a
+    base without one: the new vector keeps the model's fresh initialisation."""
+    if model.null_text is None or "null_text" in state:
+        return state
+    return {**state, "null_text": model.state_dict()["null_text"]}
+
+
 def step_seed(seed: int, step: int, rank: int) -> int:
     """The seed of every random draw at one step of one process."""
     return (seed * 1_000_003 + step * 7919 + rank) % (2**63)
@@ -415,7 +423,8 @@ def train(
     if cfg.init_from:
         state, payload = load_checkpoint(cfg.init_from, kind="codec_lm")
         base = config_from_dict(LMConfig, payload["config"])
-        load_state_into(model, add_semantic_streams(state, base, model), cfg.init_from)
+        state = add_null_text(add_semantic_streams(state, base, model), model)
+        load_state_into(model, state, cfg.init_from)
     if cfg.lora_rank > 0:
         apply_lora(model, lora_config(cfg))
     model.to(device)

@@ -28,21 +28,23 @@ IGNORE_INDEX = -100
 
 @dataclass
 class ConditionDropout:
-    """Probabilities of dropping each condition per item; `all` drops all three together."""
+    """Probabilities of dropping each condition per item; `all` drops all three together, and
+    the text with them in an LM with a null text embedding (`LMConfig.null_text`)."""
 
     speaker: float = 0.1
     style: float = 0.1
     emotion: float = 0.1
     all: float = 0.1  # the fully unconditional case, what guidance subtracts
+    text: float = 0.0  # the text alone (null_text LMs only)
 
     def __post_init__(self) -> None:
-        for name in ("speaker", "style", "emotion", "all"):
+        for name in ("speaker", "style", "emotion", "all", "text"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"ConditionDropout.{name} must lie in [0, 1]")
 
     @staticmethod
     def off() -> ConditionDropout:
-        return ConditionDropout(0.0, 0.0, 0.0, 0.0)
+        return ConditionDropout(0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass
@@ -98,14 +100,21 @@ def sample_condition_drop(
     dropout: ConditionDropout,
     device: torch.device | str = "cpu",
     generator: torch.Generator | None = None,
+    text: bool = False,
 ) -> ConditionDrop:
-    """Independent per-item drop flags, plus an `all` flag dropping every condition."""
+    """Independent per-item drop flags, plus an `all` flag dropping every condition. With
+    `text` (an LM with a null text embedding) the text is dropped by `all` and by
+    `dropout.text`; otherwise never."""
     draws = torch.rand(4, batch, generator=generator).to(device)
     every = draws[3] < dropout.all
+    text_drop = torch.zeros_like(every)
+    if text:  # drawn after the others: the draws of LMs without null text stay as they were
+        text_drop = (torch.rand(batch, generator=generator).to(device) < dropout.text) | every
     return ConditionDrop(
         speaker=(draws[0] < dropout.speaker) | every,
         style=(draws[1] < dropout.style) | every,
         emotion=(draws[2] < dropout.emotion) | every,
+        text=text_drop,
     )
 
 
@@ -162,7 +171,9 @@ def lm_loss(
         inputs = corrupt_inputs(inputs, input_noise, model.config.codebook_size, generator)
     dropout = dropout or ConditionDropout()
     drop = (
-        sample_condition_drop(batch.codes.shape[0], dropout, device, generator)
+        sample_condition_drop(
+            batch.codes.shape[0], dropout, device, generator, text=model.config.null_text
+        )
         if model.training
         else None
     )
@@ -178,6 +189,8 @@ def lm_loss(
         if use_guided:
             # Real delayed steps of each item: its frames plus the K - 1 delay steps and EOS.
             steps = (batch.code_lengths + model.config.n_codebooks).clamp(max=inputs.shape[2])
+            if drop is not None:  # no text to align to: those items' steps are left out
+                steps = steps.masked_fill(drop.text, 0)
             penalty = guided_attention_loss(
                 attns, batch.phoneme_lengths, steps, inputs.shape[2], guided.sigma
             )

@@ -89,6 +89,31 @@ def test_intensity_zero_is_neutral_and_drops_use_null_embeddings(model):
     torch.testing.assert_close(no_style[:, 1], model.no_style.expand(2, -1))
 
 
+def test_text_drop_replaces_every_phoneme_with_the_null_text():
+    torch.manual_seed(0)
+    model = CodecLM(tiny_config(null_text=True)).eval()
+    ids, lengths = pad_phonemes(random_texts([5, 7]), 0)
+    cond = random_cond(2)
+    plain, _ = model.prefix(ids, lengths, cond)
+    drop = ConditionDrop.none(2)
+    drop.text = torch.tensor([True, False])
+    dropped, dropped_len = model.prefix(ids, lengths, cond, drop)
+    torch.testing.assert_close(dropped_len, lengths + 4)  # length and positions stay
+    torch.testing.assert_close(dropped[0, 4:], model.null_text.expand(7, -1))
+    torch.testing.assert_close(dropped[0, :4], plain[0, :4])  # conditions untouched
+    torch.testing.assert_close(dropped[1], plain[1])  # the other item untouched
+    assert not ConditionDrop.all(2).text.any() and ConditionDrop.all(2, text=True).text.all()
+    # Two different texts read the same once dropped.
+    other = pad_phonemes(random_texts([5, 7], seed=9), 0)[0]
+    every = ConditionDrop.all(2, text=True)
+    torch.testing.assert_close(
+        model.prefix(other, lengths, cond, every)[0], model.prefix(ids, lengths, cond, every)[0]
+    )
+    # A model built without a null text cannot drop it, and says so.
+    with pytest.raises(ConfigError, match="null_text"):
+        CodecLM(tiny_config()).prefix(ids, lengths, cond, drop)
+
+
 def test_bad_inputs_raise_typed_errors(model):
     ids, lengths = pad_phonemes(random_texts([4]), 0)
     cond = random_cond(1)

@@ -1,10 +1,14 @@
+import warnings
+
 import pytest
 import torch
 from lm_testkit import CODEBOOK, random_cond, random_texts, tiny_config
 
+from tts.alignment import GuidedAttention
+from tts.conditioning import Conditioning
 from tts.delay import apply_delay
 from tts.errors import AudioInputError, ConfigError
-from tts.generate import SamplingConfig, generate, pad_phonemes
+from tts.generate import MaxLengthWarning, SamplingConfig, generate, pad_phonemes
 from tts.model import CodecLM
 from tts.training import (
     IGNORE_INDEX,
@@ -129,6 +133,42 @@ def test_condition_dropout(model):
     assert not torch.allclose(lm_loss(model, batch, ConditionDropout.off()).loss, a)
 
 
+def test_text_dropout_only_for_null_text_lms_and_with_all():
+    g = torch.Generator().manual_seed(0)
+    plain = sample_condition_drop(4000, ConditionDropout(0.3, 0.2, 0.1, 0.1, text=0.5), generator=g)
+    assert not plain.text.any()  # an LM without a null text never drops it
+    g = torch.Generator().manual_seed(0)
+    drop = sample_condition_drop(
+        4000, ConditionDropout(0.3, 0.2, 0.1, 0.1, text=0.5), generator=g, text=True
+    )
+    # The other flags are drawn as before; the text is dropped alone or with all the others.
+    for name in ("speaker", "style", "emotion"):
+        assert torch.equal(getattr(drop, name), getattr(plain, name))
+    every = drop.speaker & drop.style & drop.emotion
+    assert drop.text[every].float().mean() > 0.9
+    assert abs(drop.text[~every].float().mean() - 0.5) < 0.05
+    with pytest.raises(ConfigError):
+        ConditionDropout(text=-0.1)
+
+
+def test_text_dropped_items_leave_the_guided_penalty_and_the_text():
+    torch.manual_seed(0)
+    model = CodecLM(tiny_config(null_text=True)).train()
+    guided = GuidedAttention(weight=1.0, layers=[1, 2], heads=2, sigma=0.2)
+    batch = make_batch([5, 7], [10, 8])
+    out = lm_loss(model, batch, ConditionDropout(0, 0, 0, all=1.0), guided=guided)
+    assert torch.isfinite(out.loss) and out.guided == 0  # no item has text to align to
+    aligned = lm_loss(model, batch, ConditionDropout.off(), guided=guided)
+    assert aligned.guided > 0
+    # With the text dropped the loss no longer depends on which text it was (the tiny LM has
+    # no dropout, so training-mode losses are deterministic).
+    swapped = make_batch([5, 7], [10, 8])
+    swapped.phonemes = torch.randint(1, 40, batch.phonemes.shape)
+    a = lm_loss(model, batch, ConditionDropout(0, 0, 0, all=1.0)).loss
+    b = lm_loss(model, swapped, ConditionDropout(0, 0, 0, all=1.0)).loss
+    torch.testing.assert_close(a, b)
+
+
 def test_train_step_lowers_the_loss_and_schedule():
     torch.manual_seed(0)
     model = CodecLM(tiny_config())
@@ -166,3 +206,44 @@ def test_overfit_one_utterance_then_reproduce_it_greedily():
     assert result.stopped
     assert result.n_frames == n_frames
     assert torch.equal(result.codes, codes[0])
+
+
+def test_text_guidance_after_training_with_text_dropout():
+    """Two texts of one voice, each with its own codes; a null-text LM trained with the text
+    dropped half the time. Its unconditional pass (cfg_scale 0) no longer knows the text, so
+    both texts give the same codes; conditioned and guided (scale 2), each text gives back
+    its own codes."""
+    torch.manual_seed(0)
+    config = tiny_config(n_codebooks=3, codebook_size=64, null_text=True)
+    model = CodecLM(config)
+    g = torch.Generator().manual_seed(1)
+    n_phonemes, n_frames = 10, 16
+    ids = torch.randint(1, config.vocab_size, (2, n_phonemes), generator=g)
+    codes = torch.randint(0, config.codebook_size, (2, 3, n_frames), generator=g)
+    one = random_cond(1, seed=2)
+    cond = Conditioning(
+        **{
+            k: None if v is None else v.repeat(2, *[1] * (v.dim() - 1))
+            for k, v in vars(one).items()
+        }
+    )
+    batch = LMBatch(ids, torch.tensor([n_phonemes] * 2), codes, torch.tensor([n_frames] * 2), cond)
+    dropout = ConditionDropout(0, 0, 0, all=0.5)
+    opt = make_optimizer(model, lr=3e-3, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(3)
+    for step in range(300):
+        train_step(model, opt, batch, dropout, lr=cosine_lr(step, 3e-3, 20, 300), generator=gen)
+    model.eval()
+    texts = [ids[0], ids[1]]
+
+    def run(scale: float) -> list[torch.Tensor]:
+        sampling = SamplingConfig(temperature=0, cfg_scale=scale)
+        with warnings.catch_warnings():  # the unconditional pass alone may run to the cap
+            warnings.simplefilter("ignore", MaxLengthWarning)
+            out = generate(model, texts, cond, sampling, max_frames=n_frames + 8)
+        return [r.codes if r.stopped else None for r in out]
+
+    conditioned, guided, unconditional = run(1.0), run(2.0), run(0.0)
+    for i in range(2):
+        assert torch.equal(conditioned[i], codes[i]) and torch.equal(guided[i], codes[i])
+    assert unconditional[0] is not None and torch.equal(unconditional[0], unconditional[1])

@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 from trainkit import REPO, small_model
 
 from tts.alignment import GuidedAttention
+from tts.conditioning import Conditioning
 from tts.data.shards import ShardDataset, read_index
 from tts.errors import ConfigError
 from tts.model import CodecLM
@@ -158,6 +159,39 @@ def test_init_from_a_bundle_with_dropout_and_guided_attention(
         bad = TrainConfig(data=str(tokens), init_from=base_run["bundle"], max_steps=1)
         bad.guided.weight, bad.guided.layers = 1.0, (5,)
         train(bad, tmp_path / "bad", progress=False)
+
+
+def test_init_from_a_bundle_adds_a_null_text(base_run: dict, tokens: Path, tmp_path: Path) -> None:
+    """A bundle trained without a null text continued with one (`model.null_text`): every base
+    weight is carried over, the new vector starts fresh, the text is dropped in training, and
+    the exported bundle guides with the text dropped."""
+    from tts.checkpoint import load_checkpoint
+    from tts.generate import SamplingConfig, generate
+    from tts.model import LMConfig
+    from tts.trainer import add_null_text
+
+    base_state, _ = load_checkpoint(base_run["bundle"], kind="codec_lm")
+    grown = CodecLM(LMConfig(**{**vars(base_run["model"].config), "null_text": True}))
+    state = add_null_text(base_state, grown)
+    assert set(state) == set(grown.state_dict()) and "null_text" not in base_state
+    assert add_null_text(state, grown) is state  # already there: unchanged
+    cfg = TrainConfig(
+        data=str(tokens), init_from=base_run["bundle"], model={"null_text": True},
+        dropout={"all": 0.3, "text": 0.3}, max_frames=400, max_steps=6, lr=1e-3,
+        warmup_steps=2, log_every=1, eval_every=6, ckpt_every=6, seed=3,
+    )  # fmt: skip
+    result = train(cfg, tmp_path / "nt", progress=False)
+    assert result["model"].config.null_text and result["history"][-1]["val_loss"] < 2.77
+    synth = Synthesizer.from_pretrained(tmp_path / "nt" / "bundle", device="cpu")
+    assert synth.lm.config.null_text and synth.lm.null_text is not None
+    ids = torch.randint(1, synth.lm.config.vocab_size, (9,))
+    cond = Conditioning(torch.nn.functional.normalize(torch.randn(1, 256), dim=1),
+                        torch.tensor([0]), torch.tensor([0.0]), torch.tensor([0]))  # fmt: skip
+    plain = generate(synth.lm, [ids], cond, SamplingConfig(temperature=0), max_frames=12)
+    strong = SamplingConfig(temperature=0, cfg_scale=3.0)
+    assert not torch.equal(
+        plain[0].codes, generate(synth.lm, [ids], cond, strong, max_frames=12)[0].codes
+    )
 
 
 def test_text_reliance_is_zero_for_a_model_that_cannot_see_the_text(tokens: Path) -> None:
