@@ -401,12 +401,14 @@ class CodecLM(nn.Module):
         """Right-padded prefix embeddings [B, 4 + N, D] and their lengths [B]."""
         self.check_inputs(phonemes, phoneme_lengths, cond)
         text = self.phoneme_emb(phonemes)
-        if drop is not None and bool(drop.text.any()):
-            if self.null_text is None:
-                raise ConfigError(
-                    "this LM cannot drop the text: it was built without LMConfig.null_text"
-                )
+        if drop is not None and self.null_text is not None:
+            # Always through the select, as the null speaker is: DDP then sees the vector used
+            # in every step, even in batches where no text is dropped.
             text = torch.where(drop.text[:, None, None], self.null_text.to(text.dtype), text)
+        elif drop is not None and bool(drop.text.any()):
+            raise ConfigError(
+                "this LM cannot drop the text: it was built without LMConfig.null_text"
+            )
         return torch.cat([self.condition_tokens(cond, drop), text], dim=1), (
             phoneme_lengths + N_CONDITION_TOKENS
         )
