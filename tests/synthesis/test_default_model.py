@@ -121,7 +121,7 @@ def test_the_label_tops_the_lms_prosody_up_to_the_table(default_synth: Synthesiz
 
     measured = default_synth.config.lm_prosody
     assert set(measured) == {"happy", "sad", "angry", "surprised", "whisper", "calm"}
-    # What v7's LM lacks on the calibration voices: mostly the pitch level of surprise and joy.
+    # What the shipped LM (v7, v8) lacks on the calibration voices: mostly surprise's pitch level.
     assert default_synth.prosody_for("surprised", 1.0).f0_shift_st > 1.0
     assert default_synth.prosody_for("angry", 1.0).gain_db > 0.3
     text = "The rain kept falling on the empty street."
