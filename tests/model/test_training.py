@@ -31,6 +31,32 @@ def make_batch(lengths: list[int], frames: list[int], seed: int = 0) -> LMBatch:
     return LMBatch(ids, ph_lengths, codes, torch.tensor(frames), random_cond(len(frames), seed))
 
 
+def random_utterances(config, items: int, n_phonemes: int, n_frames: int) -> LMBatch:
+    """`items` random texts of one length, each with its own random codes, in one voice."""
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(1, config.vocab_size, (items, n_phonemes), generator=g)
+    shape = (items, config.n_codebooks, n_frames)
+    codes = torch.randint(0, config.codebook_size, shape, generator=g)
+    one = random_cond(1, seed=2)
+    cond = Conditioning(
+        **{
+            k: None if v is None else v.repeat(items, *[1] * (v.dim() - 1))
+            for k, v in vars(one).items()
+        }
+    )
+    lengths = torch.tensor([n_phonemes] * items), torch.tensor([n_frames] * items)
+    return LMBatch(ids, lengths[0], codes, lengths[1], cond)
+
+
+def fit(model, batch: LMBatch, dropout: ConditionDropout, steps: int, generator=None) -> dict:
+    """`steps` of AdamW at 3e-3 (warm-up 20, cosine) on one batch; the last step's stats."""
+    opt = make_optimizer(model, lr=3e-3, weight_decay=0.0)
+    for step in range(steps):
+        lr = cosine_lr(step, 3e-3, 20, steps)
+        stats = train_step(model, opt, batch, dropout, lr=lr, generator=generator)
+    return stats
+
+
 def test_inputs_are_shifted_delayed_frames_and_targets_skip_padding(model):
     batch = make_batch([4, 6], [7, 4])
     inputs, targets = build_lm_inputs(batch.codes, batch.code_lengths, model)
@@ -190,22 +216,14 @@ def test_overfit_one_utterance_then_reproduce_it_greedily():
     torch.manual_seed(0)
     config = tiny_config(n_codebooks=4, codebook_size=64)
     model = CodecLM(config)
-    g = torch.Generator().manual_seed(1)
-    n_phonemes, n_frames = 12, 32
-    ids = torch.randint(1, config.vocab_size, (1, n_phonemes), generator=g)
-    codes = torch.randint(0, config.codebook_size, (1, 4, n_frames), generator=g)
-    cond = random_cond(1, seed=2)
-    batch = LMBatch(ids, torch.tensor([n_phonemes]), codes, torch.tensor([n_frames]), cond)
-    opt = make_optimizer(model, lr=3e-3, weight_decay=0.0)
-    for step in range(250):
-        stats = train_step(
-            model, opt, batch, ConditionDropout.off(), lr=cosine_lr(step, 3e-3, 20, 250)
-        )
+    n_frames = 32
+    batch = random_utterances(config, items=1, n_phonemes=12, n_frames=n_frames)
+    stats = fit(model, batch, ConditionDropout.off(), steps=250)
     assert stats["loss"] < 0.01, stats
-    result = generate(model, [ids[0]], cond, SamplingConfig(temperature=0))[0]
+    result = generate(model, [batch.phonemes[0]], batch.cond, SamplingConfig(temperature=0))[0]
     assert result.stopped
     assert result.n_frames == n_frames
-    assert torch.equal(result.codes, codes[0])
+    assert torch.equal(result.codes, batch.codes[0])
 
 
 def test_text_guidance_after_training_with_text_dropout():
@@ -216,23 +234,11 @@ def test_text_guidance_after_training_with_text_dropout():
     torch.manual_seed(0)
     config = tiny_config(n_codebooks=3, codebook_size=64, null_text=True)
     model = CodecLM(config)
-    g = torch.Generator().manual_seed(1)
-    n_phonemes, n_frames = 10, 16
-    ids = torch.randint(1, config.vocab_size, (2, n_phonemes), generator=g)
-    codes = torch.randint(0, config.codebook_size, (2, 3, n_frames), generator=g)
-    one = random_cond(1, seed=2)
-    cond = Conditioning(
-        **{
-            k: None if v is None else v.repeat(2, *[1] * (v.dim() - 1))
-            for k, v in vars(one).items()
-        }
-    )
-    batch = LMBatch(ids, torch.tensor([n_phonemes] * 2), codes, torch.tensor([n_frames] * 2), cond)
-    dropout = ConditionDropout(0, 0, 0, all=0.5)
-    opt = make_optimizer(model, lr=3e-3, weight_decay=0.0)
+    n_frames = 16
+    batch = random_utterances(config, items=2, n_phonemes=10, n_frames=n_frames)
+    ids, codes, cond = batch.phonemes, batch.codes, batch.cond
     gen = torch.Generator().manual_seed(3)
-    for step in range(300):
-        train_step(model, opt, batch, dropout, lr=cosine_lr(step, 3e-3, 20, 300), generator=gen)
+    fit(model, batch, ConditionDropout(0, 0, 0, all=0.5), steps=300, generator=gen)
     model.eval()
     texts = [ids[0], ids[1]]
 
