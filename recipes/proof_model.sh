@@ -104,13 +104,18 @@ semantic() {
     --clusters 500 --fit-utterances 1500
 }
 
+# A continued LM stage: configs/lm_proof<N>_cpu.json into $RUNS/lm_proof<N>, on the shards
+# $RUNS/<shards>, from BASE (default: <base>) for STOP_AFTER steps (default: <steps>).
+continue_lm() {
+  "$PY" recipes/train.py --config "configs/lm_proof$1_cpu.json" --out "$RUNS/lm_proof$1" \
+    data="$RUNS/$2" init_from="${BASE:-$3}" --stop-after "${STOP_AFTER:-$4}"
+}
+
 lm3() {
   # Starts from the v2 LM (the bundle shipped at commit 2497156; once v3 ships, check that
   # bundle out and pass BASE=its folder); its codebook k becomes codebook k + 1 behind the new
   # unit stream (tts.trainer.add_semantic_streams). 800 steps, ~40 min on 2 cores.
-  "$PY" recipes/train.py --config configs/lm_proof3_cpu.json --out "$RUNS/lm_proof3" \
-    data="$RUNS/proof2_tokens" init_from="${BASE:-tts/pretrained/default}" \
-    --stop-after "${STOP_AFTER:-800}"
+  continue_lm 3 proof2_tokens "tts/pretrained/default" 800
 }
 
 lm4() {
@@ -118,9 +123,7 @@ lm4() {
   # text gain was still rising when lm3's 800-step schedule ended). v3 is lm3's bundle_best
   # (used here: BASE=$RUNS/lm_proof3/bundle_best, float32) or the bundle shipped at commit
   # 783a0f4 (tts/pretrained/default until v4 replaced it; check it out and pass BASE=).
-  "$PY" recipes/train.py --config configs/lm_proof4_cpu.json --out "$RUNS/lm_proof4" \
-    data="$RUNS/proof2_tokens" init_from="${BASE:-tts/pretrained/default}" \
-    --stop-after "${STOP_AFTER:-1600}"
+  continue_lm 4 proof2_tokens "tts/pretrained/default" 1600
 }
 
 decoder() {
@@ -148,9 +151,7 @@ PY
 lm5() {
   # v4 (lm4's final bundle) for 900 more steps: the text gain was still rising. Run here on
   # one core (taskset -c 0, OMP_NUM_THREADS=1) beside the decoder stage on the other.
-  "$PY" recipes/train.py --config configs/lm_proof5_cpu.json --out "$RUNS/lm_proof5" \
-    data="$RUNS/proof2_tokens" init_from="${BASE:-$RUNS/lm_proof4/bundle}" \
-    --stop-after "${STOP_AFTER:-900}"
+  continue_lm 5 proof2_tokens "$RUNS/lm_proof4/bundle" 900
 }
 
 decoder2() {
@@ -165,9 +166,7 @@ decoder2() {
 
 lm6() {
   # v5 (lm5's bundle, float32) for 1,400 more steps, one core (taskset -c 0) beside decoder2.
-  "$PY" recipes/train.py --config configs/lm_proof6_cpu.json --out "$RUNS/lm_proof6" \
-    data="$RUNS/proof2_tokens" init_from="${BASE:-$RUNS/lm_proof5/bundle}" \
-    --stop-after "${STOP_AFTER:-1400}"
+  continue_lm 6 proof2_tokens "$RUNS/lm_proof5/bundle" 1400
 }
 
 soup() {
@@ -214,9 +213,7 @@ lm7() {
   # semantic/). Beside it, the same run without the noise (a control, 200 steps) raised the
   # validation loss (2.81 -> 2.86) and lowered the text gain (0.77); with it they went
   # 2.76 -> 2.75 and 0.94 -> 1.10. One core (taskset -c 0, OMP_NUM_THREADS=1).
-  "$PY" recipes/train.py --config configs/lm_proof7_cpu.json --out "$RUNS/lm_proof7" \
-    data="$RUNS/proof_tokens" init_from="${BASE:-tts/pretrained/default}" \
-    --stop-after "${STOP_AFTER:-600}"
+  continue_lm 7 proof_tokens "tts/pretrained/default" 600
 }
 
 lm8() {
@@ -227,9 +224,7 @@ lm8() {
   # (taskset -c 0, OMP_NUM_THREADS=1), ~47 min. Beside it on the other core the same run with
   # input_noise=0.1: its validation loss rose (2.79 -> 2.84 over the run; this one 2.80 ->
   # 2.78) and its development CER at cfg_scale 2 was higher (0.40 against 0.30).
-  "$PY" recipes/train.py --config configs/lm_proof8_cpu.json --out "$RUNS/lm_proof8" \
-    data="$RUNS/proof_tokens" init_from="${BASE:-tts/pretrained/default}" \
-    --stop-after "${STOP_AFTER:-700}"
+  continue_lm 8 proof_tokens "tts/pretrained/default" 700
 }
 
 calibrate() {
