@@ -26,6 +26,7 @@
 #                                          #   input codes randomised (~50 min, 1 core)
 #   bash recipes/proof_model.sh lm8        # v7 700 more steps with a null text: the text is dropped
 #                                          #   with the other conditions (guidance), ~47 min, 1 core
+#   bash recipes/proof_model.sh lm9        # v8 700 more steps at a lower learning rate (~45 min)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh calibrate  # what the shipped LM does per emotion -> lm_prosody
 #                                          #   in its config.json (~4 min)
@@ -227,6 +228,13 @@ lm8() {
   continue_lm 8 proof_tokens "tts/pretrained/default" 700
 }
 
+lm9() {
+  # v8 (lm8's final bundle, float32) 700 more steps at a lower peak learning rate (2e-4;
+  # lm8: 3e-4), same null text, dropout and input noise 0.2. One core (taskset -c 0,
+  # OMP_NUM_THREADS=1), ~45 min.
+  continue_lm 9 proof_tokens "$RUNS/lm_proof8/bundle" 700
+}
+
 calibrate() {
   # Training sentences, four training voices per language (engines in turn) made into new
   # voices by +-3 semitones; ja and en. Written into the shipped bundle's config.json.
@@ -252,9 +260,10 @@ case "${1:-}" in
   soup) soup ;;
   lm7) lm7 ;;
   lm8) lm8 ;;
+  lm9) lm9 ;;
   eval) evaluate ;;
   ship) ship ;;
   calibrate) calibrate ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; ship; calibrate; evaluate ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; lm9; ship; calibrate; evaluate ;;
   *) sed -n '2,36p' "$0"; exit 2 ;;
 esac

@@ -53,6 +53,12 @@ class SamplingConfig:
     # from it, logits + (g - 1) * (emotional - neutral). Strengthens what the emotion label
     # changes; no effect on neutral items; 1 = off (no extra pass).
     emotion_guidance: float = 1.0
+    # Speaker guidance: also run each text with the speaker embedding dropped (its learned
+    # null) and push the logits towards the voice, logits + (g - 1) * (with - without).
+    # Continued training leans on the audio so far more than on the embedding, so the voice
+    # drifts towards an average one; this amplifies what the embedding alone changes.
+    # 1 = off (no extra pass).
+    speaker_guidance: float = 1.0
 
     def __post_init__(self) -> None:
         if self.temperature < 0 or not math.isfinite(self.temperature):
@@ -72,6 +78,8 @@ class SamplingConfig:
             raise ConfigError(f"cfg_scale must be >= 0, got {self.cfg_scale}")
         if self.emotion_guidance < 0 or not math.isfinite(self.emotion_guidance):
             raise ConfigError(f"emotion_guidance must be >= 0, got {self.emotion_guidance}")
+        if self.speaker_guidance < 0 or not math.isfinite(self.speaker_guidance):
+            raise ConfigError(f"speaker_guidance must be >= 0, got {self.speaker_guidance}")
 
 
 @dataclass
@@ -259,11 +267,12 @@ def generate_stream(
 
     # Guidance runs the texts again under other conditions, as more rows of the batch:
     # classifier-free guidance with every condition dropped (and the text, when the LM has a
-    # null text), emotion guidance as neutral.
+    # null text), emotion guidance as neutral, speaker guidance without the speaker.
     cond = cond.to(device)
     emotional = bool(((cond.intensity != 0) & (cond.emotion != NEUTRAL)).any())
     use_cfg = sampling.cfg_scale != 1.0
     use_emotion = sampling.emotion_guidance != 1.0 and emotional
+    use_speaker = sampling.speaker_guidance != 1.0
     conds, drops = [cond], [ConditionDrop.none(batch, device)]
     if use_cfg:
         conds.append(cond)
@@ -271,6 +280,10 @@ def generate_stream(
     if use_emotion:
         conds.append(dataclasses.replace(cond, intensity=torch.zeros_like(cond.intensity)))
         drops.append(ConditionDrop.none(batch, device))
+    if use_speaker:
+        conds.append(cond)
+        no_speaker = ConditionDrop.none(batch, device)
+        drops.append(dataclasses.replace(no_speaker, speaker=~no_speaker.speaker))
     n_pass = len(conds)
     rows_ids, rows_len = ids.to(device).repeat(n_pass, 1), lengths.to(device).repeat(n_pass)
     rows_cond, drop = Conditioning.cat(conds), ConditionDrop.cat(drops)
@@ -306,6 +319,9 @@ def generate_stream(
             if use_emotion:
                 neutral_logits = passes.pop(0)
                 logits = logits + (sampling.emotion_guidance - 1) * (cond_logits - neutral_logits)
+            if use_speaker:
+                voiceless_logits = passes.pop(0)
+                logits = logits + (sampling.speaker_guidance - 1) * (cond_logits - voiceless_logits)
 
             # Only codebook 0 decides the end (the others follow the delay pattern), and not
             # before min_frames.

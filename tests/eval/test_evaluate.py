@@ -47,11 +47,21 @@ def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
 def test_similarity_baselines_and_cross_lingual(synth, pool, encoder):
     clip = ev._load(pool[0])
     assert ev.clip_similarity(encoder, clip, clip) == pytest.approx(1.0, abs=1e-4)
-    result = ev.evaluate_similarity(synth, pool, pool, encoder, seed=0)
+    result = ev.evaluate_similarity(synth, pool, pool, encoder, seed=0, utterances=2)
     assert {v["speaker"] for v in result["voices"]} == {"pyopenjtalk-mei", "pyopenjtalk-mei-high"}
     for key in ("model", "same_voice", "different_voice"):
         assert -1.0 <= result[key] <= 1.0
     assert result["same_voice"] > 0.7  # two real clips of one voice
+    # Each voice is the mean of its (up to 2) utterances, each with a text of that voice.
+    assert result["utterances_per_voice"] == 2
+    for voice in result["voices"]:
+        items = voice["utterances"]
+        assert len(items) == 2 and items[0]["text"] != items[1]["text"]
+        assert voice["model"] == pytest.approx(np.mean([x["model"] for x in items]))
+        assert voice["same_voice"] == pytest.approx(np.mean([x["same_voice"] for x in items]))
+    assert result["model"] == pytest.approx(np.mean([v["model"] for v in result["voices"]]))
+    with pytest.raises(ConfigError, match="utterances"):
+        ev.evaluate_similarity(synth, pool, pool, encoder, utterances=0)
     cross = result["cross_lingual"]
     assert cross["source"] == "ja" and set(cross["per_language"]) == {"en", "ko", "vi", "de"}
 

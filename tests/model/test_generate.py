@@ -142,6 +142,38 @@ def test_emotion_guidance(lm):
         SamplingConfig(emotion_guidance=-1)
 
 
+def test_speaker_guidance(lm):
+    from tts.model import ConditionDrop
+
+    texts, cond = random_texts([5, 7]), random_cond(2)
+    plain = quiet_generate(lm, texts, cond, GREEDY, max_frames=16)
+    strong = SamplingConfig(temperature=0, speaker_guidance=4.0)
+    guided = quiet_generate(lm, texts, cond, strong, max_frames=16)
+    assert any(not torch.equal(x.codes, y.codes) for x, y in zip(plain, guided, strict=True))
+    # The first step's codes follow with + (g - 1) * (with - without the speaker).
+    ids = texts[0][None]
+    no_speaker = ConditionDrop.none(1)
+    no_speaker.speaker = torch.ones(1, dtype=torch.bool)
+    prefill = []
+    for drop in (None, no_speaker):
+        lm.setup_cache(1, ids.shape[1] + 8)
+        prefill.append(lm.prefill(ids, torch.tensor([ids.shape[1]]), select(cond, 0), drop))
+        lm.clear_cache()
+    assert not torch.allclose(prefill[0], prefill[1])  # the speaker pass really differs
+    expected = (prefill[0] + 3.0 * (prefill[0] - prefill[1]))[0, 0].argmax()
+    first = quiet_generate(lm, texts[:1], select(cond, 0), strong, max_frames=16)[0]
+    assert first.codes[0, 0] == expected or (
+        first.n_frames == 1 and expected == lm.config.special.eos
+    )
+    # Batched with the other guidances, each item is still its own single run.
+    both = SamplingConfig(temperature=0, cfg_scale=2.0, speaker_guidance=2.0)
+    batch = quiet_generate(lm, texts, cond, both, max_frames=16)
+    alone = quiet_generate(lm, texts[1:], select(cond, 1), both, max_frames=16)[0]
+    assert torch.equal(batch[1].codes, alone.codes)
+    with pytest.raises(ConfigError, match="speaker_guidance"):
+        SamplingConfig(speaker_guidance=-1)
+
+
 def test_max_length_cap_is_enforced_and_reported(model):
     config = tiny_config(max_frames_per_phoneme=2.0, max_frames_offset=3)
     lm = CodecLM(config).eval()

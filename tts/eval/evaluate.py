@@ -13,7 +13,7 @@ command line (`tts eval`, `recipes/evaluate.py`):
 2. sim:     Resemblyzer cosine between the output and the reference clip for held-out voices,
             next to a same-voice baseline (two real clips of one voice) and a different-voice
             baseline (real clips of two voices); cross-lingual: a Japanese reference clip
-            speaking the other languages.
+            speaking the other languages. Up to `--sim-utterances` (4) per voice and language.
 3. emotion: per emotion and intensity, the shift of F0 mean/range (semitones), energy (dB) and
             duration per phoneme (%) against neutral, same text, voice and seed; whether the
             shifts grow monotonically with intensity in the direction `EMOTION_PROSODY` sets.
@@ -235,56 +235,87 @@ def evaluate_similarity(
     encoder: Any,
     seed: int = 0,
     cross_lingual_source: str = "ja",
+    utterances: int = 4,
 ) -> dict[str, Any]:
     """Output-vs-reference cosine per held-out voice, with same/different-voice baselines.
 
-    Per speaker of `entries`: the reference is one of its other clips (`pick_reference`), the
-    output speaks the entry's text. same_voice: reference vs the entry's real clip;
-    different_voice: reference vs a real clip of the next speaker. Cross-lingual: a
-    `cross_lingual_source` reference of a speaker speaking every other language.
+    Per speaker of `entries`, up to `utterances` of its entries (seeds seed, seed + 1, ...):
+    the reference is one of its other clips (`pick_reference`), the output speaks the entry's
+    text. same_voice: reference vs the entry's real clip; different_voice: reference vs a real
+    clip of the next speaker. A voice's figures are the means over its utterances: one
+    utterance per voice moved the mean of five voices by +-0.05 from one sampling setting to
+    the next. Cross-lingual: a `cross_lingual_source` reference of a speaker speaking
+    `utterances` sentences of every other language.
     """
-    speakers: dict[str, ManifestEntry] = {}
+    if utterances < 1:
+        raise ConfigError(f"utterances must be >= 1, got {utterances}")
+    by_speaker: dict[str, list[ManifestEntry]] = {}
     for entry in entries:
-        if entry.speaker not in speakers and pick_reference(entry, pool) is not None:
-            speakers[entry.speaker] = entry
-    if not speakers:
+        picked = by_speaker.setdefault(entry.speaker, [])
+        if len(picked) < utterances and pick_reference(entry, pool) is not None:
+            picked.append(entry)
+    by_speaker = {k: v for k, v in by_speaker.items() if v}
+    if not by_speaker:
         raise ManifestError("similarity needs a speaker with two different neutral clips")
     others = sorted({e.speaker for e in pool if e.emotion == "neutral"})
     rows = []
-    for speaker, entry in tqdm(speakers.items(), desc="sim", leave=False):
-        ref_entry = pick_reference(entry, pool)
-        assert ref_entry is not None
-        reference = _load(ref_entry)
-        row: dict[str, Any] = {
-            "speaker": speaker,
-            "language": entry.language,
-            "same_voice": clip_similarity(encoder, reference, _load(entry)),
-        }
-        other = next(
-            (s for s in others[others.index(speaker) + 1 :] + others if s != speaker), None
-        )
-        if other is not None:
-            other_entry = next(e for e in pool if e.speaker == other and e.emotion == "neutral")
-            row["different_voice"] = clip_similarity(encoder, reference, _load(other_entry))
+    bar = tqdm(total=sum(map(len, by_speaker.values())), desc="sim", leave=False)
+    for speaker, picked in by_speaker.items():
+        row: dict[str, Any] = {"speaker": speaker, "language": picked[0].language}
+        items = []
+        for i, entry in enumerate(picked):
+            ref_entry = pick_reference(entry, pool)
+            assert ref_entry is not None
+            reference = _load(ref_entry)
+            item: dict[str, Any] = {
+                "text": entry.text,
+                "reference": str(ref_entry.audio),
+                "same_voice": clip_similarity(encoder, reference, _load(entry)),
+            }
+            if i == 0:
+                other = next(
+                    (s for s in others[others.index(speaker) + 1 :] + others if s != speaker),
+                    None,
+                )
+                if other is not None:
+                    other_entry = next(
+                        e for e in pool if e.speaker == other and e.emotion == "neutral"
+                    )
+                    row["different_voice"] = clip_similarity(encoder, reference, _load(other_entry))
+            if synth is not None:
+                out = synth.synthesize(
+                    entry.text, reference=reference, language=entry.language, seed=seed + i
+                )
+                item["model"] = clip_similarity(encoder, reference, (out.wav, out.sample_rate))
+            items.append(item)
+            bar.update()
+        row["same_voice"] = _mean([x["same_voice"] for x in items])
         if synth is not None:
-            out = synth.synthesize(
-                entry.text, reference=reference, language=entry.language, seed=seed
-            )
-            row["model"] = clip_similarity(encoder, reference, (out.wav, out.sample_rate))
+            row["model"] = _mean([x["model"] for x in items])
+        row["utterances"] = items
         rows.append(row)
+    bar.close()
     result: dict[str, Any] = {
         "model": _mean([r.get("model") for r in rows]),
         "same_voice": _mean([r["same_voice"] for r in rows]),
         "different_voice": _mean([r.get("different_voice") for r in rows]),
+        "utterances_per_voice": utterances,
         "voices": rows,
     }
     if synth is not None:
-        result["cross_lingual"] = _cross_lingual(synth, pool, encoder, seed, cross_lingual_source)
+        result["cross_lingual"] = _cross_lingual(
+            synth, pool, encoder, seed, cross_lingual_source, utterances
+        )
     return result
 
 
 def _cross_lingual(
-    synth: Any, pool: Sequence[ManifestEntry], encoder: Any, seed: int, source: str
+    synth: Any,
+    pool: Sequence[ManifestEntry],
+    encoder: Any,
+    seed: int,
+    source: str,
+    utterances: int = 1,
 ) -> dict[str, Any]:
     refs = [e for e in pool if e.language == source and e.emotion == "neutral"]
     if not refs:
@@ -293,8 +324,11 @@ def _cross_lingual(
     reference = _load(ref_entry)
     per_language = {}
     for lang in tqdm([x for x in LANGUAGES if x != source], desc="cross-lingual", leave=False):
-        out = synth.synthesize(SENTENCES[lang][0], reference=reference, language=lang, seed=seed)
-        per_language[lang] = clip_similarity(encoder, reference, (out.wav, out.sample_rate))
+        sims = []
+        for i, text in enumerate(SENTENCES[lang][:utterances]):
+            out = synth.synthesize(text, reference=reference, language=lang, seed=seed + i)
+            sims.append(clip_similarity(encoder, reference, (out.wav, out.sample_rate)))
+        per_language[lang] = _mean(sims)
     return {
         "source": source,
         "speaker": ref_entry.speaker,
@@ -585,7 +619,8 @@ def markdown_report(results: dict[str, Any]) -> str:
         out.append("")
     if "sim" in results:
         s = results["sim"]
-        out += ["### Voice similarity (Resemblyzer cosine)", ""]
+        n = s.get("utterances_per_voice", 1)
+        out += [f"### Voice similarity (Resemblyzer cosine, up to {n} utterances per voice)", ""]
         out += ["| model vs reference | same voice (real) | different voice (real) |"]
         out += ["|---|---|---|"]
         out += [f"| {_fmt(s['model'])} | {_fmt(s['same_voice'])} | {_fmt(s['different_voice'])} |"]
@@ -653,10 +688,12 @@ def run_evaluation(
     emotion_voices: int = 2,
     pitch_range: float | None = None,
     label_prosody: bool = True,
+    sim_utterances: int = 4,
 ) -> dict[str, Any]:
     """Run the selected measurements; `synth=None` measures only the real-audio baselines.
     Emotion control is judged on the mean of `emotion_texts` x `emotion_voices` (held-out
-    voices, `emotion_references`) x `emotion_seeds` utterances."""
+    voices, `emotion_references`) x `emotion_seeds` utterances; similarity on up to
+    `sim_utterances` per held-out voice and per cross-lingual language."""
     unknown = set(only) - set(MEASUREMENTS)
     if unknown:
         raise ConfigError(f"unknown measurement(s) {sorted(unknown)}; choose from {MEASUREMENTS}")
@@ -678,7 +715,9 @@ def run_evaluation(
         from tts.speakers import load_speaker_encoder
 
         encoder = load_speaker_encoder("resemblyzer")
-        results["sim"] = evaluate_similarity(synth, entries, pool, encoder, seed)
+        results["sim"] = evaluate_similarity(
+            synth, entries, pool, encoder, seed, utterances=sim_utterances
+        )
     if "emotion" in only:
         lang = languages[0]
         picked = emotion_references(pool, lang, splits, emotion_voices)
@@ -720,6 +759,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--emotion-voices", type=int, default=2, help="held-out reference voices for emotion"
+    )
+    p.add_argument(
+        "--sim-utterances",
+        type=int,
+        default=4,
+        help="similarity: utterances per held-out voice and per cross-lingual language",
     )
     p.add_argument(
         "--pitch-range",
@@ -804,6 +849,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             emotion_voices=args.emotion_voices,
             pitch_range=args.pitch_range,
             label_prosody=not args.no_label_prosody,
+            sim_utterances=args.sim_utterances,
         )
     results["config"]["model"] = args.model
     if synth is not None:
