@@ -42,6 +42,15 @@ def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
     assert math.isfinite(item["model_cer"]) and item["model_cer"] >= 0.0
     row = result["per_language"]["ja"]
     assert row["n"] == 1 and row["engine_cer"] == pytest.approx(item["engine_cer"])
+    # The engine's clip through the model's codec alone is scored too (the codec's ceiling).
+    assert math.isfinite(item["codec_cer"]) and row["codec_cer"] == pytest.approx(item["codec_cer"])
+    wav, sr = ev._load(entries[0])
+    resynth = ev.codec_resynthesis(synth.codec, wav, sr)
+    codec = synth.codec
+    assert resynth.ndim == 1 and resynth.dtype == np.float32
+    assert abs(len(resynth) / codec.sample_rate - len(wav) / sr) <= 2 / codec.frame_rate
+    expected = codec.decode(codec.encode(wav[None].astype(np.float32), sr))[0].numpy()
+    np.testing.assert_allclose(resynth, expected, atol=1e-5)
 
 
 def test_similarity_baselines_and_cross_lingual(synth, pool, encoder):

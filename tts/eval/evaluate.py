@@ -163,10 +163,12 @@ def evaluate_intelligibility(
     judge: Any,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """CER of the model's output (when `synth` is given) and of the manifest's own audio.
+    """CER of the model's output (when `synth` is given), of the manifest's own audio, and of
+    that audio passed through the model's codec (encode + decode: what the codec alone loses,
+    a ceiling on the LM's output that the engine's CER does not show).
 
     `entries`: the utterances to score; `pool`: where reference clips are looked up.
-    Returns {"per_language": {lang: {n, model_cer, engine_cer}}, "items": [...]}.
+    Returns {"per_language": {lang: {n, model_cer, engine_cer, codec_cer}}, "items": [...]}.
     """
     items = []
     for entry in tqdm(entries, desc="cer", leave=False):
@@ -182,6 +184,10 @@ def evaluate_intelligibility(
             "engine_cer": engine_cer,
         }
         if synth is not None:
+            resynth = codec_resynthesis(synth.codec, wav, sr)
+            item["codec_transcript"], item["codec_cer"] = judge.score(
+                resynth, synth.codec.sample_rate, entry.text, entry.language
+            )
             ref = pick_reference(entry, pool)
             reference = _load(ref) if ref is not None else None
             out = synth.synthesize(
@@ -206,8 +212,20 @@ def evaluate_intelligibility(
             "n": len(rows),
             "model_cer": _mean([r["model_cer"] for r in rows if "model_cer" in r]),
             "engine_cer": _mean([r["engine_cer"] for r in rows]),
+            "codec_cer": _mean([r["codec_cer"] for r in rows if "codec_cer" in r]),
         }
     return {"per_language": per_language, "items": items}
+
+
+def codec_resynthesis(codec: Any, wav: np.ndarray, sr: int) -> np.ndarray:
+    """A clip encoded and decoded by `codec` (mono float32 at the codec's sample rate)."""
+    import torch
+
+    mono = np.asarray(wav, dtype=np.float32)
+    if mono.ndim > 1:
+        mono = mono.mean(axis=-1)
+    codes = codec.encode(torch.from_numpy(mono)[None], sr)
+    return codec.decode(codes)[0].cpu().numpy()
 
 
 # ----------------------------------------------------------------------------- 2. similarity
@@ -613,9 +631,13 @@ def markdown_report(results: dict[str, Any]) -> str:
     out: list[str] = []
     if "cer" in results:
         out += ["### Intelligibility (Whisper base CER, lower is better)", ""]
-        out += ["| language | n | model | source engine |", "|---|---|---|---|"]
+        out += ["| language | n | model | source engine | engine audio through the codec |"]
+        out += ["|---|---|---|---|---|"]
         for lang, r in results["cer"]["per_language"].items():
-            out.append(f"| {lang} | {r['n']} | {_fmt(r['model_cer'])} | {_fmt(r['engine_cer'])} |")
+            out.append(
+                f"| {lang} | {r['n']} | {_fmt(r['model_cer'])} | {_fmt(r['engine_cer'])} | "
+                f"{_fmt(r.get('codec_cer'))} |"
+            )
         out.append("")
     if "sim" in results:
         s = results["sim"]
