@@ -49,6 +49,10 @@ class SamplingConfig:
     # in an LM trained with a null text (LMConfig.null_text), which then also sharpens how
     # closely the speech follows its text.
     cfg_scale: float = 1.0
+    # What that unconditional pass drops: "all" (speaker, style, emotion, and the text in a
+    # null-text LM) or only the "text" (a null-text LM): voice and emotion then stay out of
+    # the guidance, which pushes towards the text alone.
+    cfg_drop: str = "all"
     # Emotion guidance: also run each text as neutral (intensity 0) and push the logits away
     # from it, logits + (g - 1) * (emotional - neutral). Strengthens what the emotion label
     # changes; no effect on neutral items; 1 = off (no extra pass).
@@ -76,6 +80,8 @@ class SamplingConfig:
             raise ConfigError(f"repetition_window must be >= 1, got {self.repetition_window}")
         if self.cfg_scale < 0:
             raise ConfigError(f"cfg_scale must be >= 0, got {self.cfg_scale}")
+        if self.cfg_drop not in ("all", "text"):
+            raise ConfigError(f"cfg_drop must be 'all' or 'text', got {self.cfg_drop!r}")
         if self.emotion_guidance < 0 or not math.isfinite(self.emotion_guidance):
             raise ConfigError(f"emotion_guidance must be >= 0, got {self.emotion_guidance}")
         if self.speaker_guidance < 0 or not math.isfinite(self.speaker_guidance):
@@ -276,7 +282,13 @@ def generate_stream(
     conds, drops = [cond], [ConditionDrop.none(batch, device)]
     if use_cfg:
         conds.append(cond)
-        drops.append(ConditionDrop.all(batch, device, text=config.null_text))
+        if sampling.cfg_drop == "text":
+            if not config.null_text:
+                raise ConfigError("cfg_drop='text' needs an LM trained with a null text")
+            text_only = ConditionDrop.none(batch, device)
+            drops.append(dataclasses.replace(text_only, text=~text_only.text))
+        else:
+            drops.append(ConditionDrop.all(batch, device, text=config.null_text))
     if use_emotion:
         conds.append(dataclasses.replace(cond, intensity=torch.zeros_like(cond.intensity)))
         drops.append(ConditionDrop.none(batch, device))

@@ -142,6 +142,40 @@ def test_emotion_guidance(lm):
         SamplingConfig(emotion_guidance=-1)
 
 
+def test_cfg_drop_text_keeps_voice_and_emotion_in_the_unconditional_pass():
+    from tts.model import ConditionDrop
+
+    torch.manual_seed(5)
+    lm = sharpen(CodecLM(tiny_config(null_text=True))).eval()
+    with torch.no_grad():
+        lm.null_text.normal_()
+    texts, cond = random_texts([6, 4]), random_cond(2)
+    text_only = SamplingConfig(temperature=0, cfg_scale=3.0, cfg_drop="text")
+    everything = SamplingConfig(temperature=0, cfg_scale=3.0)
+    a = quiet_generate(lm, texts, cond, text_only, max_frames=16)
+    b = quiet_generate(lm, texts, cond, everything, max_frames=16)
+    assert any(not torch.equal(x.codes, y.codes) for x, y in zip(a, b, strict=True))
+    # The first step follows cond + (s - 1) * (cond - no text), speaker/style/emotion kept.
+    ids = texts[0][None]
+    no_text = ConditionDrop.none(1)
+    no_text.text = torch.ones(1, dtype=torch.bool)
+    prefill = []
+    for drop in (None, no_text):
+        lm.setup_cache(1, ids.shape[1] + 8)
+        prefill.append(lm.prefill(ids, torch.tensor([ids.shape[1]]), select(cond, 0), drop))
+        lm.clear_cache()
+    expected = (prefill[1] + 3.0 * (prefill[0] - prefill[1]))[0, 0].argmax()
+    assert a[0].codes[0, 0] == expected or (
+        a[0].n_frames == 1 and expected == lm.config.special.eos
+    )
+    # Only an LM with a null text can drop its text; unknown values are refused.
+    plain = CodecLM(tiny_config()).eval()
+    with pytest.raises(ConfigError, match="null text"):
+        quiet_generate(plain, texts, cond, text_only, max_frames=4)
+    with pytest.raises(ConfigError, match="cfg_drop"):
+        SamplingConfig(cfg_drop="speaker")
+
+
 def test_speaker_guidance(lm):
     from tts.model import ConditionDrop
 
