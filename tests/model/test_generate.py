@@ -26,6 +26,22 @@ def quiet_generate(*args, **kwargs):
         return generate(*args, **kwargs)
 
 
+def prefill_logits(lm, ids, cond, drop=None):
+    """The first step's logits of one text ([1, N] ids) under `cond` and `drop`."""
+    lm.setup_cache(1, ids.shape[1] + 8)
+    try:
+        return lm.prefill(ids, torch.tensor([ids.shape[1]]), cond, drop)
+    finally:
+        lm.clear_cache()
+
+
+def assert_first_code(result, expected, lm):
+    """The first frame's codebook-0 code is `expected` (or EOS ended the item at once)."""
+    assert result.codes[0, 0] == expected or (
+        result.n_frames == 1 and expected == lm.config.special.eos
+    )
+
+
 def test_outputs_are_undelayed_codes_with_flags(lm):
     texts, cond = random_texts([3, 8, 5]), random_cond(3)
     results = quiet_generate(lm, texts, cond, SAMPLED, seed=0, max_frames=20)
@@ -127,17 +143,12 @@ def test_emotion_guidance(lm):
     assert not torch.equal(plain[0].codes, guided[0].codes)
     # The first step's codes follow emotional + (g - 1) * (emotional - neutral).
     neutral = Conditioning(**{**vars(select(cond, 0)), "intensity": torch.zeros(1)})
-    prefill = []
-    for c in (select(cond, 0), neutral):
-        ids = texts[0][None]
-        lm.setup_cache(1, ids.shape[1] + 8)
-        prefill.append(lm.prefill(ids, torch.tensor([ids.shape[1]]), c))
-        lm.clear_cache()
-    expected = (prefill[0] + 3.0 * (prefill[0] - prefill[1]))[0, 0].argmax()
-    first = quiet_generate(lm, texts[:1], select(cond, 0), strong, max_frames=16)[0]
-    assert first.codes[0, 0] == expected or (
-        first.n_frames == 1 and expected == lm.config.special.eos
+    emotional, plain_pass = (
+        prefill_logits(lm, texts[0][None], c) for c in (select(cond, 0), neutral)
     )
+    expected = (emotional + 3.0 * (emotional - plain_pass))[0, 0].argmax()
+    first = quiet_generate(lm, texts[:1], select(cond, 0), strong, max_frames=16)[0]
+    assert_first_code(first, expected, lm)
     with pytest.raises(ConfigError, match="emotion_guidance"):
         SamplingConfig(emotion_guidance=-1)
 
@@ -156,18 +167,12 @@ def test_cfg_drop_text_keeps_voice_and_emotion_in_the_unconditional_pass():
     b = quiet_generate(lm, texts, cond, everything, max_frames=16)
     assert any(not torch.equal(x.codes, y.codes) for x, y in zip(a, b, strict=True))
     # The first step follows cond + (s - 1) * (cond - no text), speaker/style/emotion kept.
-    ids = texts[0][None]
     no_text = ConditionDrop.none(1)
     no_text.text = torch.ones(1, dtype=torch.bool)
-    prefill = []
-    for drop in (None, no_text):
-        lm.setup_cache(1, ids.shape[1] + 8)
-        prefill.append(lm.prefill(ids, torch.tensor([ids.shape[1]]), select(cond, 0), drop))
-        lm.clear_cache()
-    expected = (prefill[1] + 3.0 * (prefill[0] - prefill[1]))[0, 0].argmax()
-    assert a[0].codes[0, 0] == expected or (
-        a[0].n_frames == 1 and expected == lm.config.special.eos
+    with_text, without = (
+        prefill_logits(lm, texts[0][None], select(cond, 0), d) for d in (None, no_text)
     )
+    assert_first_code(a[0], (without + 3.0 * (with_text - without))[0, 0].argmax(), lm)
     # Only an LM with a null text can drop its text; unknown values are refused.
     plain = CodecLM(tiny_config()).eval()
     with pytest.raises(ConfigError, match="null text"):
@@ -185,20 +190,15 @@ def test_speaker_guidance(lm):
     guided = quiet_generate(lm, texts, cond, strong, max_frames=16)
     assert any(not torch.equal(x.codes, y.codes) for x, y in zip(plain, guided, strict=True))
     # The first step's codes follow with + (g - 1) * (with - without the speaker).
-    ids = texts[0][None]
     no_speaker = ConditionDrop.none(1)
     no_speaker.speaker = torch.ones(1, dtype=torch.bool)
-    prefill = []
-    for drop in (None, no_speaker):
-        lm.setup_cache(1, ids.shape[1] + 8)
-        prefill.append(lm.prefill(ids, torch.tensor([ids.shape[1]]), select(cond, 0), drop))
-        lm.clear_cache()
-    assert not torch.allclose(prefill[0], prefill[1])  # the speaker pass really differs
-    expected = (prefill[0] + 3.0 * (prefill[0] - prefill[1]))[0, 0].argmax()
-    first = quiet_generate(lm, texts[:1], select(cond, 0), strong, max_frames=16)[0]
-    assert first.codes[0, 0] == expected or (
-        first.n_frames == 1 and expected == lm.config.special.eos
+    voiced, voiceless = (
+        prefill_logits(lm, texts[0][None], select(cond, 0), d) for d in (None, no_speaker)
     )
+    assert not torch.allclose(voiced, voiceless)  # the speaker pass really differs
+    expected = (voiced + 3.0 * (voiced - voiceless))[0, 0].argmax()
+    first = quiet_generate(lm, texts[:1], select(cond, 0), strong, max_frames=16)[0]
+    assert_first_code(first, expected, lm)
     # Batched with the other guidances, each item is still its own single run.
     both = SamplingConfig(temperature=0, cfg_scale=2.0, speaker_guidance=2.0)
     batch = quiet_generate(lm, texts, cond, both, max_frames=16)
