@@ -280,6 +280,15 @@ def evaluate_similarity(
     bar = tqdm(total=sum(map(len, by_speaker.values())), desc="sim", leave=False)
     for speaker, picked in by_speaker.items():
         row: dict[str, Any] = {"speaker": speaker, "language": picked[0].language}
+        # Different voice: the first utterance's reference against the next speaker's clip.
+        other = next(
+            (s for s in others[others.index(speaker) + 1 :] + others if s != speaker), None
+        )
+        if other is not None:
+            first_ref = pick_reference(picked[0], pool)
+            assert first_ref is not None
+            other_entry = next(e for e in pool if e.speaker == other and e.emotion == "neutral")
+            row["different_voice"] = clip_similarity(encoder, _load(first_ref), _load(other_entry))
         items = []
         for i, entry in enumerate(picked):
             ref_entry = pick_reference(entry, pool)
@@ -290,16 +299,6 @@ def evaluate_similarity(
                 "reference": str(ref_entry.audio),
                 "same_voice": clip_similarity(encoder, reference, _load(entry)),
             }
-            if i == 0:
-                other = next(
-                    (s for s in others[others.index(speaker) + 1 :] + others if s != speaker),
-                    None,
-                )
-                if other is not None:
-                    other_entry = next(
-                        e for e in pool if e.speaker == other and e.emotion == "neutral"
-                    )
-                    row["different_voice"] = clip_similarity(encoder, reference, _load(other_entry))
             if synth is not None:
                 out = synth.synthesize(
                     entry.text, reference=reference, language=entry.language, seed=seed + i
