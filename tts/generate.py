@@ -285,8 +285,7 @@ def generate_stream(
         if sampling.cfg_drop == "text":
             if not config.null_text:
                 raise ConfigError("cfg_drop='text' needs an LM trained with a null text")
-            text_only = ConditionDrop.none(batch, device)
-            drops.append(dataclasses.replace(text_only, text=~text_only.text))
+            drops.append(ConditionDrop.only(batch, device, "text"))
         else:
             drops.append(ConditionDrop.all(batch, device, text=config.null_text))
     if use_emotion:
@@ -294,8 +293,7 @@ def generate_stream(
         drops.append(ConditionDrop.none(batch, device))
     if use_speaker:
         conds.append(cond)
-        no_speaker = ConditionDrop.none(batch, device)
-        drops.append(dataclasses.replace(no_speaker, speaker=~no_speaker.speaker))
+        drops.append(ConditionDrop.only(batch, device, "speaker"))
     n_pass = len(conds)
     rows_ids, rows_len = ids.to(device).repeat(n_pass, 1), lengths.to(device).repeat(n_pass)
     rows_cond, drop = Conditioning.cat(conds), ConditionDrop.cat(drops)

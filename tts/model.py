@@ -149,6 +149,12 @@ class ConditionDrop:
         return ConditionDrop(off, off, off, off)
 
     @staticmethod
+    def only(batch: int, device: torch.device | str, *names: str) -> ConditionDrop:
+        """The named conditions dropped ("speaker", "style", "emotion", "text"), the rest kept."""
+        on = torch.ones(batch, dtype=torch.bool, device=device)
+        return replace(ConditionDrop.none(batch, device), **dict.fromkeys(names, on))
+
+    @staticmethod
     def all(batch: int, device: torch.device | str = "cpu", text: bool = False) -> ConditionDrop:
         """Every condition dropped; the text too when `text` (a `null_text` model)."""
         on = torch.ones(batch, dtype=torch.bool, device=device)

@@ -167,8 +167,7 @@ def test_cfg_drop_text_keeps_voice_and_emotion_in_the_unconditional_pass():
     b = quiet_generate(lm, texts, cond, everything, max_frames=16)
     assert any(not torch.equal(x.codes, y.codes) for x, y in zip(a, b, strict=True))
     # The first step follows cond + (s - 1) * (cond - no text), speaker/style/emotion kept.
-    no_text = ConditionDrop.none(1)
-    no_text.text = torch.ones(1, dtype=torch.bool)
+    no_text = ConditionDrop.only(1, "cpu", "text")
     with_text, without = (
         prefill_logits(lm, texts[0][None], select(cond, 0), d) for d in (None, no_text)
     )
@@ -190,8 +189,7 @@ def test_speaker_guidance(lm):
     guided = quiet_generate(lm, texts, cond, strong, max_frames=16)
     assert any(not torch.equal(x.codes, y.codes) for x, y in zip(plain, guided, strict=True))
     # The first step's codes follow with + (g - 1) * (with - without the speaker).
-    no_speaker = ConditionDrop.none(1)
-    no_speaker.speaker = torch.ones(1, dtype=torch.bool)
+    no_speaker = ConditionDrop.only(1, "cpu", "speaker")
     voiced, voiceless = (
         prefill_logits(lm, texts[0][None], select(cond, 0), d) for d in (None, no_speaker)
     )

@@ -103,6 +103,11 @@ def test_text_drop_replaces_every_phoneme_with_the_null_text():
     torch.testing.assert_close(dropped[0, :4], plain[0, :4])  # conditions untouched
     torch.testing.assert_close(dropped[1], plain[1])  # the other item untouched
     assert not ConditionDrop.all(2).text.any() and ConditionDrop.all(2, text=True).text.all()
+    only = ConditionDrop.only(2, "cpu", "text", "speaker")
+    assert only.text.all() and only.speaker.all()
+    assert not only.style.any() and not only.emotion.any()
+    with pytest.raises(TypeError):
+        ConditionDrop.only(2, "cpu", "voice")  # no such condition
     # Two different texts read the same once dropped.
     other = pad_phonemes(random_texts([5, 7], seed=9), 0)[0]
     every = ConditionDrop.all(2, text=True)
