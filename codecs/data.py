@@ -1,4 +1,5 @@
-"""Training data for the codec: random fixed-length crops from a folder or a JSONL manifest.
+"""Training data for the codec: random fixed-length crops from a folder or a JSONL manifest,
+or (`ShardCrops`) from a token shard folder with its codes and semantic units.
 
 Each crop is a pure function of (seed, global sample index): the file and the offset are
 drawn from a generator seeded with both. A resumed run that restarts at step s therefore sees
@@ -16,10 +17,10 @@ import soundfile as sf
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from tts.audio import resample, to_mono
+from tts.audio import load_audio, resample, to_mono
 from tts.data.importers import AUDIO_SUFFIXES, audio_files
 from tts.data.manifest import read_manifest
-from tts.errors import AudioInputError, ManifestError
+from tts.errors import AudioInputError, ConfigError, ManifestError
 
 
 def list_audio_files(source: str | Path) -> list[Path]:
@@ -81,6 +82,66 @@ class RandomCrops(Dataset):
         wav = resample(to_mono(data.T), sr, self.sample_rate)[: self.crop_samples]
         wav = np.pad(wav, (0, self.crop_samples - len(wav)))  # short files: zero padding
         return torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
+
+
+class ShardCrops(Dataset):
+    """`dataset[i]` = (wav [crop_frames * hop], codes [K, crop_frames], units [crop_frames]):
+    a crop of a tokenised utterance, its codes as the shards hold them and its semantic units.
+
+    For training a decoder that reads units (`CodecConfig.n_units`): the codes come from the
+    shards (the codec that made them encoded whole utterances, as the LM's codes are made)
+    instead of being encoded again per crop. Crops start on a frame boundary of the audio
+    resampled to `sample_rate`, the framing the shards were encoded with. Only items of
+    `splits` at least `crop_frames` long are drawn; like `RandomCrops`, item i is a pure
+    function of (seed, i).
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        sample_rate: int,
+        hop: int,
+        crop_frames: int,
+        splits: tuple[str, ...] | None = ("train",),
+        seed: int = 0,
+    ) -> None:
+        from tts.data.shards import ShardDataset  # tts.data imports tts.codecs
+
+        self.items = ShardDataset(root, splits=splits, semantic=True)
+        rate = float(self.items.codec_info["frame_rate"])
+        if abs(rate * hop - sample_rate) > 1e-6 * sample_rate:
+            raise ConfigError(
+                f"{root} holds codes at {rate:g} frames/s but this codec makes "
+                f"{sample_rate / hop:g}"
+            )
+        self.sample_rate, self.hop, self.crop_frames, self.seed = (
+            sample_rate,
+            hop,
+            crop_frames,
+            seed,
+        )
+        self.usable = [i for i, n in enumerate(self.items.frames) if n >= crop_frames]
+        if not self.usable:
+            raise ManifestError(f"no utterance in {root} ({splits}) has {crop_frames} frames")
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(item of `items`, first frame) that crop `index` cuts."""
+        rng = np.random.default_rng([self.seed, index])
+        k = self.usable[int(rng.integers(len(self.usable)))]
+        return k, int(rng.integers(0, self.items.frames[k] - self.crop_frames + 1))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        k, start = self.locate(index)
+        frames = slice(start, start + self.crop_frames)
+        wav, sr = load_audio(self.items.audio_path(k))
+        wav = resample(wav, sr, self.sample_rate)
+        crop = wav[frames.start * self.hop : frames.stop * self.hop]
+        crop = np.pad(crop, (0, self.crop_frames * self.hop - len(crop)))  # the last frame's pad
+        codes = self.items[k].codes[:, frames]
+        return torch.from_numpy(np.ascontiguousarray(crop, np.float32)), codes[1:], codes[0]
 
 
 class StepSampler(Sampler[int]):

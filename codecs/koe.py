@@ -7,12 +7,14 @@ kind "koe-codec"; `load_codec(path)` reads them back.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from tts.checkpoint import CONFIG_NAME, load_checkpoint, read_checkpoint_config, save_checkpoint
 from tts.config import config_from_dict, config_to_dict
-from tts.errors import CheckpointError, ConfigError
+from tts.errors import AudioInputError, CheckpointError, ConfigError
 
 from .base import Codec
 from .model import CodecConfig, CodecModel
@@ -74,7 +76,36 @@ class KoeCodec(Codec):
         return self.model.encode(wav)
 
     def _decode(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(codes)
+        return self.model.decode(*self.split_units(codes))
+
+    @property
+    def n_units(self) -> int:
+        """Semantic units the decoder reads (`CodecConfig.n_units`); 0 = codes only."""
+        return self.config.n_units
+
+    def split_units(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Checked codes [B, K, F] -> (codes, None); [B, 1 + K, F] -> (codes, units [B, F])."""
+        if codes.shape[1] == self.n_codebooks + 1:
+            return codes[:, 1:], codes[:, 0]
+        return codes, None
+
+    def check_codes(self, codes: Any) -> torch.Tensor:
+        """`Codec.check_codes`; a decoder that reads units also takes [B, 1 + K, F]: a unit
+        per frame (0 .. n_units - 1, e.g. an LM's semantic stream; n_units = none for that
+        frame) in front of the codes."""
+        shaped = isinstance(codes, (torch.Tensor, np.ndarray)) and codes.ndim == 3
+        if not (self.n_units and shaped and codes.shape[1] == self.n_codebooks + 1):
+            return super().check_codes(codes)
+        codes = torch.as_tensor(codes)
+        rest = super().check_codes(codes[:, 1:])
+        units = codes[:, :1].long()
+        low, high = int(units.min()), int(units.max())
+        if low < 0 or high > self.n_units:
+            raise AudioInputError(
+                f"semantic units range over [{low}, {high}] but {self.name}'s decoder reads "
+                f"0..{self.n_units - 1} ({self.n_units} = none)"
+            )
+        return torch.cat([units, rest], dim=1)
 
     @property
     def continues_phase(self) -> bool:
@@ -106,8 +137,8 @@ class KoeCodec(Codec):
         observe: tuple[int, int] | None = None,
         tempo: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode frames [1, K, F] that start at absolute frame `start_frame`, continuing an
-        earlier window: the fundamental's phase at window frame `anchor_frame` is `anchor_phase`.
+        """Decode frames [1, K, F] (or [1, 1 + K, F] with units, see `check_codes`) that start
+        at absolute frame `start_frame`, continuing an earlier window: the fundamental's phase at window frame `anchor_frame` is `anchor_phase`.
 
         `pitch` rescales the F0 contour; the window frames `observe` = (first, end) (default:
         all) join its running centre first. `tempo` speaks faster (> 1) or slower by laying the
@@ -131,7 +162,8 @@ class KoeCodec(Codec):
             raise ConfigError(f"tempo {tempo} is beyond what the decoder can lay out")
         decoder = self.model.decoder
         per_frame = self.samples_per_frame // decoder.hop  # STFT frames per codec frame
-        controls = decoder.controls(self.model.fsq.decode(codes))
+        codes, units = self.split_units(codes)
+        controls = decoder.controls(self.model.fsq.decode(codes), units)
         f0 = None
         if pitch is not None:
             first, end = (0, codes.shape[-1]) if observe is None else observe

@@ -52,8 +52,22 @@ def forward_stft(wav: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) 
 
 
 def upsample_frames(x: torch.Tensor, hop: int) -> torch.Tensor:
-    """[B, L] frame values (at frame centres) -> [B, L * hop] by linear interpolation."""
-    return F.interpolate(x[:, None], scale_factor=hop, mode="linear", align_corners=False)[:, 0]
+    """[B, L] frame values (at frame centres) -> [B, L * hop] by linear interpolation, the
+    ends held (what `F.interpolate(mode="linear")` gives).
+
+    Every frame uses the same `hop` weights, so a window cut on a frame boundary (streaming)
+    interpolates bit for bit as the whole sequence does: with weights computed from absolute
+    positions, one-ulp differences in F0 could flip `harmonic_source`'s harmonic count at a
+    sample and leave a small click in one of the two.
+    """
+    frac = (torch.arange(hop, dtype=torch.float64, device=x.device) + 0.5) / hop - 0.5
+    before = frac < 0  # the first half of a frame lies between the previous centre and its own
+    weight = torch.where(before, 1.0 + frac, frac).to(x.dtype)  # of the later centre
+    padded = F.pad(x[:, None], (1, 1), mode="replicate")[:, 0]  # [B, L + 2]
+    previous, own, following = padded[:, :-2, None], padded[:, 1:-1, None], padded[:, 2:, None]
+    low = torch.where(before, previous, own)
+    high = torch.where(before, own, following)
+    return (low + (high - low) * weight).reshape(x.shape[0], -1)
 
 
 def harmonic_source(phase: torch.Tensor, f0: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -87,9 +101,12 @@ class SourceFilterDecoder(Decoder):
         self.harmonic_scale = 2.0 / float(self.window.sum())
         self.noise_scale = 1.0 / math.sqrt(float(self.window.square().sum()))
 
-    def controls(self, latent: torch.Tensor) -> dict[str, torch.Tensor]:
-        """latent [B, fsq dim, F] -> per STFT frame [B, *, L]: log gains, F0 (Hz), voicing logit."""
-        h = self.head(self.norm(self.features(latent).transpose(1, 2))).transpose(1, 2)
+    def controls(
+        self, latent: torch.Tensor, units: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """latent [B, fsq dim, F] (+ units [B, F], see `Decoder.features`) -> per STFT frame
+        [B, *, L]: log gains, log F0 (Hz), voicing logit."""
+        h = self.head(self.norm(self.features(latent, units).transpose(1, 2))).transpose(1, 2)
         n = self.n_bins
         log_f0 = math.log(self.f0_min) + torch.sigmoid(h[:, 2 * n]) * math.log(
             self.f0_max / self.f0_min
@@ -148,8 +165,10 @@ class SourceFilterDecoder(Decoder):
         spec = s_h * controls["harmonic_gain"].exp() + s_n * controls["noise_gain"].exp()
         return inverse_stft(spec, self.n_fft, hop, self.window), phase.float()
 
-    def forward(self, latent: torch.Tensor) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, F * hop]
-        return self.render(self.controls(latent))[0]
+    def forward(
+        self, latent: torch.Tensor, units: torch.Tensor | None = None
+    ) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, F * hop]
+        return self.render(self.controls(latent, units))[0]
 
     def check_hop(self, hop: int) -> int:
         """A synthesis hop the overlap-add handles: even (so frames still give exactly

@@ -15,6 +15,16 @@ tts.codecs.load_codec(out_dir), plus train_state.pt and train_config.json), log.
 loss.png and samples/*.wav. Rerun the same command to resume from checkpoint/ (model,
 optimizer, scheduler, step and RNG state; the data order is a function of the step).
 Config: `key=value` overrides of TrainConfig, `model.key=value` for CodecConfig fields.
+
+A decoder that also reads semantic units (`model.n_units`): give `units_from=` a token shard
+folder with units (recipes/tokenize_corpus.py, then recipes/semantic_units.py), made with the
+codec in init_from. Its train-split utterances are cropped with their codes and units, so the
+encoder does not run (train_encoder=false); `unit_drop` of the crops get no units, so codes
+alone still decode:
+
+    python recipes/train_codec.py --out runs/codec_units --preset small \
+        model.decoder_kind=source_filter model.n_units=500 units_from=runs/tokens \
+        init_from=tts/pretrained/default/codec train_encoder=false batch_size=8
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from tqdm import tqdm
 
 from tts.audio import load_audio, resample, save_audio
 from tts.checkpoint import load_checkpoint
-from tts.codecs.data import RandomCrops, StepSampler, list_audio_files
+from tts.codecs.data import RandomCrops, ShardCrops, StepSampler, list_audio_files
 from tts.codecs.discriminators import (
     Discriminators,
     discriminator_loss,
@@ -94,6 +104,11 @@ class TrainConfig:
     # False: only the decoder trains. The encoder and FSQ stay as loaded, so codes (and any LM
     # trained on them) stay valid: use it to improve or swap the decoder of a shipped codec.
     train_encoder: bool = True
+    # A token shard folder with semantic units: train a decoder that reads them (see the
+    # module doc); model.n_units must equal their count. Replaces `data` as the crops' source.
+    units_from: str = ""
+    unit_drop: float = 0.2  # share of crops decoded without units (the "no unit" entry)
+    unit_lr_mult: float = 10.0  # the unit table starts at zero: a faster rate to get going
     f0_weight: float = 1.0  # source-filter decoder: F0 L1 (semitones) on voiced frames
     voicing_weight: float = 1.0  # source-filter decoder: voicing cross-entropy
     num_workers: int = 2
@@ -137,9 +152,10 @@ def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
     cfg = apply_overrides(cfg, args.overrides)
     if args.data:
         cfg.data = args.data
-    if not cfg.data:
+    if not cfg.data and not cfg.units_from:
         raise ConfigError("no training data: pass --data FOLDER_OR_MANIFEST")
     cfg.model.validate()
+    check_units(cfg)
     if saved is not None:
         before = load_config(TrainConfig, saved).model
         if config_to_dict(before) != config_to_dict(cfg.model):
@@ -150,19 +166,48 @@ def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
     return cfg
 
 
-class WithPitch(Dataset):
-    """Crops plus their pitch targets per STFT frame: (wav, F0 Hz, voiced 0/1)."""
+def check_units(cfg: TrainConfig) -> None:
+    """units_from and model.n_units go together, with a frozen encoder and the shards' count."""
+    if not cfg.units_from:
+        if cfg.model.n_units:
+            raise ConfigError("model.n_units > 0 needs units_from=<token shards with units>")
+        return
+    from tts.data.shards import semantic_info
 
-    def __init__(self, crops: RandomCrops, hop: int) -> None:
+    info = semantic_info(cfg.units_from)
+    if info is None:
+        raise ConfigError(
+            f"{cfg.units_from} has no semantic units: add them with recipes/semantic_units.py"
+        )
+    if cfg.model.n_units != info["n_clusters"]:
+        raise ConfigError(
+            f"{cfg.units_from} holds {info['n_clusters']} semantic units: set "
+            f"model.n_units={info['n_clusters']} (got {cfg.model.n_units})"
+        )
+    if cfg.train_encoder:
+        raise ConfigError(
+            "units_from decodes the shards' codes, so the encoder cannot train: "
+            "set train_encoder=false and init_from= the codec that made them"
+        )
+    if not 0.0 <= cfg.unit_drop <= 1.0:
+        raise ConfigError(f"unit_drop must lie in [0, 1], got {cfg.unit_drop}")
+
+
+class WithPitch(Dataset):
+    """Crops plus their pitch targets per STFT frame: (wav, ..., F0 Hz, voiced 0/1), where
+    `...` is whatever else the crops carry (`ShardCrops`: codes and units)."""
+
+    def __init__(self, crops: RandomCrops | ShardCrops, hop: int) -> None:
         self.crops, self.hop = crops, hop
 
     def __len__(self) -> int:
         return len(self.crops)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        wav = self.crops[index]
-        f0, voiced = pitch_targets(wav.numpy(), self.crops.sample_rate, self.hop)
-        return wav, torch.from_numpy(f0), torch.from_numpy(voiced)
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        item = self.crops[index]
+        item = item if isinstance(item, tuple) else (item,)
+        f0, voiced = pitch_targets(item[0].numpy(), self.crops.sample_rate, self.hop)
+        return *item, torch.from_numpy(f0), torch.from_numpy(voiced)
 
 
 def init_weights(model: CodecModel, source: str) -> None:
@@ -271,7 +316,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     source_filter = cfg.model.decoder_kind == "source_filter"
     recon_loss = MultiResolutionLoss(sr).to(device)
     trained = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
+    unit_table = model.decoder.unit_embedding
+    unit_params = [] if unit_table is None else list(unit_table.parameters())
+    groups = [{"params": [p for p in trained if all(p is not u for u in unit_params)]}]
+    if unit_params:
+        groups.append({"params": unit_params, "lr": cfg.lr * cfg.unit_lr_mult})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     parts: dict[str, Any] = {"optimizer": opt, "scheduler": sched}
     discs = None
@@ -293,8 +343,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if discs is not None:
             discs = DistributedDataParallel(discs, device_ids=ids)
 
-    files = list_audio_files(cfg.data)
-    dataset = RandomCrops(files, sr, crop, seed=cfg.seed)
+    if cfg.units_from:
+        dataset = ShardCrops(cfg.units_from, sr, hop, crop // hop, seed=cfg.seed)
+        files = [Path(dataset.items.audio_path(dataset.usable[0]))]  # the fixed sample clip
+    else:
+        files = list_audio_files(cfg.data)
+        dataset = RandomCrops(files, sr, crop, seed=cfg.seed)
     if source_filter:
         dataset = WithPitch(dataset, cfg.model.istft_hop)
     loader = DataLoader(
@@ -338,13 +392,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     last: dict[str, float] = {}
     for step in pbar:
         batch = next(batches)
+        batch = (
+            [t.to(device, non_blocking=True) for t in batch]
+            if source_filter or cfg.units_from
+            else [batch.to(device, non_blocking=True)]
+        )
+        wav = batch[0]
+        codes = units = f0_source = None
+        if cfg.units_from:
+            codes, units = batch[1], batch[2].clone()
+            # Some crops without units: the "no unit" entry learns to decode codes alone.
+            units[torch.rand(len(units), device=device) < cfg.unit_drop] = cfg.model.n_units
         if source_filter:  # measured pitch drives the source (teacher forcing) and is a target
-            wav, f0, voiced = (t.to(device, non_blocking=True) for t in batch)
+            f0, voiced = batch[-2], batch[-1]
             f0_source = f0.clamp(cfg.model.f0_min_hz, cfg.model.f0_max_hz)
-            recon, _, controls = model(wav[:, None], f0_source, voiced)
+            recon, _, controls = model(wav[:, None], f0_source, voiced, codes=codes, units=units)
         else:
-            wav = batch.to(device, non_blocking=True)
-            recon, _, controls = model(wav[:, None])
+            recon, _, controls = model(wav[:, None], codes=codes, units=units)
         rec = recon_loss(recon, wav)
         loss = cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"]
         logs = {"mel": rec["mel"].item(), "stft": rec["stft"].item()}

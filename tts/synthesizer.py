@@ -125,6 +125,13 @@ class Synthesizer:
                 f"{lm.config.codebook_size} but the codec has {codec.n_codebooks} of "
                 f"{codec.codebook_size}"
             )
+        n_units = getattr(codec, "n_units", 0)
+        units_differ = semantic is not None and semantic.config.n_clusters != n_units
+        if n_units and lm.config.n_semantic and units_differ:
+            raise CheckpointError(
+                f"the codec's decoder reads {n_units} semantic units but the LM's "
+                f"tokenizer makes {semantic.config.n_clusters}"
+            )
         if lm.config.vocab_size < len(frontend.inventory):
             raise CheckpointError(
                 f"the LM knows {lm.config.vocab_size} symbols but the inventory has "
@@ -304,8 +311,14 @@ class Synthesizer:
         return [base + j for j in range(n)]
 
     def _codec_codes(self, codes: torch.Tensor) -> torch.Tensor:
-        """The LM's frames [K, F] without its semantic streams: what the codec decodes."""
-        return codes[self.lm.config.n_semantic :]
+        """What the codec decodes of the LM's frames [K, F]: the codec streams, and in front
+        of them the last semantic stream when the codec's decoder reads units."""
+        n, n_units = self.lm.config.n_semantic, getattr(self.codec, "n_units", 0)
+        if not (n and n_units):
+            return codes[n:]
+        codes = codes[n - 1 :].clone()
+        codes[0].clamp_(max=n_units)  # a unit the tokenizer never made: "no unit"
+        return codes
 
     @property
     def codec_controls_pitch(self) -> bool:

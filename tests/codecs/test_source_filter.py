@@ -19,6 +19,7 @@ from tts.codecs.source_filter import (
     init_head_from_istft,
     pitch_losses,
     pitch_targets,
+    upsample_frames,
 )
 from tts.errors import ConfigError
 from tts.streaming import StreamingDecoder, decoder_context_frames
@@ -37,6 +38,17 @@ def test_forward_stft_is_what_inverse_stft_undoes():
     spec = forward_stft(wav, 960, 240, window)
     assert spec.shape == (2, 481, 30)
     torch.testing.assert_close(inverse_stft(spec, 960, 240, window), wav, atol=1e-5, rtol=0)
+
+
+def test_upsample_frames_interpolates_linearly_and_the_same_in_every_window():
+    torch.manual_seed(0)
+    f0 = 100 + 100 * torch.rand(2, 30)
+    full = upsample_frames(f0, 240)
+    linear = torch.nn.functional.interpolate(f0[:, None], scale_factor=240, mode="linear")[:, 0]
+    torch.testing.assert_close(full, linear, rtol=1e-5, atol=0)
+    # a window cut on a frame boundary: bit for bit the same samples away from its ends
+    window = upsample_frames(f0[:, 7:20], 240)
+    assert torch.equal(window[:, 240:-240], full[:, 8 * 240 : 19 * 240])
 
 
 def test_harmonic_source_equals_the_explicit_sum_of_harmonics_below_the_ceiling():

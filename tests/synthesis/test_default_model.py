@@ -62,6 +62,25 @@ def test_from_pretrained_without_arguments_loads_it(default_synth: Synthesizer) 
     assert "default" in default_synth.voices and len(default_synth.voices) > 10
 
 
+def test_the_shipped_decoder_reads_the_lms_semantic_units(
+    default_synth: Synthesizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codec = default_synth.codec
+    assert default_synth.lm.config.n_semantic == 1 and codec.n_units == 500
+    assert default_synth.semantic.config.n_clusters == 500
+    seen: list = []
+    features = codec.model.decoder.features
+    monkeypatch.setattr(
+        codec.model.decoder, "features", lambda latent, units=None: (
+            seen.append(units) or features(latent, units)
+        ),
+    )  # fmt: skip
+    default_synth.synthesize("Hello there.", language="en", seed=0, watermark=False)
+    units = torch.cat([u.flatten() for u in seen])
+    # real units (not the "no unit" entry 500), and more than a few different ones
+    assert (units < 500).float().mean() > 0.95 and units.unique().numel() > 5
+
+
 @pytest.mark.parametrize(
     ("language", "text"),
     [("en", "Hello there."), ("ja", "こんにちは。"), ("de", "Guten Morgen."),

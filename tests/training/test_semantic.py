@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from tts.audio import load_audio
+from tts.audio import load_audio, resample
 from tts.data.shards import ShardDataset, add_semantic_units, read_index, semantic_name
-from tts.errors import AudioInputError, ConfigError
+from tts.errors import AudioInputError, CheckpointError, ConfigError, ManifestError
 from tts.model import CodecLM
 from tts.semantic import (
     SemanticConfig,
@@ -231,3 +231,83 @@ def test_recipe_fits_from_a_manifest_then_labels_shards(
     assert torch.equal(SemanticTokenizer.load(target).centroids, fitted.centroids)
     with pytest.raises(SystemExit):
         recipe.main(args)  # neither --shards nor --fit-manifest
+
+
+def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
+    base_run: dict, tokens: Path, codec_dir: Path, tokenizer: SemanticTokenizer, tmp_path: Path
+) -> None:
+    """recipes/train_codec.py with units_from: crops of the shards' audio with their codes and
+    units train a decoder (the encoder stays as it was), and a synthesizer whose LM predicts
+    units hands them to that decoder."""
+    from trainkit import load_script
+
+    from tts.codecs import load_codec
+    from tts.codecs.data import ShardCrops
+
+    root = tmp_path / "tokens"
+    shutil.copytree(tokens, root)
+    tokenizer.save(tmp_path / "units")
+    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
+    # crops: the audio, codes and units of the same frames
+    crops = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1)
+    for index in (0, 5):
+        wav, codes, units = crops[index]
+        k, start = crops.locate(index)
+        item = crops.items[k]
+        audio, sr = load_audio(crops.items.audio_path(k))
+        expected = resample(audio, sr, 24_000)[start * 960 : (start + 6) * 960]
+        np.testing.assert_array_equal(wav.numpy()[: len(expected)], expected)
+        assert torch.equal(codes, item.codes[1:, start : start + 6])
+        assert torch.equal(units, item.codes[0, start : start + 6])
+    with pytest.raises(ManifestError, match="has 100000 frames"):
+        ShardCrops(root, 24_000, 960, crop_frames=100_000)
+
+    recipe = load_script("recipes/train_codec.py")
+    args = ["--out", str(tmp_path / "dec"), "--preset", "tiny", "model.fsq_levels=[4,4]",
+            f"units_from={root}", f"init_from={codec_dir}", "train_encoder=false",
+            "crop_seconds=0.24", "num_workers=0", "warmup_steps=2", "lr=3e-3", "batch_size=4",
+            "log_every=1", "sample_every=100"]  # fmt: skip
+    with pytest.raises(ConfigError, match="model.n_units=8"):
+        recipe.main([*args, "max_steps=1"])
+    with pytest.raises(ConfigError, match="train_encoder=false"):
+        recipe.main([*args, "model.n_units=8", "train_encoder=true", "max_steps=1"])
+    with pytest.raises(ConfigError, match="no semantic units"):
+        recipe.main([*args[:-1], f"units_from={tokens}", "model.n_units=8", "max_steps=1"])
+    run = recipe.main([*args, "model.n_units=8", "unit_drop=0.25", "max_steps=12"])
+    assert run["step"] == 12
+    codec, before = load_codec(tmp_path / "dec"), load_codec(codec_dir)
+    assert codec.n_units == 8
+    after = codec.model.state_dict()
+    for name, value in before.model.state_dict().items():
+        if not name.startswith("decoder."):
+            assert torch.equal(after[name], value), name
+    assert after["decoder.unit_embedding.weight"].abs().sum() > 0  # the unit table trained
+    frames = ShardDataset(root, semantic=True)[0].codes[None]
+    assert (codec.decode(frames) - codec.decode(frames[:, 1:])).abs().max() > 0
+
+    # an LM with a unit stream in front, and a synthesizer around it and the decoder above
+    k = read_index(root)["codec"]["n_codebooks"]
+    cfg = TrainConfig(
+        data=str(root), init_from=base_run["bundle"], model={"n_semantic": 1, "n_codebooks": k + 1},
+        max_frames=400, max_steps=2, lr=3e-3, warmup_steps=1, log_every=1, eval_every=2,
+        ckpt_every=2, seed=4,
+    )  # fmt: skip
+    train(cfg, tmp_path / "lm", progress=False)
+    plain = Synthesizer.from_pretrained(tmp_path / "lm" / "bundle", device="cpu")
+    parts = (plain.lm, codec, plain.frontend, plain.speaker_encoder, None, plain.voices)
+    synth = Synthesizer(*parts, plain.config, plain.semantic)
+    seen: list[torch.Tensor | None] = []
+    features = codec.model.decoder.features
+    codec.model.decoder.features = lambda latent, units=None: (  # type: ignore[method-assign]
+        seen.append(units) or features(latent, units)
+    )
+    audio = synth.synthesize("Good morning to you.", language="en", seed=3, watermark=False)
+    assert audio.wav.size and seen and all(u is not None for u in seen)
+    assert all(int(u.max()) <= 8 for u in seen)  # 8 = "no unit" for any unit beyond the table
+    lm_frames = torch.randint(0, 16, (k + 1, 5))
+    lm_frames[0, 0] = 15  # beyond the tokenizer's 8 units
+    fed = synth._codec_codes(lm_frames)
+    assert fed.shape == (k + 1, 5) and fed[0, 0] == 8 and torch.equal(fed[1:], lm_frames[1:])
+    other = SemanticTokenizer(tokenizer.centroids[:4].clone(), SemanticConfig(n_clusters=4))
+    with pytest.raises(CheckpointError, match="reads 8 semantic units"):
+        Synthesizer(*parts, plain.config, other)

@@ -435,6 +435,7 @@ class ShardDataset(Dataset):
             labels["speakers"] = json.loads(meta["speakers"])
             labels["splits"] = json.loads(meta["splits"])
             labels["lines"] = json.loads(meta["lines"])
+            labels["audio"] = json.loads(meta["audio"])
             self._code_offsets.append(code_offsets)
             self._phoneme_offsets.append(phoneme_offsets)
             self._labels.append(labels)
@@ -485,6 +486,11 @@ class ShardDataset(Dataset):
             duration=float(labels["duration"][i]),
             line=int(labels["lines"][i]),
         )
+
+    def audio_path(self, index: int) -> str:
+        """The audio file item `index` was tokenised from (as the shard recorded it)."""
+        number, i = self._locations[index]
+        return self._labels[number]["audio"][i]
 
     def speaker_ids(self) -> list[str]:
         """The speaker id of every item, in dataset order."""
