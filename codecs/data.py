@@ -114,12 +114,8 @@ class ShardCrops(Dataset):
                 f"{root} holds codes at {rate:g} frames/s but this codec makes "
                 f"{sample_rate / hop:g}"
             )
-        self.sample_rate, self.hop, self.crop_frames, self.seed = (
-            sample_rate,
-            hop,
-            crop_frames,
-            seed,
-        )
+        self.sample_rate, self.hop = sample_rate, hop
+        self.crop_frames, self.seed = crop_frames, seed
         self.usable = [i for i, n in enumerate(self.items.frames) if n >= crop_frames]
         if not self.usable:
             raise ManifestError(f"no utterance in {root} ({splits}) has {crop_frames} frames")

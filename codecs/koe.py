@@ -138,7 +138,8 @@ class KoeCodec(Codec):
         tempo: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode frames [1, K, F] (or [1, 1 + K, F] with units, see `check_codes`) that start
-        at absolute frame `start_frame`, continuing an earlier window: the fundamental's phase at window frame `anchor_frame` is `anchor_phase`.
+        at absolute frame `start_frame`, continuing an earlier window: the fundamental's phase
+        at window frame `anchor_frame` is `anchor_phase`.
 
         `pitch` rescales the F0 contour; the window frames `observe` = (first, end) (default:
         all) join its running centre first. `tempo` speaks faster (> 1) or slower by laying the
