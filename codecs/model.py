@@ -313,14 +313,11 @@ class Decoder(nn.Module):
         if units is not None and self.unit_embedding is None:
             raise ConfigError("this decoder reads no semantic units (n_units = 0)")
         if self.unit_embedding is not None:
+            size = (latent.shape[0], latent.shape[-1])  # [B, F]
             if units is None:
-                size = (latent.shape[0], latent.shape[-1])
                 units = torch.full(size, self.n_units, device=latent.device)
-            if units.shape != (latent.shape[0], latent.shape[-1]):
-                raise ConfigError(
-                    f"units must be shaped [B, F] = {(latent.shape[0], latent.shape[-1])}, "
-                    f"got {tuple(units.shape)}"
-                )
+            if units.shape != size:
+                raise ConfigError(f"units must be shaped [B, F] = {size}, got {tuple(units.shape)}")
             x = x + self.unit_embedding(units.long()).transpose(1, 2)
         x = self.transformer(self.frame_blocks(x))
         return self.blocks(self.upsample(x))

@@ -318,7 +318,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     trained = [p for p in model.parameters() if p.requires_grad]
     unit_table = model.decoder.unit_embedding
     unit_params = [] if unit_table is None else list(unit_table.parameters())
-    groups = [{"params": [p for p in trained if all(p is not u for u in unit_params)]}]
+    unit_ids = {id(p) for p in unit_params}
+    groups = [{"params": [p for p in trained if id(p) not in unit_ids]}]
     if unit_params:
         groups.append({"params": unit_params, "lr": cfg.lr * cfg.unit_lr_mult})
     opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)

@@ -81,10 +81,10 @@ def test_the_codec_takes_units_in_front_of_the_codes(tmp_path) -> None:
         expected = codec.model.decode(codes, units[:, 0])
     torch.testing.assert_close(codec.decode(both), expected)
     torch.testing.assert_close(
-        codec.decode(codes), codec.decode(torch.cat([units * 0 + N_UNITS, codes], 1))
+        codec.decode(codes), codec.decode(torch.cat([torch.full_like(units, N_UNITS), codes], 1))
     )
     with pytest.raises(AudioInputError, match="semantic units range"):
-        codec.decode(torch.cat([units * 0 + N_UNITS + 1, codes], dim=1))
+        codec.decode(torch.cat([torch.full_like(units, N_UNITS + 1), codes], dim=1))
     with pytest.raises(AudioInputError, match="codebooks"):  # no unit row on a plain codec
         KoeCodec.from_config(tiny_config()).decode(both)
     # saved and loaded, the decoder still reads them the same way

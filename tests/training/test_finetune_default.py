@@ -1,8 +1,8 @@
 """Fine-tuning the shipped default model on a voice it never saw raises similarity to it.
 
 The voice is Kokoro's jf_gongitsune, held out of the default model's training corpus (its
-model card lists it); one minute of it (Japanese) is synthesised offline here, LoRA-tuned for 60 steps,
-and the held-out check of recipes/finetune_voice.py compares Resemblyzer similarity of the
+model card lists it); one minute of it (Japanese) is synthesised offline here, LoRA-tuned for
+60 steps, and the held-out check of recipes/finetune_voice.py compares Resemblyzer similarity of the
 base model's zero-shot clone and of the tuned model to held-out clips of the voice.
 """
 
