@@ -33,6 +33,11 @@
 #                                          #   in its config.json (~4 min)
 #   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
 #   bash recipes/proof_model.sh all
+# Tried after v9 and not shipped (model card; not in `all`):
+#   bash recipes/proof_model.sh lm10       # v8's LM 700 more steps on the full 10.5 h corpus, one core
+#   bash recipes/proof_model.sh lm11       # lm10 700 more steps (~40 min, one core)
+#   bash recipes/proof_model.sh decoder4   # v9's unit decoder 4,000 more steps on the full corpus,
+#                                          #   one core (~30 min)
 #
 # Every stage resumes when rerun (finished files and checkpoints are kept). RUNS sets where the
 # corpora and runs go (default ~/koe-runs); PY the interpreter (default .venv/bin/python).
@@ -254,6 +259,32 @@ lm8() {
   continue_lm 8 proof_tokens "tts/pretrained/default" 700
 }
 
+lm10() {
+  # v8's LM (lm8's bundle) 700 more steps on the merged 10.5 h corpus (proof2_tokens; v8 saw the
+  # first 2.9 h only), same recipe as lm8 at learning rate 2e-4. The shards were rebuilt on this
+  # machine with v8's codec (the same frozen encoder: `tokenize_corpus.py --codec` its folder)
+  # and labelled with the shipped semantic tokenizer (the semantic stage's second command, with
+  # --tokenizer a copy of tts/pretrained/default/semantic). One core (taskset -c 0).
+  continue_lm 10 proof2_tokens "$RUNS/lm_proof8/bundle" 700
+}
+
+lm11() {
+  # lm10's bundle 700 more steps, the same recipe (seed 2041): its validation loss was still
+  # falling (2.72 at step 100 -> 2.60 at 700). One core (taskset -c 0).
+  continue_lm 11 proof2_tokens "$RUNS/lm_proof10/bundle" 700
+}
+
+decoder4() {
+  # decoder3's unit decoder (codec_units, or the shipped codec/ folder) 4,000 more steps on the
+  # train split of the full corpus's shards (decoder3 saw the first 2.9 h), at 1.5e-4. One
+  # core (taskset -c 1, OMP_NUM_THREADS=1) beside lm10.
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_units4" --preset small \
+    model.decoder_kind=source_filter model.n_units=500 units_from="$RUNS/proof2_tokens" \
+    init_from="${CODEC_UNITS:-$RUNS/codec_units}" train_encoder=false batch_size=8 lr=1.5e-4 \
+    warmup_steps=100 max_steps=4000 num_workers=0 log_every=20 ckpt_every=500 \
+    sample_every=1000 seed=29
+}
+
 calibrate() {
   # Training sentences, four training voices per language (engines in turn) made into new
   # voices by +-3 semitones; ja and en. Written into the shipped bundle's config.json.
@@ -280,9 +311,12 @@ case "${1:-}" in
   soup) soup ;;
   lm7) lm7 ;;
   lm8) lm8 ;;
+  lm10) lm10 ;;
+  lm11) lm11 ;;
+  decoder4) decoder4 ;;
   eval) evaluate ;;
   ship) ship ;;
   calibrate) calibrate ;;
   all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; ship; calibrate; evaluate ;;
-  *) sed -n '2,38p' "$0"; exit 2 ;;
+  *) sed -n '2,43p' "$0"; exit 2 ;;
 esac

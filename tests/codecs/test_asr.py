@@ -65,3 +65,21 @@ def test_transcribe_rejects_bad_audio(judge) -> None:
         judge.transcribe(np.full(1600, np.nan, np.float32), 16_000, "en")
     with pytest.raises(UnsupportedLanguageError):
         judge.transcribe(np.zeros(1600, np.float32), 16_000, "fr")
+
+
+def test_the_judge_never_samples(judge, monkeypatch) -> None:
+    """faster-whisper's default falls back to sampling at temperatures 0.2 .. 1.0 on segments
+    it finds unlikely, so garbled audio (the engines' own Korean) scored differently on every
+    run. The judge decodes with one temperature, 0: the same audio, the same transcript."""
+    seen = {}
+    real = judge.model.transcribe
+
+    def recording(audio, **kwargs):
+        seen.update(kwargs)
+        return real(audio, **kwargs)
+
+    monkeypatch.setattr(judge.model, "transcribe", recording)
+    babble = np.random.default_rng(1).normal(0, 0.1, 24_000).astype(np.float32)
+    first = judge.transcribe(babble, 16_000, "ko")
+    assert seen["temperature"] == 0.0 and seen["beam_size"] == judge.beam_size
+    assert all(judge.transcribe(babble, 16_000, "ko") == first for _ in range(2))

@@ -151,6 +151,12 @@ class WhisperJudge:
             wav,
             language=language,
             beam_size=self.beam_size,
+            # One temperature, no fallback: faster-whisper's default retries a segment it
+            # finds unlikely (compression ratio, log-probability) by sampling at 0.2 ... 1.0,
+            # so hard audio (ko, vi, garbled speech) scored differently on every run: the
+            # engines' own Korean read 0.86 in one run and 1.08 in the next. A judge must
+            # give the same audio the same score.
+            temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
