@@ -28,6 +28,8 @@
 #                                          #   with the other conditions (guidance), ~47 min, 1 core
 #   bash recipes/proof_model.sh decoder3   # v9: the decoder also reads the LM's semantic units,
 #                                          #   trained on the shards' codes and units (~45 min)
+#   bash recipes/proof_model.sh reader     # v10: the codes reader that picks the better of two
+#                                          #   takes (CTC over codec codes, ~25 min on 2 threads)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh calibrate  # what the shipped LM does per emotion -> lm_prosody
 #                                          #   in its config.json (~4 min)
@@ -217,7 +219,14 @@ evaluate() {
 }
 
 ship() {
-  # --cpu-threads 1: this 13.5 M LM decodes faster on one torch thread than on two here.
+  # v10: v9 plus the reader stage's codes reader, keeping the better of 2 takes per chunk
+  # (candidates=2). Held-out CER (ja, en, de) with 1 / 2 / 3 / 4 takes: 0.160 / 0.130 / 0.147 /
+  # 0.151, 0.170 / 0.136 / 0.136 / 0.106, 0.287 / 0.241 / 0.215 / 0.241; development CER (4
+  # seeds) 0.281 / 0.253 / - / 0.225. Two takes keep the RTF under 0.3 with 2 threads (0.27;
+  # 3 takes 0.34, 4 takes 0.38).
+  # --cpu-threads 2: with two takes (a batch of 2 x the guidance passes) and the codec encoding
+  # them, two threads beat one (RTF 0.27 against 0.41; one take alone: 0.14 against 0.22).
+  # Until v9: --cpu-threads 1, measured faster for one take in an earlier session.
   # v9: lm8's final bundle (as v8) with decoder3's unit-reading decoder (CODEC_UNITS: codec_units,
   # or the shipped bundle's codec/ folder, the same weights).
   # v8: lm8's final bundle with decoder2's source-filter decoder (CODEC_SF: codec_sf3, or the
@@ -233,8 +242,9 @@ ship() {
   # and angry failed the emotion checks; not shipped.
   "$PY" recipes/ship_model.py --bundle "$RUNS/lm_proof8/bundle" \
     --codec "${CODEC_UNITS:-$RUNS/codec_units}" \
-    --card docs/model-card.md --default-voice kokoro-jf_alpha --cpu-threads 1 \
-    --sampling "${SHIP_SAMPLING:-unit_temperature=0.4,emotion_guidance=2.0,cfg_scale=2.0}"
+    --card docs/model-card.md --default-voice kokoro-jf_alpha --cpu-threads 2 \
+    --reader "${READER:-$RUNS/reader_codes}" \
+    --sampling "${SHIP_SAMPLING:-unit_temperature=0.4,emotion_guidance=2.0,cfg_scale=2.0,candidates=2}"
 }
 
 lm7() {
@@ -285,6 +295,15 @@ decoder4() {
     sample_every=1000 seed=29
 }
 
+reader() {
+  # v10's unit reader: reads phonemes from the codec's codes of audio (CTC, tts.reader), trained
+  # on the full corpus's shards (train split; valid split for PER). Synthesis decodes several
+  # takes of each chunk, re-encodes them and keeps the one it reads best (`candidates`).
+  # ~20 min on 2 threads.
+  "$PY" recipes/train_unit_reader.py "$RUNS/proof2_tokens" --out "$RUNS/reader_codes" \
+    --source codes --steps 1500 --lr 0.002 --eval-every 250 --threads 2
+}
+
 calibrate() {
   # Training sentences, four training voices per language (engines in turn) made into new
   # voices by +-3 semitones; ja and en. Written into the shipped bundle's config.json.
@@ -314,9 +333,10 @@ case "${1:-}" in
   lm10) lm10 ;;
   lm11) lm11 ;;
   decoder4) decoder4 ;;
+  reader) reader ;;
   eval) evaluate ;;
   ship) ship ;;
   calibrate) calibrate ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; ship; calibrate; evaluate ;;
-  *) sed -n '2,43p' "$0"; exit 2 ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; reader; ship; calibrate; evaluate ;;
+  *) sed -n '2,47p' "$0"; exit 2 ;;
 esac

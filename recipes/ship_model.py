@@ -7,12 +7,14 @@ What it does, in order:
 1. loads the bundle (LM, codec, inventory, voices) with `Synthesizer.from_pretrained`;
 2. makes `--default-voice` (a stored voice name) the voice used when no reference is given, and
    with `--codec` swaps in another decoder for the same codes (e.g. a source-filter decoder
-   trained with `train_codec.py train_encoder=false`; its encoder must equal the bundle's);
+   trained with `train_codec.py train_encoder=false`; its encoder must equal the bundle's), and
+   with `--reader` adds a unit reader (recipes/train_unit_reader.py) that picks the best of
+   `candidates` takes;
 3. sets the sampling defaults given by `--sampling` (chosen on validation sentences with
    `tts eval --splits valid --sampling ...`) and `--cpu-threads` (the torch thread count this
    model decodes fastest with on CPU, from `recipes/bench_synthesis.py`), and writes the bundle
    to `--out` with the model card `--card` as its README.md;
-4. stores the learned parameters of the LM and the codec as float16 (buffers such as mel
+4. stores the learned parameters of the LM, the codec and the reader as float16 (buffers such as mel
    filters and windows stay float32), which halves the size; loading casts them back to the
    module's dtype, so nothing else changes;
 5. reloads the written bundle and checks it against the original: the largest parameter change
@@ -35,6 +37,7 @@ from tts.codecs import load_codec
 from tts.config import apply_overrides
 from tts.errors import ConfigError
 from tts.pretrained import DEFAULT_MODEL_DIR
+from tts.reader import UnitReader
 from tts.synthesizer import Synthesizer
 
 CHECK_TEXT = {"ja": "今日はとても良い天気ですね。", "en": "The weather is lovely today."}
@@ -97,10 +100,13 @@ def ship(
     sampling: list[str] | None = None,
     cpu_threads: int | None = None,
     codec: Path | None = None,
+    reader: Path | None = None,
 ) -> dict:
     synth = Synthesizer.from_pretrained(bundle, device="cpu")
     if codec is not None:
         swap_codec(synth, codec)
+    if reader is not None:  # picks the best of `candidates` takes (tts.reader)
+        synth.reader = UnitReader.load(reader)
     synth.voices = with_default_voice(synth.voices, default_voice)
     if sampling:  # decoding defaults picked on validation sentences (tts eval --sampling)
         synth.config.sampling = apply_overrides(synth.config.sampling, sampling)
@@ -114,6 +120,8 @@ def ship(
         saved += halve_parameters(synth.lm, tmp / "model.safetensors")
         if (tmp / "codec" / "model.safetensors").is_file():
             saved += halve_parameters(synth.codec.model, tmp / "codec" / "model.safetensors")
+        if synth.reader is not None:
+            saved += halve_parameters(synth.reader, tmp / "reader" / "model.safetensors")
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
@@ -122,6 +130,8 @@ def ship(
     pairs = [(synth.lm, shipped.lm)]
     if isinstance(getattr(synth.codec, "model", None), torch.nn.Module):
         pairs.append((synth.codec.model, shipped.codec.model))
+    if synth.reader is not None and shipped.reader is not None:
+        pairs.append((synth.reader, shipped.reader))
     drift = max(
         float((a - b).abs().max())
         for module_a, module_b in pairs
@@ -157,11 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sampling", default="", help="sampling defaults, e.g. temperature=0.7")
     p.add_argument("--cpu-threads", type=int, default=None, help="torch threads on CPU")
     p.add_argument("--codec", default=None, help="another decoder for the same codes (a codec run)")
+    p.add_argument("--reader", default=None, help="a unit reader (recipes/train_unit_reader.py)")
     a = p.parse_args(argv)
     sampling = [x for x in a.sampling.split(",") if x.strip()]
     report = ship(
         Path(a.bundle), Path(a.out), Path(a.card), a.default_voice, not a.float32, sampling,
-        a.cpu_threads, Path(a.codec) if a.codec else None,
+        a.cpu_threads, Path(a.codec) if a.codec else None, Path(a.reader) if a.reader else None,
     )  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

@@ -63,6 +63,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         cfg_scale=args.cfg_scale,
         emotion_guidance=args.emotion_guidance,
         speaker_guidance=args.speaker_guidance,
+        candidates=args.candidates,
     )
     given = {k: v for k, v in given.items() if v is not None}
     sampling = dataclasses.replace(synth.config.sampling, **given) if given else None
@@ -309,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="> 1 strengthens the reference voice against a pass without it (1 = off)",
+    )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        help="takes per sentence; the model's unit reader keeps the one that says the text best",
     )
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")

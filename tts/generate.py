@@ -29,6 +29,9 @@ from tts.model import CodecLM, ConditionDrop, ConditioningError
 NEUTRAL = EMOTIONS.index("neutral")
 
 
+MAX_CANDIDATES = 16  # takes per chunk; each one costs a full generation
+
+
 class MaxLengthWarning(UserWarning):
     """An item reached its frame cap without predicting EOS (its audio may be cut off)."""
 
@@ -63,6 +66,11 @@ class SamplingConfig:
     # drifts towards an average one; this amplifies what the embedding alone changes.
     # 1 = off (no extra pass).
     speaker_guidance: float = 1.0
+    # Takes sampled per sentence chunk by `Synthesizer.synthesize` when its model has a unit
+    # reader (tts.reader): the take whose units the reader hears saying the text best is kept.
+    # 1 = one take (no reader pass). The LM itself draws one take per item; streaming speaks
+    # the first take as it comes.
+    candidates: int = 1
 
     def __post_init__(self) -> None:
         if self.temperature < 0 or not math.isfinite(self.temperature):
@@ -86,6 +94,15 @@ class SamplingConfig:
             raise ConfigError(f"emotion_guidance must be >= 0, got {self.emotion_guidance}")
         if self.speaker_guidance < 0 or not math.isfinite(self.speaker_guidance):
             raise ConfigError(f"speaker_guidance must be >= 0, got {self.speaker_guidance}")
+        takes = self.candidates
+        if (
+            isinstance(takes, bool)
+            or not isinstance(takes, int)
+            or not 1 <= takes <= MAX_CANDIDATES
+        ):
+            raise ConfigError(
+                f"candidates must be an integer in [1, {MAX_CANDIDATES}], got {self.candidates}"
+            )
 
 
 @dataclass

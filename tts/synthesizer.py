@@ -7,8 +7,10 @@
     decoder can)--> audio per chunk --cross-fade join--> emotion's gain
     --> (other tempos: stretch) --> watermark
 
-`Synthesizer.synthesize` returns the whole utterance; `Synthesizer.stream` yields audio while
-the LM is still generating. Both use the same joiner, so with the watermark off the streamed
+`Synthesizer.synthesize` returns the whole utterance, and with a unit reader (tts.reader) it
+samples `sampling.candidates` takes of each chunk and keeps the one the reader hears saying
+the text best. `Synthesizer.stream` yields audio while the LM is still generating, from the
+first take. Both use the same joiner, so with one take and the watermark off the streamed
 pieces concatenate to the one-shot waveform.
 """
 
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,11 +37,18 @@ from tts.codecs.source_filter import MAX_PITCH_RANGE, PitchRange
 from tts.conditioning import Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.errors import CheckpointError, ConfigError
-from tts.generate import MaxLengthWarning, SamplingConfig, generate, generate_stream
+from tts.generate import (
+    GenerationResult,
+    MaxLengthWarning,
+    SamplingConfig,
+    generate,
+    generate_stream,
+)
 from tts.label_prosody import LabelProsody, check_lm_prosody, label_prosody
-from tts.labels import check_language
+from tts.labels import LANGUAGES, check_language
 from tts.model import CodecLM
 from tts.pretrained import BUNDLE_FORMAT, resolve_model_dir
+from tts.reader import UnitReader, read_ids
 from tts.semantic import SemanticTokenizer
 from tts.speakers import StyleEncoder, build_conditioning, load_speaker_encoder
 from tts.speakers.speaker_encoder import SpeakerEncoder
@@ -50,6 +60,8 @@ log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.25, 4.0  # OpenAI's range; phase-vocoder stretch, then the watermark
 VOICES_NAME = "voices.safetensors"
+# Take c of a chunk is drawn with the chunk's seed + c * this, so take 0 is the one-take draw.
+TAKE_SEED_STRIDE = 1_000_003
 
 
 @dataclass
@@ -64,6 +76,9 @@ class PipelineConfig:
     # The semantic tokenizer (a subfolder) when the LM predicts semantic units first: only
     # fine-tuning needs it (to give new recordings their units); synthesis never does.
     semantic: str | None = None
+    # The unit reader (a subfolder, tts.reader) that picks the best of `sampling.candidates`
+    # takes; None: one take per chunk whatever `candidates` says.
+    reader: str | None = None
     max_symbols: int = 400  # phoneme symbols per chunk (front end)
     batch_size: int = 8  # sentence chunks generated at once
     crossfade_ms: float = 20.0
@@ -96,6 +111,10 @@ class SegmentInfo:
     n_symbols: int
     n_frames: int
     stopped: bool  # False: the chunk hit its frame cap (audio may be cut; a warning was given)
+    takes: int = 1  # takes sampled for this chunk (see SamplingConfig.candidates)
+    # The unit reader's score of the kept take (CTC loss per phoneme; lower reads better), or
+    # None when no reader chose.
+    reader_score: float | None = None
 
 
 class Synthesizer:
@@ -111,8 +130,12 @@ class Synthesizer:
         voices: dict[str, torch.Tensor] | None = None,
         config: PipelineConfig | None = None,
         semantic: SemanticTokenizer | None = None,
+        reader: UnitReader | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
+        if reader is not None:
+            check_reader(reader, lm, codec, frontend.inventory)
+        self.reader = reader.eval() if reader is not None else None
         if lm.config.n_semantic and semantic is None:
             log.info("this LM predicts semantic units but no tokenizer came with it: "
                      "it synthesizes, but cannot be fine-tuned on new recordings")  # fmt: skip
@@ -213,7 +236,10 @@ class Synthesizer:
             voices = load_file(str(root / VOICES_NAME))
         frontend = TextFrontend(max_symbols=config.max_symbols, inventory=inventory)
         semantic = SemanticTokenizer.load(root / config.semantic) if config.semantic else None
-        synth = cls(lm, codec, frontend, speaker_encoder, style_encoder, voices, config, semantic)
+        reader = UnitReader.load(root / config.reader, device=device) if config.reader else None
+        synth = cls(
+            lm, codec, frontend, speaker_encoder, style_encoder, voices, config, semantic, reader
+        )
         on_cpu = torch.device(device).type == "cpu"
         synth.threads = threads if threads is not None else (config.cpu_threads if on_cpu else None)
         return synth
@@ -237,6 +263,11 @@ class Synthesizer:
             config = replace(config, semantic="semantic")
         else:
             config = replace(config, semantic=None)
+        if self.reader is not None:
+            self.reader.save(root / "reader")
+            config = replace(config, reader="reader")
+        else:
+            config = replace(config, reader=None)
         self.lm.save(root, pipeline=config_to_dict(config))
         self.frontend.inventory.save(root / config.inventory)
         if self.voices:
@@ -465,27 +496,74 @@ class Synthesizer:
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
         pieces: list[np.ndarray] = []
         infos: list[SegmentInfo] = []
-        step = max(1, self.config.batch_size)
+        takes = sampling.candidates if self.reader is not None else 1
+        step = max(1, self.config.batch_size // takes)  # chunks per batch; every take counts
         for start in range(0, len(chunks), step):
             batch = chunks[start : start + step]
-            results = generate(
-                self.lm,
-                [self._phonemes(c) for c in batch],
-                Conditioning.cat([cond] * len(batch)),
-                sampling,
-                seed=seeds[start : start + len(batch)],
-                compile=self.compile,
-            )
-            for chunk, result in zip(batch, results, strict=True):
-                codes = self._codec_codes(result.codes)[None]
-                audio = self._decode(codes, pitch, decoder_tempo, extra.f0_shift_st)
+            jobs = [(j, take) for j in range(len(batch)) for take in range(takes)]
+            with warnings.catch_warnings():
+                if takes > 1:  # a dropped take's cap concerns nobody; the kept one's is below
+                    warnings.simplefilter("ignore", MaxLengthWarning)
+                results = generate(
+                    self.lm,
+                    [self._phonemes(batch[j]) for j, _ in jobs],
+                    Conditioning.cat([cond] * len(jobs)),
+                    sampling,
+                    seed=[seeds[start + j] + take * TAKE_SEED_STRIDE for j, take in jobs],
+                    compile=self.compile,
+                )
+            for j, chunk in enumerate(batch):
+                result, audio, score = self._best_take(
+                    chunk,
+                    results[j * takes : (j + 1) * takes],
+                    lambda take: self._decode(
+                        self._codec_codes(take.codes)[None], pitch, decoder_tempo,
+                        extra.f0_shift_st,
+                    ),
+                )  # fmt: skip
+                if takes > 1 and not result.stopped:
+                    warnings.warn(
+                        MaxLengthWarning(
+                            f"chunk {start + j} reached its frame cap in all {takes} takes "
+                            "without an end-of-speech token; its audio may be cut off"
+                        ),
+                        stacklevel=3,
+                    )
                 pieces += [joiner.start_segment(), joiner.push(audio)]
                 infos.append(
-                    SegmentInfo(chunk.text, len(chunk.ids), result.n_frames, result.stopped)
+                    SegmentInfo(
+                        chunk.text, len(chunk.ids), result.n_frames, result.stopped, takes, score
+                    )
                 )
         pieces.append(joiner.finish())
         wav = self._finish(np.concatenate(pieces), rate, watermark, gain_db=extra.gain_db)
         return Audio(wav, self.sample_rate, segments=infos)
+
+    def _best_take(
+        self,
+        chunk: TextChunk,
+        takes: list[GenerationResult],
+        decode: Callable[[GenerationResult], np.ndarray],
+    ) -> tuple[GenerationResult, np.ndarray, float | None]:
+        """(the take the unit reader hears saying the chunk best, its audio, its score).
+
+        A units reader reads each take's semantic units; a codes reader reads the codec's
+        codes of each take's decoded audio, so it also hears what the decoder made of them. A
+        take that hit its frame cap loses to any that stopped. One take: itself, unscored."""
+        target = read_ids(chunk.ids, self.frontend.inventory)
+        if len(takes) == 1 or self.reader is None or not target:  # nothing to choose or hear
+            return takes[0], decode(takes[0]), None
+        language = LANGUAGES.index(chunk.language)
+        audios: list[np.ndarray | None] = [None] * len(takes)
+        if self.reader.config.source == "codes":
+            audios = [decode(t) for t in takes]
+            heard = self.codec.encode_list(audios, self.sample_rate)
+        else:
+            heard = [t.codes[0] for t in takes]
+        scores = self.reader.score(heard, target, language)
+        best = min(range(len(takes)), key=lambda i: (not takes[i].stopped, scores[i], i))
+        audio = audios[best]
+        return takes[best], decode(takes[best]) if audio is None else audio, scores[best]
 
     def synthesize_to_file(self, path: str | Path, text: str, **kwargs: Any) -> Path:
         """`synthesize` and write the result (format from the suffix: .wav, .flac, .ogg)."""
@@ -584,6 +662,25 @@ class Synthesizer:
         pending.append(joiner.finish())
         if (out := ready(force=True)) is not None:
             yield out
+
+
+def check_reader(reader: UnitReader, lm: CodecLM, codec: Codec, inventory: SymbolInventory) -> None:
+    """Raise CheckpointError unless `reader` can read this pipeline's takes."""
+    rc = reader.config
+    if rc.vocab_size < len(inventory):
+        raise CheckpointError(
+            f"the unit reader knows {rc.vocab_size} symbols but the inventory has {len(inventory)}"
+        )
+    if rc.source == "units" and not lm.config.n_semantic:
+        raise CheckpointError("a units reader needs an LM that predicts semantic units")
+    if rc.source == "codes" and (rc.n_streams, rc.n_units) != (
+        codec.n_codebooks,
+        codec.codebook_size,
+    ):
+        raise CheckpointError(
+            f"the codes reader reads {rc.n_streams} codebooks of {rc.n_units} but the codec "
+            f"has {codec.n_codebooks} of {codec.codebook_size}"
+        )
 
 
 def stretch(wav: np.ndarray, rate: float) -> np.ndarray:

@@ -254,3 +254,16 @@ def test_bad_options_raise_typed_errors(manifest_path):
         ev.run_evaluation(None, manifest_path, only=["speed"])
     with pytest.raises(ConfigError, match="manifest"):
         ev.run_evaluation(None, None, only=["cer"])
+
+
+def test_speed_is_timed_before_whisper_has_run_in_the_process(manifest_path, synth, monkeypatch):
+    """CTranslate2's OpenMP runtime, once run, slows torch's small two-thread operations for
+    the rest of the process; speed must be measured before the CER judge loads."""
+    import tts.eval.asr as asr
+
+    order = []
+    monkeypatch.setattr(ev, "evaluate_speed", lambda *a, **k: order.append("speed") or {})
+    monkeypatch.setattr(asr, "load_whisper", lambda *a, **k: order.append("whisper"))
+    monkeypatch.setattr(ev, "evaluate_intelligibility", lambda *a, **k: order.append("cer") or {})
+    ev.run_evaluation(synth, manifest_path, only=["cer", "speed"], languages=["ja"])
+    assert order == ["speed", "whisper", "cer"]

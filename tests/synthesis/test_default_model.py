@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from tts.generate import SamplingConfig
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.synthesizer import Synthesizer
 
@@ -108,6 +110,13 @@ def test_main_job_command_writes_watermarked_speech(tmp_path: Path) -> None:
     assert Watermarker().detect(wav, sr) >= 0.5
 
 
+def one_take(synth: Synthesizer) -> SamplingConfig:
+    """The model's sampling with one take: with several, the reader hears each decoded take,
+    so two calls that decode differently (another F0 range, tempo or gain) may keep different
+    takes; these tests compare what the decoder does to the same LM output."""
+    return replace(synth.config.sampling, candidates=1)
+
+
 def default_sample_rate() -> int:
     return json.loads((DEFAULT_MODEL_DIR / "codec" / "config.json").read_text())["config"][
         "sample_rate"
@@ -121,7 +130,8 @@ def test_sad_speech_gets_the_flatter_intonation_of_its_label(default_synth: Synt
     from tts.eval.evaluate import prosody_features
 
     assert default_synth.codec.controls_pitch
-    text, kw = "The rain kept falling on the empty street.", dict(language="en", seed=0)
+    text = "The rain kept falling on the empty street."
+    kw = dict(language="en", seed=0, sampling=one_take(default_synth))
     spreads = []
     for pitch_range in (None, 1.0):
         audio = default_synth.synthesize(
@@ -146,7 +156,8 @@ def test_the_label_tops_the_lms_prosody_up_to_the_table(default_synth: Synthesiz
     text = "The rain kept falling on the empty street."
     for emotion in ("surprised", "angry"):
         extra = default_synth.prosody_for(emotion, 1.0)
-        kw = dict(language="en", emotion=emotion, seed=0, watermark=False, pitch_range=1.0)
+        kw = dict(language="en", emotion=emotion, seed=0, watermark=False, pitch_range=1.0,
+                  sampling=one_take(default_synth))  # fmt: skip
         lm_only = default_synth.synthesize(text, label_prosody=False, **kw)
         labelled = default_synth.synthesize(text, **kw)
         assert labelled.segments[0].n_frames == lm_only.segments[0].n_frames  # same LM output
@@ -165,7 +176,8 @@ def test_speed_is_the_decoders_tempo_with_melody_and_level_kept(
     assert default_synth._tempo_split(0.9) == (0.9, 1.0)  # the decoder, not a phase vocoder
     assert default_synth._tempo_split(0.3) == (1.0, 0.3)  # beyond its range: stretched
     assert default_synth._tempo_split(2.5) == (1.0, 2.5)
-    text, kw = "The rain kept falling on the empty street.", dict(language="en", seed=0)
+    text = "The rain kept falling on the empty street."
+    kw = dict(language="en", seed=0, sampling=one_take(default_synth))
     plain = default_synth.synthesize(text, watermark=False, **kw)
     slow = default_synth.synthesize(text, speed=0.9, watermark=False, **kw)
     a, b = (prosody_features(x.wav, x.sample_rate, 40) for x in (plain, slow))
@@ -173,3 +185,39 @@ def test_speed_is_the_decoders_tempo_with_melody_and_level_kept(
     assert (len(slow.wav) - pause) / (len(plain.wav) - pause) == pytest.approx(1 / 0.9, rel=0.01)
     assert b["f0_mean_st"] == pytest.approx(a["f0_mean_st"], abs=0.3)
     assert b["energy_db"] == pytest.approx(a["energy_db"], abs=0.5)
+
+
+@pytest.mark.parametrize(
+    ("voice", "language", "said", "other"),
+    [("espeak-en-us+m3", "en", "The weather is lovely today.", "My brother plays the piano."),
+     ("openjtalk-mei-a045", "ja", "今日はとても良い天気ですね。", "明日の会議は午後三時からです。")],
+)  # fmt: skip
+def test_the_shipped_reader_hears_which_sentence_a_held_out_voice_said(
+    default_synth: Synthesizer, voice: str, language: str, said: str, other: str
+) -> None:
+    """The default model keeps the best of several takes by its codes reader; on real speech
+    of a voice it never trained on, the reader finds the sentence said far likelier than
+    another one."""
+    from tts.data.engines import all_voices, synthesize
+    from tts.labels import LANGUAGES
+    from tts.reader import read_ids
+
+    reader = default_synth.reader
+    assert reader is not None and reader.config.source == "codes"
+    assert default_synth.config.sampling.candidates > 1
+    wav, sr = synthesize(next(v for v in all_voices() if v.speaker == voice), said, language)
+    heard = default_synth.codec.encode_list([wav], sr)
+
+    def score(text: str) -> float:
+        ids = [i for chunk in default_synth.frontend.process(text, language) for i in chunk.ids]
+        target = read_ids(ids, default_synth.frontend.inventory)
+        return reader.score(heard, target, LANGUAGES.index(language))[0]
+
+    right, wrong = score(said), score(other)  # CTC loss per phoneme (en ~0.7 / 6.5, ja ~2 / 5.8)
+    assert wrong > 2 * right and wrong - right > 2.0
+
+
+def test_synthesis_reports_the_takes_it_chose_from(default_synth: Synthesizer) -> None:
+    audio = default_synth.synthesize("Where is the station?", language="en", seed=0)
+    takes = default_synth.config.sampling.candidates
+    assert all(s.takes == takes and s.reader_score is not None for s in audio.segments)

@@ -92,3 +92,28 @@ def base_run(tokens: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     result = train(cfg, out, progress=False)
     result["config"] = cfg
     return result
+
+
+@pytest.fixture(scope="session")
+def encoder():  # type: ignore[no-untyped-def]
+    from tts.semantic import WhisperEncoder
+
+    return WhisperEncoder(threads=1)
+
+
+@pytest.fixture(scope="session")
+def clips(corpus: Path) -> list:
+    import json
+
+    from tts.audio import load_audio
+
+    rows = [json.loads(line) for line in corpus.read_text().splitlines() if line.strip()]
+    return [load_audio(corpus.parent / row["audio"]) for row in rows]
+
+
+@pytest.fixture(scope="session")
+def tokenizer(clips, encoder):  # type: ignore[no-untyped-def]
+    from tts.semantic import SemanticConfig, fit_tokenizer
+
+    # 8 units: the test codec has 16-entry codebooks, and units must fit them
+    return fit_tokenizer(clips, SemanticConfig(n_clusters=8), encoder, progress=False)

@@ -20,7 +20,6 @@ from tts.semantic import (
     SemanticTokenizer,
     WhisperEncoder,
     fit_kmeans,
-    fit_tokenizer,
     pool_states,
 )
 from tts.synthesizer import Synthesizer, stream_to_array
@@ -67,23 +66,6 @@ def test_config_and_checkpoint_errors(tmp_path: Path) -> None:
     frames = torch.randn(20, 512)
     assert torch.equal(again.assign(frames), tokenizer.assign(frames))
     assert SemanticConfig(frame_rate=12.5).pool == 4
-
-
-@pytest.fixture(scope="module")
-def encoder() -> WhisperEncoder:
-    return WhisperEncoder(threads=1)
-
-
-@pytest.fixture(scope="module")
-def clips(corpus: Path) -> list[tuple[np.ndarray, int]]:
-    rows = [json.loads(line) for line in corpus.read_text().splitlines() if line.strip()]
-    return [load_audio(corpus.parent / row["audio"]) for row in rows]
-
-
-@pytest.fixture(scope="module")
-def tokenizer(clips, encoder: WhisperEncoder) -> SemanticTokenizer:
-    # 8 units: the test codec has 16-entry codebooks, and units must fit them
-    return fit_tokenizer(clips, SemanticConfig(n_clusters=8), encoder, progress=False)
 
 
 def test_whisper_states_follow_speech_at_50_hz(clips, encoder: WhisperEncoder) -> None:

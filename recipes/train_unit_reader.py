@@ -1,0 +1,218 @@
+"""Train the unit reader (tts.reader): semantic units -> phonemes, by CTC, on a shard folder
+with semantic units (recipes/tokenize_corpus.py, then recipes/semantic_units.py).
+
+    python recipes/train_unit_reader.py ~/koe-runs/proof2_tokens --out runs/reader --steps 3000
+
+The train split trains it and the valid split measures it: CTC loss per phoneme and phoneme
+error rate of best-path decoding (PER). A run resumes from OUT/checkpoint when one is there.
+OUT gets the reader (model.safetensors + config.json), metrics.jsonl and curves.png. Ship it
+with `recipes/ship_model.py --reader OUT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from tts.data.shards import ShardDataset, semantic_info
+from tts.reader import ReaderConfig, UnitReader, edit_distance, greedy_read, read_ids
+from tts.runs import (
+    cosine_lr,
+    latest_checkpoint,
+    load_training_state,
+    plot_curves,
+    restore_rng,
+    rng_state,
+    save_training_state,
+)
+
+
+@dataclass
+class ReaderTrainConfig:
+    shards: str
+    out: str
+    steps: int = 3000
+    frames_per_batch: int = 4000  # units per batch (items of similar length are batched)
+    lr: float = 1e-3
+    warmup: int = 200
+    weight_decay: float = 0.01
+    # Augmentation (training batches only): the LM's sampled units are noisier than a real
+    # recording's, and a reader that saw only clean units overfits the corpus's sentences.
+    unit_noise: float = 0.1  # each unit replaced by a random one with this probability
+    mask_spans: float = 0.03  # each frame starts a masked ("no unit") span of 3 with this prob.
+    eval_every: int = 250
+    eval_items: int = 300
+    seed: int = 0
+    threads: int = 1
+
+
+def load_items(dataset: ShardDataset, limit: int | None = None) -> list[tuple]:
+    """(frames [S, F], read ids [N], language) per item: the semantic units (S = 1) of a
+    dataset that has them in front, else the codec's codes (S = its codebooks)."""
+    order = list(range(len(dataset)))[:limit]
+    items = []
+    for i in tqdm(order, desc="reading shards", leave=False):
+        item = dataset[i]
+        ids = torch.tensor(read_ids(item.phonemes.tolist(), dataset.inventory))
+        if len(ids):
+            frames = item.codes[:1] if dataset.semantic else item.codes
+            items.append((frames, ids, item.language))
+    return items
+
+
+def batches(items: list[tuple], frames: int, rng: random.Random) -> list[list[int]]:
+    """Indices grouped by length so that each batch has about `frames` padded frames."""
+    order = sorted(range(len(items)), key=lambda i: items[i][0].shape[-1] + rng.random())
+    out, current, longest = [], [], 0
+    for i in order:
+        longest = max(longest, items[i][0].shape[-1])
+        if current and longest * (len(current) + 1) > frames:
+            out.append(current)
+            current, longest = [], items[i][0].shape[-1]
+        current.append(i)
+    if current:
+        out.append(current)
+    rng.shuffle(out)
+    return out
+
+
+def collate(items: list[tuple], n_units: int) -> tuple:
+    lengths = torch.tensor([u.shape[-1] for u, _, _ in items])
+    shape = (len(items), items[0][0].shape[0], int(lengths.max()))
+    units = torch.full(shape, n_units, dtype=torch.long)
+    for i, (u, _, _) in enumerate(items):
+        units[i, :, : u.shape[-1]] = u
+    language = torch.tensor([lang for _, _, lang in items])
+    return units, lengths, language, [ids for _, ids, _ in items]
+
+
+def corrupt(units: torch.Tensor, n_units: int, noise: float, spans: float) -> torch.Tensor:
+    """frames [B, S, T] with random substitutions and masked spans of 3 frames (id n_units,
+    every stream at once)."""
+    units = units.clone()
+    swap = torch.rand(units.shape) < noise
+    units[swap] = torch.randint(0, n_units, (int(swap.sum()),))
+    starts = (torch.rand(units.shape[0], 1, units.shape[2]) < spans).float()
+    masked = torch.nn.functional.max_pool1d(starts, 3, stride=1, padding=1) > 0
+    return units.masked_fill(masked, n_units)
+
+
+@torch.no_grad()
+def evaluate(model: UnitReader, items: list[tuple]) -> dict[str, float]:
+    model.eval()
+    losses, errors, total = [], 0, 0
+    for start in range(0, len(items), 32):
+        units, lengths, language, targets = collate(items[start : start + 32], model.config.n_units)
+        losses += model.ctc_losses(units, lengths, language, targets).tolist()
+        log_probs, out_lengths = model(units, lengths, language)
+        for lp, n, target in zip(log_probs, out_lengths.tolist(), targets, strict=True):
+            errors += edit_distance(greedy_read(lp, n, model.config.blank_id), target.tolist())
+            total += len(target)
+    model.train()
+    finite = [x for x in losses if x != float("inf")]
+    return {"valid_loss": sum(finite) / max(1, len(finite)), "valid_per": errors / max(1, total)}
+
+
+def train(cfg: ReaderTrainConfig, model_cfg: ReaderConfig) -> dict[str, float]:
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    units = model_cfg.source == "units"
+    train_set = ShardDataset(cfg.shards, splits=["train"], semantic=units)
+    valid_set = ShardDataset(cfg.shards, splits=["valid"], semantic=units)
+    model_cfg.vocab_size = len(train_set.inventory)
+    model_cfg.blank_id = train_set.inventory.pad_id
+    if units:
+        model_cfg.n_units, model_cfg.n_streams = int(semantic_info(cfg.shards)["n_clusters"]), 1
+    else:
+        codec = train_set.codec_info
+        model_cfg.n_units, model_cfg.n_streams = codec["codebook_size"], codec["n_codebooks"]
+    train_items = load_items(train_set)
+    valid_items = load_items(valid_set, cfg.eval_items)
+    model = UnitReader(model_cfg)
+    optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, rows = 0, []
+    resume = latest_checkpoint(out)
+    if resume is not None:
+        state = load_training_state(resume, {"model": model, "optim": optim})
+        step, rows = state["step"], state["rows"]
+        restore_rng(state)
+        print(f"resumed from {resume} at step {step}")
+    plan: list[list[int]] = []
+    bar = tqdm(total=cfg.steps, initial=step, desc="unit reader")
+    while step < cfg.steps:
+        if not plan:
+            plan = batches(train_items, cfg.frames_per_batch, rng)
+        units, lengths, language, targets = collate(
+            [train_items[i] for i in plan.pop()], model_cfg.n_units
+        )
+        for group in optim.param_groups:
+            group["lr"] = cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
+        units = corrupt(units, model_cfg.n_units, cfg.unit_noise, cfg.mask_spans)
+        losses = model.ctc_losses(units, lengths, language, targets)
+        losses = losses[torch.isfinite(losses)]  # an item too long for its frames teaches nothing
+        if not len(losses):
+            continue
+        loss = losses.mean()
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optim.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        row: dict[str, float] = {"step": step, "train_loss": loss.item()}
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            row.update(evaluate(model, valid_items))
+            tqdm.write(json.dumps(row))
+            model.save(out, shards=cfg.shards, step=step, **{k: row[k] for k in row if k != "step"})
+            save_training_state(
+                out, cfg, lambda d: model.save(d),
+                {"step": step, "rows": [*rows, row], **rng_state()},
+                {"model": model, "optim": optim},
+            )  # fmt: skip
+        rows.append(row)
+    bar.close()
+    with open(out / "metrics.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    plot_curves(
+        out / "curves.png", rows, {"CTC loss": ["train_loss", "valid_loss"], "PER": ["valid_per"]},
+        "unit reader",
+    )  # fmt: skip
+    return [r for r in rows if "valid_loss" in r][-1]
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("shards")
+    p.add_argument("--out", required=True)
+    for field, value in asdict(ReaderTrainConfig("", "")).items():
+        if field not in ("shards", "out"):
+            p.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
+    p.add_argument("--d-model", type=int, default=ReaderConfig.d_model)
+    p.add_argument("--n-layer", type=int, default=ReaderConfig.n_layer)
+    p.add_argument("--dropout", type=float, default=ReaderConfig.dropout)
+    p.add_argument(
+        "--source", choices=("units", "codes"), default="units",
+        help="read the semantic units, or the codec's codes of the audio",
+    )  # fmt: skip
+    a = vars(p.parse_args(argv))
+    model_cfg = ReaderConfig(
+        source=a.pop("source"), d_model=a.pop("d_model"), n_layer=a.pop("n_layer"),
+        dropout=a.pop("dropout"),
+    )  # fmt: skip
+    result = train(ReaderTrainConfig(**a), model_cfg)
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""The unit reader (tts.reader): what it must hear, that it learns to read units, how it scores
+takes, its checkpoint, and the synthesizer keeping the best of several takes."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from tts.checkpoint import save_checkpoint
+from tts.conditioning import Conditioning
+from tts.errors import CheckpointError, ConfigError
+from tts.generate import MaxLengthWarning, SamplingConfig, generate
+from tts.labels import LANGUAGES
+from tts.model import CodecLM
+from tts.reader import (
+    SILENT_SYMBOLS,
+    ReaderConfig,
+    UnitReader,
+    edit_distance,
+    greedy_read,
+    read_ids,
+)
+from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer, random_synthesizer
+from tts.text import SymbolInventory, TextFrontend
+
+
+def test_the_reader_hears_segments_not_prosody_marks() -> None:
+    frontend = TextFrontend()
+    inventory = frontend.inventory
+    for text, lang in [("今日は、いい天気ですね。", "ja"), ("Is it going to snow tomorrow?", "en")]:
+        ids = [i for chunk in frontend.process(text, lang) for i in chunk.ids]
+        kept = read_ids(ids, inventory)
+        symbols = inventory.decode(ids)
+        assert kept == [i for i, s in zip(ids, symbols, strict=True) if s not in SILENT_SYMBOLS]
+        assert 0 < len(kept) < len(ids)  # marks were there and went; segments stayed
+        assert not set(inventory.decode(kept)) & SILENT_SYMBOLS
+    # "t e ɴ k i" keeps every segment of 天気 in order
+    assert inventory.decode(read_ids(inventory.encode(["[", "t", "e", "]", "ɴ", "#", "k", "i"]),
+                                     inventory)) == ["t", "e", "ɴ", "k", "i"]  # fmt: skip
+
+
+def test_best_path_decoding_and_edit_distance() -> None:
+    log_probs = torch.full((7, 4), -10.0)
+    for t, token in enumerate([1, 1, 0, 1, 2, 2, 0]):  # repeats merge unless a blank splits them
+        log_probs[t, token] = 0.0
+    assert greedy_read(log_probs, 7) == [1, 1, 2]
+    assert greedy_read(log_probs, 2) == [1]
+    assert edit_distance([1, 2, 3], [1, 3]) == 1
+    assert edit_distance([], [4, 5]) == 2
+    assert edit_distance([1, 2], [2, 1]) == 2
+
+
+def _toy_corpus(rng: random.Random, n: int, phones: list[int], unit_of: dict[int, int]):
+    """Utterances whose units say their phones: each phone is 1-3 frames of its own unit, with
+    one frame in ten replaced by a random unit."""
+    items = []
+    for _ in range(n):
+        said = [rng.choice(phones)]
+        while len(said) < rng.randint(4, 10):  # no phone twice in a row: its frames would merge
+            said.append(rng.choice([p for p in phones if p != said[-1]]))
+        units = [unit_of[p] for p in said for _ in range(rng.randint(1, 3))]
+        units = [rng.randrange(40) if rng.random() < 0.1 else u for u in units]
+        items.append((torch.tensor(units), torch.tensor(said)))
+    return items
+
+
+def test_the_reader_learns_to_read_units_and_ranks_the_right_text_first() -> None:
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    inventory = SymbolInventory.default()
+    phones = inventory.encode(["a", "i", "k", "s", "t", "n", "m", "o", "ɾ", "e"])
+    unit_of = dict(zip(phones, rng.sample(range(40), len(phones)), strict=True))
+    config = ReaderConfig(n_units=40, vocab_size=len(inventory), d_model=48, n_layer=1, n_head=2,
+                          dropout=0.0)  # fmt: skip
+    model = UnitReader(config)
+    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(250):
+        batch = _toy_corpus(rng, 16, phones, unit_of)
+        lengths = torch.tensor([len(u) for u, _ in batch])
+        units = torch.full((16, int(lengths.max())), 40)
+        for i, (u, _) in enumerate(batch):
+            units[i, : len(u)] = u
+        loss = model.ctc_losses(units, lengths, torch.zeros(16, dtype=torch.long),
+                                [p for _, p in batch]).mean()  # fmt: skip
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    model.eval()
+    test = _toy_corpus(random.Random(1), 40, phones, unit_of)
+    errors = total = right_first = 0
+    for units, said in test:
+        log_probs, out_len = model(units[None], torch.tensor([len(units)]), torch.tensor([0]))
+        errors += edit_distance(greedy_read(log_probs[0], int(out_len[0])), said.tolist())
+        total += len(said)
+        other = said.roll(1).tolist() if len(set(said.tolist())) > 1 else [phones[0]] * len(said)
+        right, wrong = model.score([units], said.tolist(), 0)[0], model.score([units], other, 0)[0]
+        right_first += right < wrong
+    assert errors / total < 0.1  # untrained, it reads nothing (PER ~1)
+    assert right_first >= 36  # of 40
+    # a take too short to say its text cannot win
+    assert model.score([torch.tensor([unit_of[phones[0]]])], phones[:5], 0) == [math.inf]
+
+
+def test_config_and_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="heads"):
+        ReaderConfig(d_model=50, n_head=4)
+    with pytest.raises(ConfigError, match="blank_id"):
+        ReaderConfig(vocab_size=10, blank_id=10)
+    with pytest.raises(ConfigError, match="odd kernel"):
+        ReaderConfig(kernel=4)
+    model = UnitReader(ReaderConfig(n_units=20, vocab_size=30, d_model=32, n_layer=1, n_head=2))
+    model.save(tmp_path / "r", step=3)
+    again = UnitReader.load(tmp_path / "r")
+    units = torch.randint(0, 21, (2, 9))
+    args = (units, torch.tensor([9, 5]), torch.tensor([1, 3]))
+    model.eval()
+    assert torch.equal(model(*args)[0], again(*args)[0])
+    save_checkpoint(tmp_path / "other", {}, "semantic_tokenizer", {})
+    with pytest.raises(CheckpointError, match="unit_reader"):
+        UnitReader.load(tmp_path / "other")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        UnitReader.load(tmp_path / "missing")
+
+
+def test_candidates_setting_is_checked() -> None:
+    for bad in (0, 17, 2.5, True):
+        with pytest.raises(ConfigError, match="candidates"):
+            SamplingConfig(candidates=bad)
+    assert SamplingConfig(candidates=4).candidates == 4
+
+
+@pytest.fixture(scope="module")
+def unit_synth() -> Synthesizer:
+    """A random pipeline whose LM predicts a unit stream first, with a random unit reader."""
+    base = random_synthesizer(style_encoder=False, seed=2)
+    config = replace(base.lm.config, n_codebooks=base.lm.config.n_codebooks + 1, n_semantic=1)
+    reader = UnitReader(ReaderConfig(n_units=config.codebook_size,
+                                     vocab_size=len(base.frontend.inventory), d_model=32,
+                                     n_layer=1, n_head=2))  # fmt: skip
+    return Synthesizer(
+        CodecLM(config), base.codec, base.frontend, base.speaker_encoder, None, base.voices,
+        base.config, None, reader,
+    )  # fmt: skip
+
+
+def test_synthesis_keeps_the_take_the_reader_scores_best(unit_synth: Synthesizer) -> None:
+    text, seed = "Good morning to you.", 11
+    sampling = replace(unit_synth.config.sampling, candidates=3)
+    with pytest.warns(MaxLengthWarning, match="in all 3 takes") as caught:  # a random LM
+        audio = unit_synth.synthesize(text, language="en", seed=seed, sampling=sampling,
+                                      watermark=False)  # fmt: skip
+    assert len(caught) == 1  # one for the kept take, none for the dropped ones
+    (segment,) = audio.segments
+    # the same three takes, drawn as the synthesizer draws them
+    (chunk,) = unit_synth.frontend.process(text, "en")
+    cond = unit_synth.conditioning(None, "en", None, None, None)
+    takes = generate(
+        unit_synth.lm, [torch.tensor(chunk.ids)] * 3, Conditioning.cat([cond] * 3), sampling,
+        seed=[seed + c * TAKE_SEED_STRIDE for c in range(3)],
+    )  # fmt: skip
+    scores = unit_synth.reader.score(
+        [t.codes[0] for t in takes], read_ids(chunk.ids, unit_synth.frontend.inventory),
+        LANGUAGES.index("en"),
+    )  # fmt: skip
+    best = min(range(3), key=lambda i: (not takes[i].stopped, scores[i]))
+    assert segment.takes == 3 and segment.reader_score == pytest.approx(scores[best])
+    assert segment.n_frames == takes[best].n_frames
+    assert audio.wav.size == takes[best].n_frames * unit_synth.codec.samples_per_frame
+    # one take: no reader pass, and the first take's seed
+    one = unit_synth.synthesize(text, language="en", seed=seed, watermark=False)
+    assert one.segments[0].takes == 1 and one.segments[0].reader_score is None
+    assert one.segments[0].n_frames == takes[0].n_frames
+
+
+def test_a_take_that_stopped_beats_a_capped_one(unit_synth: Synthesizer) -> None:
+    (chunk,) = unit_synth.frontend.process("Good morning.", "en")
+    cond = unit_synth.conditioning(None, "en", None, None, None)
+    takes = generate(unit_synth.lm, [torch.tensor(chunk.ids)] * 2, Conditioning.cat([cond] * 2),
+                     unit_synth.config.sampling, seed=[1, 2])  # fmt: skip
+    scores = unit_synth.reader.score(
+        [t.codes[0] for t in takes], read_ids(chunk.ids, unit_synth.frontend.inventory), 1
+    )
+    better, worse = sorted(range(2), key=lambda i: scores[i])
+    takes[better] = replace(takes[better], stopped=False)
+    takes[worse] = replace(takes[worse], stopped=True)
+    decoded = []
+    kept, audio, score = unit_synth._best_take(chunk, takes, lambda t: decoded.append(t) or t.codes)
+    assert kept is takes[worse] and score == pytest.approx(scores[worse])
+    assert decoded == [kept] and audio is kept.codes  # a units reader decodes the kept take only
+
+
+def test_bundle_round_trip_keeps_the_reader(unit_synth: Synthesizer, tmp_path: Path) -> None:
+    unit_synth.save(tmp_path / "bundle")
+    again = Synthesizer.from_pretrained(tmp_path / "bundle", device="cpu")
+    assert again.config.reader == "reader" and again.reader is not None
+    for a, b in zip(unit_synth.reader.state_dict().values(), again.reader.state_dict().values(),
+                    strict=True):  # fmt: skip
+        assert torch.equal(a, b)
+    base = random_synthesizer(style_encoder=False)
+    with pytest.raises(CheckpointError, match="units reader needs an LM"):
+        Synthesizer(base.lm, base.codec, base.frontend, base.speaker_encoder,
+                    reader=unit_synth.reader)  # fmt: skip
+
+
+def test_a_codes_reader_hears_each_takes_decoded_audio() -> None:
+    """source="codes": every take is decoded, re-encoded by the codec and read; the kept
+    take's audio is the one that was heard (not decoded again)."""
+    synth = random_synthesizer(style_encoder=False, seed=3)
+    codec = synth.codec
+    config = ReaderConfig(source="codes", n_streams=codec.n_codebooks, n_units=codec.codebook_size,
+                          vocab_size=len(synth.frontend.inventory), d_model=32, n_layer=1,
+                          n_head=2)  # fmt: skip
+    synth = Synthesizer(synth.lm, codec, synth.frontend, synth.speaker_encoder, None,
+                        synth.voices, synth.config, None, UnitReader(config))  # fmt: skip
+    text, seed = "Good morning to you.", 5
+    sampling = replace(synth.config.sampling, candidates=3)
+    audio = synth.synthesize(text, language="en", seed=seed, sampling=sampling, watermark=False)
+    (chunk,) = synth.frontend.process(text, "en")
+    cond = synth.conditioning(None, "en", None, None, None)
+    takes = generate(synth.lm, [torch.tensor(chunk.ids)] * 3, Conditioning.cat([cond] * 3),
+                     sampling, seed=[seed + c * TAKE_SEED_STRIDE for c in range(3)])  # fmt: skip
+    wavs = [synth._decode(synth._codec_codes(t.codes)[None], 1.0) for t in takes]
+    heard = codec.encode_list(wavs, synth.sample_rate)
+    assert heard[0].shape[0] == codec.n_codebooks
+    scores = synth.reader.score(heard, read_ids(chunk.ids, synth.frontend.inventory), 1)
+    best = min(range(3), key=lambda i: (not takes[i].stopped, scores[i]))
+    assert audio.segments[0].reader_score == pytest.approx(scores[best], rel=1e-5)
+    assert len(set(scores)) == 3  # the takes differ, so the choice means something
+    # a codes reader must match the codec's codebooks
+    wrong = UnitReader(replace(config, n_streams=codec.n_codebooks + 1))
+    with pytest.raises(CheckpointError, match="codes reader reads"):
+        Synthesizer(synth.lm, codec, synth.frontend, synth.speaker_encoder, reader=wrong)
+    with pytest.raises(ConfigError, match="source"):
+        ReaderConfig(source="mels")

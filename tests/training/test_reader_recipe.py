@@ -1,0 +1,63 @@
+"""recipes/train_unit_reader.py on the test shards: trains by CTC on the train split's units,
+measures the valid split, writes a loadable reader with curves, and resumes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from trainkit import load_script
+
+from tts.data.shards import ShardDataset, add_semantic_units
+from tts.reader import UnitReader, read_ids
+
+
+def test_recipe_trains_measures_saves_and_resumes(
+    tokens: Path, tokenizer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "tokens"
+    shutil.copytree(tokens, root)
+    tokenizer.save(tmp_path / "units")
+    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
+    recipe = load_script("recipes/train_unit_reader.py")
+    out = tmp_path / "reader"
+    args = [str(root), "--out", str(out), "--frames-per-batch", "300", "--eval-every", "4",
+            "--warmup", "2", "--d-model", "32", "--n-layer", "1"]  # fmt: skip
+    first = recipe.main([*args, "--steps", "8"])
+    assert set(first) >= {"step", "train_loss", "valid_loss", "valid_per"}
+    assert first["step"] == 8 and 0 <= first["valid_per"] <= 2
+    reader = UnitReader.load(out)
+    assert reader.config.n_units == 8 and reader.config.d_model == 32
+    assert reader.config.vocab_size == len(ShardDataset(root).inventory)
+    assert (out / "curves.png").stat().st_size > 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 9))
+    # the scores it gives a valid item's own units are finite
+    item = ShardDataset(root, splits=["valid"], semantic=True)[0]
+    target = read_ids(item.phonemes.tolist(), ShardDataset(root).inventory)
+    assert torch.isfinite(torch.tensor(reader.score([item.codes[0]], target, item.language)))
+
+    capsys.readouterr()
+    second = recipe.main([*args, "--steps", "12"])
+    assert "resumed from" in capsys.readouterr().out
+    assert second["step"] == 12
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 13))  # the first 8 were kept
+
+
+def test_recipe_reads_the_codecs_codes_without_semantic_units(tokens: Path, tmp_path: Path) -> None:
+    recipe = load_script("recipes/train_unit_reader.py")
+    out = tmp_path / "codes_reader"
+    result = recipe.main([str(tokens), "--out", str(out), "--source", "codes", "--steps", "3",
+                          "--eval-every", "3", "--frames-per-batch", "300", "--d-model", "32",
+                          "--n-layer", "1"])  # fmt: skip
+    assert result["step"] == 3
+    reader = UnitReader.load(out)
+    item = ShardDataset(tokens)[0]
+    assert reader.config.source == "codes"
+    assert (reader.config.n_streams, reader.config.n_units) == (item.codes.shape[0], 16)
+    target = read_ids(item.phonemes.tolist(), ShardDataset(tokens).inventory)
+    assert torch.isfinite(torch.tensor(reader.score([item.codes], target, item.language)))
