@@ -67,9 +67,9 @@ class SamplingConfig:
     # 1 = off (no extra pass).
     speaker_guidance: float = 1.0
     # Takes sampled per sentence chunk by `Synthesizer.synthesize` when its model has a unit
-    # reader (tts.reader): the take whose units the reader hears saying the text best is kept.
-    # 1 = one take (no reader pass). The LM itself draws one take per item; streaming speaks
-    # the first take as it comes.
+    # reader (tts.reader): the take the reader hears saying the text best (in its units, or in
+    # the codec's codes of its decoded audio) is kept. 1 = one take (no reader pass). The LM
+    # itself draws one take per item; streaming speaks the first take as it comes.
     candidates: int = 1
 
     def __post_init__(self) -> None:
