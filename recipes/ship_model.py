@@ -38,7 +38,7 @@ from tts.config import apply_overrides
 from tts.errors import ConfigError
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.reader import UnitReader
-from tts.synthesizer import Synthesizer
+from tts.synthesizer import Synthesizer, check_reader
 
 CHECK_TEXT = {"ja": "今日はとても良い天気ですね。", "en": "The weather is lovely today."}
 
@@ -107,6 +107,7 @@ def ship(
         swap_codec(synth, codec)
     if reader is not None:  # picks the best of `candidates` takes (tts.reader)
         synth.reader = UnitReader.load(reader)
+        check_reader(synth.reader, synth.lm, synth.codec, synth.frontend.inventory)
     synth.voices = with_default_voice(synth.voices, default_voice)
     if sampling:  # decoding defaults picked on validation sentences (tts eval --sampling)
         synth.config.sampling = apply_overrides(synth.config.sampling, sampling)

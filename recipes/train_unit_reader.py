@@ -21,7 +21,14 @@ import torch
 from tqdm import tqdm
 
 from tts.data.shards import ShardDataset, semantic_info
-from tts.reader import ReaderConfig, UnitReader, edit_distance, greedy_read, read_ids
+from tts.reader import (
+    ReaderConfig,
+    UnitReader,
+    ctc_per_phoneme,
+    edit_distance,
+    greedy_read,
+    read_ids,
+)
 from tts.runs import (
     cosine_lr,
     latest_checkpoint,
@@ -109,8 +116,8 @@ def evaluate(model: UnitReader, items: list[tuple]) -> dict[str, float]:
     losses, errors, total = [], 0, 0
     for start in range(0, len(items), 32):
         units, lengths, language, targets = collate(items[start : start + 32], model.config.n_units)
-        losses += model.ctc_losses(units, lengths, language, targets).tolist()
-        log_probs, out_lengths = model(units, lengths, language)
+        log_probs, out_lengths = model(units, lengths, language)  # one pass: loss and reading
+        losses += ctc_per_phoneme(log_probs, out_lengths, targets, model.config.blank_id).tolist()
         for lp, n, target in zip(log_probs, out_lengths.tolist(), targets, strict=True):
             errors += edit_distance(greedy_read(lp, n, model.config.blank_id), target.tolist())
             total += len(target)

@@ -138,13 +138,7 @@ class UnitReader(nn.Module):
         """Per item, the CTC loss of its target ids (already `read_ids`) divided by their
         count [B]. Items whose targets cannot fit their frames get +inf."""
         log_probs, out_lengths = self(units, lengths, language)
-        target_lengths = torch.tensor([len(t) for t in targets], device=units.device)
-        flat = torch.cat([t.to(units.device) for t in targets]).long()
-        losses = F.ctc_loss(
-            log_probs.transpose(0, 1), flat, out_lengths, target_lengths,
-            blank=self.config.blank_id, reduction="none", zero_infinity=False,
-        )  # fmt: skip
-        return losses / target_lengths.clamp(min=1)
+        return ctc_per_phoneme(log_probs, out_lengths, targets, self.config.blank_id)
 
     @torch.inference_mode()
     def score(
@@ -181,6 +175,24 @@ class UnitReader(nn.Module):
         model = cls(config_from_dict(ReaderConfig, payload["config"]))
         load_state_into(model, state, str(directory))
         return model.to(device).eval()
+
+
+def ctc_per_phoneme(
+    log_probs: torch.Tensor,
+    out_lengths: torch.Tensor,
+    targets: Sequence[torch.Tensor],
+    blank_id: int = 0,
+) -> torch.Tensor:
+    """`UnitReader.forward`'s (log-probabilities [B, T, V], lengths [B]) and each item's target
+    ids -> CTC loss per target id [B] (+inf where the targets cannot fit the frames)."""
+    device = log_probs.device
+    target_lengths = torch.tensor([len(t) for t in targets], device=device)
+    flat = torch.cat([t.to(device) for t in targets]).long()
+    losses = F.ctc_loss(
+        log_probs.transpose(0, 1), flat, out_lengths, target_lengths,
+        blank=blank_id, reduction="none", zero_infinity=False,
+    )  # fmt: skip
+    return losses / target_lengths.clamp(min=1)
 
 
 def greedy_read(log_probs: torch.Tensor, length: int, blank_id: int = 0) -> list[int]:

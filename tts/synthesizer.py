@@ -550,8 +550,10 @@ class Synthesizer:
         A units reader reads each take's semantic units; a codes reader reads the codec's
         codes of each take's decoded audio, so it also hears what the decoder made of them. A
         take that hit its frame cap loses to any that stopped. One take: itself, unscored."""
+        if len(takes) == 1 or self.reader is None:  # nothing to choose from
+            return takes[0], decode(takes[0]), None
         target = read_ids(chunk.ids, self.frontend.inventory)
-        if len(takes) == 1 or self.reader is None or not target:  # nothing to choose or hear
+        if not target:  # nothing to hear (punctuation only): every take says it
             return takes[0], decode(takes[0]), None
         language = LANGUAGES.index(chunk.language)
         audios: list[np.ndarray | None] = [None] * len(takes)
