@@ -165,7 +165,7 @@ class KoeCodec(Codec):
         per_frame = self.samples_per_frame // decoder.hop  # STFT frames per codec frame
         codes, units = self.split_units(codes)
         controls = decoder.controls(self.model.fsq.decode(codes), units)
-        f0 = None
+        f0 = gains_f0 = None
         if pitch is not None:
             first, end = (0, codes.shape[-1]) if observe is None else observe
             if not 0 <= first <= end <= codes.shape[-1]:
@@ -175,6 +175,8 @@ class KoeCodec(Codec):
             span = slice(first * per_frame, end * per_frame)
             pitch.observe(log_f0[span], voicing[span])
             f0 = pitch.apply(controls["log_f0"]).exp().clamp(decoder.f0_min, decoder.f0_max)
+            if not pitch.is_identity:  # moving F0 keeps the loudness (see render)
+                gains_f0 = controls["log_f0"].exp()
         wav, phase = decoder.render(
             controls,
             f0=f0,
@@ -182,6 +184,7 @@ class KoeCodec(Codec):
             anchor_sample=anchor_frame * hop,
             anchor_phase=anchor_phase,
             hop=hop // per_frame if tempo != 1.0 else None,
+            gains_f0=gains_f0,
         )
         return wav.float(), phase[0, ::hop].cpu()
 

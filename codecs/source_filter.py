@@ -85,6 +85,25 @@ def harmonic_source(phase: torch.Tensor, f0: torch.Tensor, sample_rate: int) -> 
     return torch.where(near_zero, n_harmonics, value)
 
 
+def harmonic_power(log_gain: torch.Tensor, f0: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """The power of unit harmonics of `f0` [B, L] (Hz) through the magnitude spectra
+    exp(`log_gain`) [B, bins, L]: sum over the harmonics below the ceiling of exp(2 g(k f0)),
+    g read off the bins by linear interpolation. [B, L]."""
+    n_bins = log_gain.shape[1]
+    bin_hz = sample_rate / 2 / (n_bins - 1)
+    ceiling = HARMONIC_CEILING * sample_rate / 2
+    f0 = f0.float().clamp_min(1.0)
+    k = torch.arange(1, int(ceiling // float(f0.min())) + 1, device=f0.device, dtype=f0.dtype)
+    freqs = k[None, :, None] * f0[:, None, :]  # [B, K, L]
+    position = (freqs / bin_hz).clamp(max=n_bins - 1)
+    low = position.floor().long().clamp(max=n_bins - 2)
+    weight = position - low
+    g_low = torch.gather(log_gain, 1, low)
+    g_high = torch.gather(log_gain, 1, low + 1)
+    g = g_low + (g_high - g_low) * weight
+    return (torch.exp(2 * g) * (freqs <= ceiling)).sum(dim=1)
+
+
 class SourceFilterDecoder(Decoder):
     """`Decoder`'s trunk with a head for F0, voicing and two gain spectra (see module doc)."""
 
@@ -127,6 +146,7 @@ class SourceFilterDecoder(Decoder):
         anchor_sample: int = 0,
         anchor_phase: torch.Tensor | float = 0.0,
         hop: int | None = None,
+        gains_f0: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Controls -> (wav [B, L * hop], the fundamental's phase at samples 0 .. L * hop).
 
@@ -135,6 +155,14 @@ class SourceFilterDecoder(Decoder):
         (relative to this window); `start_sample` is the window's absolute position, for noise.
         `hop` (default: the trained one) lays the frames out further apart (slower speech) or
         closer (faster) with F0 and spectra unchanged: see `tempo_hop`.
+
+        `gains_f0` [B, L]: the F0 the gains were predicted for, when `f0` moves away from it (a
+        pitch range or shift). Each frame's harmonics are then scaled to the power they had at
+        `gains_f0` (`harmonic_power`), so moving F0 keeps the loudness, as WORLD's resynthesis
+        (which made the corpus's emotions) does. Unscaled, the source's power goes as 1 / F0
+        (one unit cosine per harmonic below the ceiling) and the harmonics land where the
+        gains were never trained: raised 3.3 st, the voiced part came out 1.3 dB quieter
+        (koe-proof-v10, surprised at intensity 1) and an emotion's pitch undid its loudness.
         """
         hop = self.hop if hop is None else self.check_hop(hop)
         sr = self.sample_rate
@@ -158,6 +186,12 @@ class SourceFilterDecoder(Decoder):
             harmonics = (
                 harmonic_source(phase[:, :-1], f0_n, sr).float() * voiced * self.harmonic_scale
             )
+            if gains_f0 is not None:
+                gains = controls["harmonic_gain"].float()
+                level = harmonic_power(gains, gains_f0, sr) / harmonic_power(gains, f0, sr)
+                # (at most +-12 dB: F0 moved onto bins whose gains were never heard)
+                level = level.clamp(1 / 16, 16.0)
+                harmonics = harmonics * upsample_frames(level.sqrt(), hop)
             index = (start_sample + torch.arange(f0_n.shape[1], device=f0.device)) % NOISE_SAMPLES
             noise = self.noise[index].expand_as(harmonics) * self.noise_scale
             s_h = forward_stft(harmonics, self.n_fft, hop, self.window)

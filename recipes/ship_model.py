@@ -38,6 +38,7 @@ from tts.config import apply_overrides
 from tts.errors import ConfigError
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.reader import UnitReader
+from tts.speakers.timbre import TimbreConfig
 from tts.synthesizer import Synthesizer, check_reader
 
 CHECK_TEXT = {"ja": "今日はとても良い天気ですね。", "en": "The weather is lovely today."}
@@ -101,6 +102,7 @@ def ship(
     cpu_threads: int | None = None,
     codec: Path | None = None,
     reader: Path | None = None,
+    timbre: bool = False,
 ) -> dict:
     synth = Synthesizer.from_pretrained(bundle, device="cpu")
     if codec is not None:
@@ -113,6 +115,8 @@ def ship(
         synth.config.sampling = apply_overrides(synth.config.sampling, sampling)
     if cpu_threads is not None:
         synth.config.cpu_threads = cpu_threads
+    if timbre:  # undo the codec's colouring of each reference voice (tts.speakers.timbre)
+        synth.config.timbre = TimbreConfig()
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     synth.save(tmp, model_card=card.read_text(encoding="utf-8"))
@@ -169,11 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-threads", type=int, default=None, help="torch threads on CPU")
     p.add_argument("--codec", default=None, help="another decoder for the same codes (a codec run)")
     p.add_argument("--reader", default=None, help="a unit reader (recipes/train_unit_reader.py)")
+    p.add_argument("--timbre", action="store_true", help="correct the codec's colouring of voices")
     a = p.parse_args(argv)
     sampling = [x for x in a.sampling.split(",") if x.strip()]
     report = ship(
         Path(a.bundle), Path(a.out), Path(a.card), a.default_voice, not a.float32, sampling,
         a.cpu_threads, Path(a.codec) if a.codec else None, Path(a.reader) if a.reader else None,
+        a.timbre,
     )  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

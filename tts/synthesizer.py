@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from tts.audio import Audio
+from tts.audio import Audio, resample
 from tts.checkpoint import read_checkpoint_config
 from tts.codecs import load_codec
 from tts.codecs.base import Codec
@@ -50,8 +51,10 @@ from tts.model import CodecLM
 from tts.pretrained import BUNDLE_FORMAT, resolve_model_dir
 from tts.reader import UnitReader, read_ids
 from tts.semantic import SemanticTokenizer
-from tts.speakers import StyleEncoder, build_conditioning, load_speaker_encoder
+from tts.speakers import ReferenceClip, StyleEncoder, build_conditioning, load_speaker_encoder
+from tts.speakers.reference import CODEC_SAMPLE_RATE, load_reference
 from tts.speakers.speaker_encoder import SpeakerEncoder
+from tts.speakers.timbre import TimbreConfig, TimbreFilter
 from tts.streaming import SegmentJoiner, StreamingDecoder, decoder_context_frames
 from tts.text import SymbolInventory, TextChunk, TextFrontend
 from tts.watermark import maybe_watermark
@@ -62,6 +65,7 @@ MIN_SPEED, MAX_SPEED = 0.25, 4.0  # OpenAI's range; phase-vocoder stretch, then 
 VOICES_NAME = "voices.safetensors"
 # Take c of a chunk is drawn with the chunk's seed + c * this, so take 0 is the one-take draw.
 TAKE_SEED_STRIDE = 1_000_003
+TIMBRE_CACHE_ITEMS = 64  # reference clips whose timbre filter a Synthesizer keeps
 
 
 @dataclass
@@ -98,6 +102,9 @@ class PipelineConfig:
     # it up to the emotion table's pitch level, tempo and loudness (tts.label_prosody).
     # Empty: the table in full.
     lm_prosody: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Filter the output of a reference clip by what the codec does to that clip's long-term
+    # spectrum, undone (tts.speakers.timbre); None: off. Stored voices have no clip: no filter.
+    timbre: TimbreConfig | None = None
 
     def __post_init__(self) -> None:
         self.lm_prosody = check_lm_prosody(self.lm_prosody)
@@ -172,6 +179,9 @@ class Synthesizer:
         # for the shipped model (see the README's speed table). torch's setting is global to the
         # process, so it is applied per call and restored before control returns to the caller.
         self.threads: int | None = None
+        # reference content hash -> its timbre filter (the oldest goes first past the limit;
+        # no lock: a race only computes a filter twice, and the server deep-copies this)
+        self._timbre_cache: OrderedDict[str, TimbreFilter] = OrderedDict()
 
     @property
     def sample_rate(self) -> int:
@@ -326,15 +336,43 @@ class Synthesizer:
         style_reference: object | None,
         speed: float,
         sampling: SamplingConfig | None,
-    ) -> tuple[list[TextChunk], Conditioning, SamplingConfig]:
+    ) -> tuple[list[TextChunk], Conditioning, SamplingConfig, TimbreFilter | None]:
         language = check_language(language)
         if isinstance(speed, bool) or not isinstance(speed, (int, float)):
             raise ConfigError(f"speed must be a number, got {speed!r}")
         if not (math.isfinite(speed) and MIN_SPEED <= speed <= MAX_SPEED):
             raise ConfigError(f"speed must lie in [{MIN_SPEED}, {MAX_SPEED}], got {speed}")
         chunks = self.frontend.process(text, language)
-        cond = self.conditioning(reference, language, emotion, intensity, style_reference)
-        return chunks, cond.to(self.device), sampling or self.config.sampling
+        stored = reference is None or (isinstance(reference, str) and reference in self.voices)
+        clip = None if stored else load_reference(reference)  # loaded once, for both uses
+        cond = self.conditioning(clip if clip is not None else reference, language, emotion,
+                                 intensity, style_reference)  # fmt: skip
+        timbre = self.timbre_filter(clip) if clip is not None else None
+        return chunks, cond.to(self.device), sampling or self.config.sampling, timbre
+
+    def timbre_filter(self, clip: ReferenceClip) -> TimbreFilter | None:
+        """The filter that undoes the codec's colouring of this reference (None when the
+        bundle's `timbre` is off); computed once per clip (content hash) and kept."""
+        config = self.config.timbre
+        if config is None:
+            return None
+        cached = self._timbre_cache.get(clip.content_hash)
+        if cached is not None:
+            return cached
+        wav, sr = clip.wav_24k, CODEC_SAMPLE_RATE
+        if sr != self.sample_rate:
+            wav, sr = resample(clip.wav, clip.sample_rate, self.sample_rate), self.sample_rate
+
+        def resynthesize(x: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                codes = self.codec.encode(torch.from_numpy(np.ascontiguousarray(x))[None], sr)
+                return self.codec.decode(codes)[0].float().cpu().numpy()
+
+        made = TimbreFilter.from_reference(np.asarray(wav, np.float32), sr, resynthesize, config)
+        self._timbre_cache[clip.content_hash] = made
+        while len(self._timbre_cache) > TIMBRE_CACHE_ITEMS:
+            self._timbre_cache.popitem(last=False)
+        return made
 
     def _seeds(self, seed: int | None, n: int) -> list[int]:
         # chunk j always uses seed + j, however the chunks are batched
@@ -432,7 +470,10 @@ class Synthesizer:
         watermark: bool,
         verify: bool = True,
         gain_db: float = 0.0,
+        timbre: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> np.ndarray:
+        if timbre is not None:  # one signal's filter, state carried between pieces
+            wav = timbre(wav)
         if gain_db != 0.0:
             wav = (wav * np.float32(10.0 ** (gain_db / 20.0))).astype(np.float32)
         if speed != 1.0 and wav.size:
@@ -485,7 +526,7 @@ class Synthesizer:
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
         sampling, watermark, pitch_range, label_prosody,
     ) -> Audio:  # fmt: skip
-        chunks, cond, sampling = self._prepare(
+        chunks, cond, sampling, timbre = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling
         )
         pitch, extra = self._label_controls(
@@ -536,7 +577,10 @@ class Synthesizer:
                     )
                 )
         pieces.append(joiner.finish())
-        wav = self._finish(np.concatenate(pieces), rate, watermark, gain_db=extra.gain_db)
+        wav = self._finish(
+            np.concatenate(pieces), rate, watermark, gain_db=extra.gain_db,
+            timbre=timbre.stream() if timbre is not None else None,
+        )  # fmt: skip
         return Audio(wav, self.sample_rate, segments=infos)
 
     def _best_take(
@@ -611,7 +655,7 @@ class Synthesizer:
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
         sampling, watermark, chunk_frames, min_chunk_ms, pitch_range, label_prosody,
     ) -> Iterator[np.ndarray]:  # fmt: skip
-        chunks, cond, sampling = self._prepare(
+        chunks, cond, sampling, timbre = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling
         )
         pitch, extra = self._label_controls(
@@ -620,6 +664,7 @@ class Synthesizer:
         decoder_tempo, rate = self._tempo_split(speed * extra.tempo)
         seeds = self._seeds(seed, len(chunks))
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
+        shape = timbre.stream() if timbre is not None else None  # one state for every piece
         min_samples = int(self.sample_rate * min_chunk_ms / 1000)
         if chunk_frames is None:
             # The decoder holds back its lookahead frames and the joiner its cross-fade.
@@ -639,7 +684,9 @@ class Synthesizer:
             # Every piece is marked. The check that the mark took is skipped on the first
             # piece only: the listener is waiting on it, while later pieces come faster than
             # they play, so their check costs no waiting.
-            out = self._finish(wav, rate, watermark, verify=not first, gain_db=extra.gain_db)
+            out = self._finish(
+                wav, rate, watermark, verify=not first, gain_db=extra.gain_db, timbre=shape
+            )
             first = False
             return out
 

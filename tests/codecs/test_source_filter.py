@@ -15,6 +15,7 @@ from tts.codecs.source_filter import (
     PitchRange,
     SourceFilterDecoder,
     forward_stft,
+    harmonic_power,
     harmonic_source,
     init_head_from_istft,
     pitch_losses,
@@ -297,6 +298,48 @@ def test_decode_window_shifts_the_pitch(monkeypatch):
     torch.testing.assert_close(seen[1] - seen[0], torch.full_like(seen[0], 2 * math.log(2) / 12))
     gap = np.nanmedian(semitones(higher[0].numpy())) - np.nanmedian(semitones(plain[0].numpy()))
     assert gap == pytest.approx(2.0, abs=0.3)  # WORLD hears it in the audio
+
+
+def test_moving_f0_keeps_the_loudness():
+    """Without `gains_f0` the source's power goes as 1 / F0 (one unit cosine per harmonic); with
+    it a pitch shift leaves the loudness where the gains put it."""
+    decoder = SourceFilterDecoder(sf_config())
+    frames = 40
+    controls = {
+        "harmonic_gain": torch.zeros(1, decoder.n_bins, frames),
+        "noise_gain": torch.full((1, decoder.n_bins, frames), -20.0),
+        "log_f0": torch.full((1, frames), math.log(150.0)),
+        "voicing_logit": torch.full((1, frames), 20.0),
+    }
+
+    def power_db(hz: float, gains_hz: float | None = None) -> float:
+        f0 = torch.full((1, frames), hz)
+        gains_f0 = None if gains_hz is None else torch.full((1, frames), gains_hz)
+        wav, _ = decoder.render(controls, f0=f0, gains_f0=gains_f0)
+        return 10 * math.log10(float(wav[0, 2000:-2000].double().square().mean()))
+
+    # flat gains: the power is the number of harmonics below the ceiling, as 1 / F0
+    powers = harmonic_power(controls["harmonic_gain"], torch.tensor([[100.0, 150.0, 4000.0]]), SR)
+    assert powers.tolist() == [[114.0, 76.0, 2.0]]  # floor(0.95 * 12000 / f0)
+    base = power_db(150.0)
+    up, down = 150.0 * 2 ** (4 / 12), 150.0 * 2 ** (-4 / 12)
+    assert power_db(up) == pytest.approx(base - 10 * math.log10(up / 150.0), abs=0.3)
+    assert power_db(up, 150.0) == pytest.approx(base, abs=0.2)
+    assert power_db(down, 150.0) == pytest.approx(base, abs=0.2)
+    # decode_window hands the predicted F0 over: with flat gains a shifted decode is as loud
+    codec = gliding_codec()
+    with torch.no_grad():
+        codec.model.decoder.head.weight[: codec.model.decoder.n_bins] = 0.0
+        codec.model.decoder.head.bias[: codec.model.decoder.n_bins] = 0.0
+    codes = torch.randint(0, codec.codebook_size, (1, codec.n_codebooks, 40))
+
+    def rms_db(wav: torch.Tensor) -> float:
+        return 10 * math.log10(float(wav[0, 2000:-2000].double().square().mean()))
+
+    plain, _ = codec.decode_window(codes, 0, 0, 0.0)
+    for shift in (-4.0, 4.0):
+        moved, _ = codec.decode_window(codes, 0, 0, 0.0, pitch=PitchRange(1.0, shift))
+        assert rms_db(moved) == pytest.approx(rms_db(plain), abs=0.3)
 
 
 def test_tempo_lays_the_frames_out_at_another_hop_with_f0_kept():

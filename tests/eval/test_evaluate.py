@@ -25,6 +25,14 @@ def encoder():
 def test_held_out_entries_and_reference_choice(pool):
     picked = ev.held_out_entries(pool, languages=["ja"], max_per_language=3)
     assert len(picked) == 3 and all(e.extra["split"] == "test" for e in picked)
+    # the held-out voices in turn, each in manifest order
+    voices = ["pyopenjtalk-mei", "pyopenjtalk-mei-high"]
+    assert [e.speaker for e in picked] == [voices[0], voices[1], voices[0]]
+    held_out = [e for e in pool if e.extra.get("split") == "test" and e.emotion == "neutral"
+                and e.language == "ja"]  # fmt: skip
+    assert picked[0] is held_out[0] and picked[2] is [e for e in held_out
+                                                      if e.speaker == voices[0]][1]  # fmt: skip
+    assert len(ev.held_out_entries(pool, languages=["ja"])) == len(held_out)
     ref = ev.pick_reference(picked[0], pool)
     assert ref.speaker == picked[0].speaker and ref.text != picked[0].text
     with pytest.raises(ManifestError, match="split"):
@@ -58,7 +66,7 @@ def test_similarity_baselines_and_cross_lingual(synth, pool, encoder):
     assert ev.clip_similarity(encoder, clip, clip) == pytest.approx(1.0, abs=1e-4)
     result = ev.evaluate_similarity(synth, pool, pool, encoder, seed=0, utterances=2)
     assert {v["speaker"] for v in result["voices"]} == {"pyopenjtalk-mei", "pyopenjtalk-mei-high"}
-    for key in ("model", "same_voice", "different_voice"):
+    for key in ("model", "model_vs_clip", "same_voice", "different_voice"):
         assert -1.0 <= result[key] <= 1.0
     assert result["same_voice"] > 0.7  # two real clips of one voice
     # Each voice is the mean of its (up to 2) utterances, each with a text of that voice.
@@ -67,8 +75,13 @@ def test_similarity_baselines_and_cross_lingual(synth, pool, encoder):
         items = voice["utterances"]
         assert len(items) == 2 and items[0]["text"] != items[1]["text"]
         assert voice["model"] == pytest.approx(np.mean([x["model"] for x in items]))
+        for x in items:  # the output against the entry's own clip, not the reference
+            entry = next(e for e in pool if e.text == x["text"] and e.speaker == voice["speaker"])
+            assert x["reference"] != str(entry.audio)
+        assert voice["model_vs_clip"] == pytest.approx(np.mean([x["model_vs_clip"] for x in items]))
         assert voice["same_voice"] == pytest.approx(np.mean([x["same_voice"] for x in items]))
     assert result["model"] == pytest.approx(np.mean([v["model"] for v in result["voices"]]))
+    assert "| model vs reference | model vs another clip |" in ev.markdown_report({"sim": result})
     with pytest.raises(ConfigError, match="utterances"):
         ev.evaluate_similarity(synth, pool, pool, encoder, utterances=0)
     cross = result["cross_lingual"]

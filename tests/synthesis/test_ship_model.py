@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from tts.errors import ConfigError
+from tts.speakers.timbre import TimbreConfig
 from tts.synthesizer import Synthesizer, random_synthesizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
@@ -25,8 +26,9 @@ def test_ship_halves_parameters_sets_default_voice_and_reloads(tmp_path: Path) -
     card.write_text("# Koe default model\n\nmeasured: nothing yet\n")
     out = tmp_path / "shipped"
     report = ship_model.ship(
-        bundle, out, card, "alice", half=True, sampling=["temperature=0.6"], cpu_threads=1
-    )
+        bundle, out, card, "alice", half=True, sampling=["temperature=0.6"], cpu_threads=1,
+        timbre=True,
+    )  # fmt: skip
 
     lm_file = load_file(str(out / "model.safetensors"))
     params = {n for n, _ in synth.lm.named_parameters()}
@@ -43,6 +45,10 @@ def test_ship_halves_parameters_sets_default_voice_and_reloads(tmp_path: Path) -
     assert next(shipped.lm.parameters()).dtype == torch.float32
     assert shipped.config.sampling.temperature == 0.6
     assert shipped.config.cpu_threads == 1 and shipped.threads == 1  # the CPU default
+    assert shipped.config.timbre == TimbreConfig()  # stored in config.json, read back
+    assert (
+        Synthesizer.from_pretrained(bundle, device="cpu").config.timbre is None
+    )  # off unless asked
     assert torch.equal(shipped.voices["default"], voice) and torch.equal(
         shipped.voices["alice"], voice
     )

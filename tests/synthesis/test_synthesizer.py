@@ -387,3 +387,31 @@ def test_pitch_range_defaults_to_the_emotion_table_and_reaches_the_decoder():
     assert table.shape == plain.shape and not np.allclose(table, plain)
     streamed = stream_to_array(list(sf.stream("Slow and low.", **kw)))
     assert streamed.shape == table.shape
+
+
+def test_the_synthesizer_filters_a_reference_voice_and_streams_the_same(reference_clip) -> None:
+    import dataclasses
+
+    from tts.speakers import load_reference
+    from tts.speakers.timbre import TimbreConfig
+    from tts.synthesizer import random_synthesizer
+
+    base = random_synthesizer(style_encoder=False, seed=4)
+    config = dataclasses.replace(base.config, timbre=TimbreConfig())
+    synth = Synthesizer(base.lm, base.codec, base.frontend, base.speaker_encoder, None,
+                        base.voices, config)  # fmt: skip
+    kw = dict(language="ja", seed=3, watermark=False)
+    text = "今日はいい天気です。散歩に行きましょう。"
+    wav, sr = reference_clip
+    plain = base.synthesize(text, reference=(wav, sr), **kw).wav
+    filtered = synth.synthesize(text, reference=(wav, sr), **kw).wav
+    made = synth.timbre_filter(load_reference((wav, sr)))
+    assert made is synth.timbre_filter(load_reference((wav, sr)))  # computed once per clip
+    assert np.max(np.abs(made.gain_db)) > 0.5  # a random codec colours a voice
+    expected = made.apply(plain)
+    expected /= max(1.0, float(np.max(np.abs(expected))))  # never clip (as synthesis does)
+    np.testing.assert_allclose(filtered, expected, atol=1e-6)
+    pieces = list(synth.stream(text, reference=(wav, sr), chunk_frames=4, min_chunk_ms=80, **kw))
+    np.testing.assert_allclose(stream_to_array(pieces), filtered, atol=1e-4)
+    # a stored voice has no clip to compare: no filter
+    np.testing.assert_array_equal(synth.synthesize(text, **kw).wav, base.synthesize(text, **kw).wav)

@@ -81,18 +81,25 @@ def held_out_entries(
     languages: Sequence[str] | None = None,
     max_per_language: int | None = None,
 ) -> list[ManifestEntry]:
-    """Neutral utterances of the given splits (`extra["split"]`), at most N per language."""
+    """Neutral utterances of the given splits (`extra["split"]`), at most N per language,
+    taken from the language's speakers in turn (manifest order within each), so that every
+    held-out voice is heard rather than the first one N times."""
     wanted = {check_language(lang) for lang in (languages or LANGUAGES)}
-    count: dict[str, int] = defaultdict(int)
-    picked = []
+    by_speaker: dict[str, dict[str, list[ManifestEntry]]] = defaultdict(dict)
     for entry in entries:
         split = entry.extra.get("split")
         if split not in splits or entry.language not in wanted or entry.emotion != "neutral":
             continue
-        if max_per_language is not None and count[entry.language] >= max_per_language:
-            continue
-        count[entry.language] += 1
-        picked.append(entry)
+        by_speaker[entry.language].setdefault(entry.speaker, []).append(entry)
+    picked = []
+    for speakers in by_speaker.values():
+        queues = [list(clips) for clips in speakers.values()]
+        taken = 0
+        while any(queues) and (max_per_language is None or taken < max_per_language):
+            for queue in queues:
+                if queue and (max_per_language is None or taken < max_per_language):
+                    picked.append(queue.pop(0))
+                    taken += 1
     if not picked:
         raise ManifestError(
             f"no neutral utterances with split in {list(splits)} and language in "
@@ -203,6 +210,9 @@ def evaluate_intelligibility(
                 reference=str(ref.audio) if ref is not None else None,
                 model_transcript=model_text,
                 model_cer=model_cer,
+                # takes drawn per chunk, and the reader's score of the kept one (None: unread)
+                takes=[segment.takes for segment in out.segments],
+                reader_scores=[segment.reader_score for segment in out.segments],
             )
         items.append(item)
     per_language = {}
@@ -260,7 +270,8 @@ def evaluate_similarity(
     Per speaker of `entries`, up to `utterances` of its entries (seeds seed, seed + 1, ...):
     the reference is one of its other clips (`pick_reference`), the output speaks the entry's
     text. same_voice: reference vs the entry's real clip; different_voice: reference vs a real
-    clip of the next speaker. A voice's figures are the means over its utterances: one
+    clip of the next speaker; model_vs_clip: the output vs the entry's real clip (another
+    recording of the voice than the reference). A voice's figures are the means over its utterances: one
     utterance per voice moved the mean of five voices by +-0.05 from one sampling setting to
     the next. Cross-lingual: a `cross_lingual_source` reference of a speaker speaking
     `utterances` sentences of every other language.
@@ -304,16 +315,23 @@ def evaluate_similarity(
                     entry.text, reference=reference, language=entry.language, seed=seed + i
                 )
                 item["model"] = clip_similarity(encoder, reference, (out.wav, out.sample_rate))
+                # against the entry's real clip, a recording the model never heard: a check
+                # that the output sounds like the voice, not only like the reference clip
+                item["model_vs_clip"] = clip_similarity(
+                    encoder, _load(entry), (out.wav, out.sample_rate)
+                )
             items.append(item)
             bar.update()
         row["same_voice"] = _mean([x["same_voice"] for x in items])
         if synth is not None:
             row["model"] = _mean([x["model"] for x in items])
+            row["model_vs_clip"] = _mean([x["model_vs_clip"] for x in items])
         row["utterances"] = items
         rows.append(row)
     bar.close()
     result: dict[str, Any] = {
         "model": _mean([r.get("model") for r in rows]),
+        "model_vs_clip": _mean([r.get("model_vs_clip") for r in rows]),
         "same_voice": _mean([r["same_voice"] for r in rows]),
         "different_voice": _mean([r.get("different_voice") for r in rows]),
         "utterances_per_voice": utterances,
@@ -642,9 +660,9 @@ def markdown_report(results: dict[str, Any]) -> str:
         s = results["sim"]
         n = s.get("utterances_per_voice", 1)
         out += [f"### Voice similarity (Resemblyzer cosine, up to {n} utterances per voice)", ""]
-        out += ["| model vs reference | same voice (real) | different voice (real) |"]
-        out += ["|---|---|---|"]
-        out += [f"| {_fmt(s['model'])} | {_fmt(s['same_voice'])} | {_fmt(s['different_voice'])} |"]
+        out += ["| model vs reference | model vs another clip | same voice (real) | different voice (real) |"]  # fmt: skip
+        out += ["|---|---|---|---|"]
+        out += [f"| {_fmt(s['model'])} | {_fmt(s.get('model_vs_clip'))} | {_fmt(s['same_voice'])} | {_fmt(s['different_voice'])} |"]  # fmt: skip
         cross = s.get("cross_lingual", {}).get("per_language", {})
         if cross:
             out += ["", f"Cross-lingual ({s['cross_lingual']['source']} reference):", ""]

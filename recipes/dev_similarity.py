@@ -1,0 +1,99 @@
+"""Voice similarity (and CER) of a model on development voices: for choosing settings that
+change the voice without looking at the held-out voices that `tts eval` reports.
+
+    python recipes/dev_similarity.py --manifest ~/koe-runs/proof/manifest.jsonl
+    python recipes/dev_similarity.py --manifest ... --timbre off --out dev_sim.json
+
+The voices are training voices made into new ones (`calibrate_prosody.new_voice`: resampled
+by +-3 semitones, so the LM never heard them), 4 per language, each speaking 3 development
+sentences (recipes/data/dev_sentences). Each output is compared by Resemblyzer with the
+reference it was made from and with another clip of the same new voice (a recording the model
+never saw: closeness to the voice rather than to one clip), and transcribed by Whisper base.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).parent))
+from calibrate_prosody import new_voice, training_voices
+from dev_cer import dev_sentences
+
+from tts.data.manifest import read_manifest
+from tts.eval.asr import load_whisper
+from tts.eval.evaluate import _load, clip_similarity
+from tts.labels import check_language
+from tts.speakers.timbre import TimbreConfig
+from tts.synthesizer import Synthesizer
+
+
+def dev_similarity(synth, pool, judge, languages: list[str], voices: int = 4, texts: int = 3):  # type: ignore[no-untyped-def]
+    """{"per_language": {lang: {sim_reference, sim_other_clip, cer}}, "items": [...]}."""
+    jobs = []
+    for language in languages:
+        for i, entry in enumerate(training_voices(pool, language, voices)):
+            other = next(
+                e for e in pool
+                if e.speaker == entry.speaker and e.emotion == "neutral" and e.audio != entry.audio
+            )  # fmt: skip
+            shift = 3.0 * (-1) ** i  # the same shift for both clips: one new voice
+            jobs += [(language, entry, other, shift, t) for t in dev_sentences(language)[:texts]]
+    items = []
+    for language, entry, other, shift, text in tqdm(jobs, desc="dev similarity"):
+        wav, sr = _load(entry)
+        reference = (new_voice(wav, sr, shift), sr)
+        other_wav, other_sr = _load(other)
+        out = synth.synthesize(text, reference=reference, language=language, seed=0,
+                               watermark=False)  # fmt: skip
+        output = (out.wav, out.sample_rate)
+        items.append({
+            "language": language, "voice": entry.speaker, "shift": shift, "text": text,
+            "sim_reference": clip_similarity(synth.speaker_encoder, reference, output),
+            "sim_other_clip": clip_similarity(
+                synth.speaker_encoder, (new_voice(other_wav, other_sr, shift), other_sr), output
+            ),
+            "cer": judge.score(out.wav, out.sample_rate, text, language)[1],
+        })  # fmt: skip
+    keys = ("sim_reference", "sim_other_clip", "cer")
+    per_language = {
+        lang: {k: float(np.mean([i[k] for i in items if i["language"] == lang])) for k in keys}
+        for lang in languages
+    }
+    return {"per_language": per_language, "items": items}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", default=None, help="model bundle (default: the shipped model)")
+    p.add_argument("--manifest", required=True, help="the corpus manifest (training voices)")
+    p.add_argument("--languages", default="ja,en")
+    p.add_argument("--timbre", choices=("bundle", "on", "off"), default="bundle",
+                   help="timbre correction as the bundle says, or forced on / off")  # fmt: skip
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=None, help="also write every item here (JSON)")
+    a = p.parse_args(argv)
+    logging.getLogger("tts.watermark").setLevel(logging.ERROR)
+    synth = Synthesizer.from_pretrained(a.model, threads=a.threads)
+    if a.timbre != "bundle":
+        synth.config = replace(synth.config, timbre=TimbreConfig() if a.timbre == "on" else None)
+    languages = [check_language(x.strip()) for x in a.languages.split(",") if x.strip()]
+    result = dev_similarity(synth, read_manifest(a.manifest), load_whisper(), languages)
+    result["timbre"] = synth.config.timbre is not None
+    for lang, row in result["per_language"].items():
+        cells = " ".join(f"{k} {v:.3f}" for k, v in row.items())
+        print(f"{lang} (timbre {'on' if result['timbre'] else 'off'}): {cells}")
+    if a.out:
+        Path(a.out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""recipes/dev_similarity.py: each output is compared with its reference and with another clip
+of the same new voice, and transcribed."""
+
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tts.audio import Audio
+from tts.data.manifest import read_manifest
+from tts.speakers import load_speaker_encoder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_recipe():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(
+        "_test_dev_similarity", REPO / "recipes/dev_similarity.py"
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+class Echo:
+    """A "model" that says its reference back: its similarity to the reference is 1."""
+
+    def __init__(self, encoder) -> None:  # type: ignore[no-untyped-def]
+        self.speaker_encoder = encoder
+        self.calls: list[tuple[str, str]] = []
+
+    def synthesize(self, text, reference, language, seed, watermark):  # type: ignore[no-untyped-def]
+        self.calls.append((text, language))
+        wav, sr = reference
+        return Audio(wav, sr)
+
+
+class Judge:
+    def score(self, wav, sr, text, language):  # type: ignore[no-untyped-def]
+        return "heard", 0.25
+
+
+def test_outputs_are_compared_with_the_reference_and_another_clip(manifest_path) -> None:
+    recipe = load_recipe()
+    pool = [replace(e, extra={**e.extra, "split": "train"}) for e in read_manifest(manifest_path)]
+    model = Echo(load_speaker_encoder("resemblyzer"))
+    result = recipe.dev_similarity(model, pool, Judge(), ["ja"], voices=2, texts=2)
+    items = result["items"]
+    assert len(items) == 4 and len(model.calls) == 4  # 2 voices x 2 development sentences
+    assert {i["voice"] for i in items} == {"pyopenjtalk-mei", "pyopenjtalk-mei-high"}
+    assert sorted({i["shift"] for i in items}) == [-3.0, 3.0]  # made into new voices, in turn
+    assert {i["text"] for i in items} == set(recipe.dev_sentences("ja")[:2])
+    for item in items:
+        assert item["sim_reference"] == pytest.approx(1.0, abs=1e-4)  # the echo is the reference
+        assert 0.5 < item["sim_other_clip"] < 0.99  # the same voice, another recording
+        assert item["cer"] == 0.25
+    row = result["per_language"]["ja"]
+    assert row["sim_other_clip"] == pytest.approx(sum(i["sim_other_clip"] for i in items) / 4)
