@@ -179,8 +179,9 @@ class Synthesizer:
         # for the shipped model (see the README's speed table). torch's setting is global to the
         # process, so it is applied per call and restored before control returns to the caller.
         self.threads: int | None = None
-        # reference content hash -> its timbre filter (the oldest goes first past the limit;
-        # no lock: a race only computes a filter twice, and the server deep-copies this)
+        # "content hash|settings" of a reference -> its timbre filter (the oldest goes first
+        # past the limit; no lock: a race only computes a filter twice, and the server
+        # deep-copies a Synthesizer per worker, which a lock would not survive)
         self._timbre_cache: OrderedDict[str, TimbreFilter] = OrderedDict()
 
     @property
@@ -356,7 +357,8 @@ class Synthesizer:
         config = self.config.timbre
         if config is None:
             return None
-        cached = self._timbre_cache.get(clip.content_hash)
+        key = f"{clip.content_hash}|{config}"  # the same clip under other settings: another
+        cached = self._timbre_cache.get(key)
         if cached is not None:
             return cached
         wav, sr = clip.wav_24k, CODEC_SAMPLE_RATE
@@ -369,7 +371,7 @@ class Synthesizer:
                 return self.codec.decode(codes)[0].float().cpu().numpy()
 
         made = TimbreFilter.from_reference(np.asarray(wav, np.float32), sr, resynthesize, config)
-        self._timbre_cache[clip.content_hash] = made
+        self._timbre_cache[key] = made
         while len(self._timbre_cache) > TIMBRE_CACHE_ITEMS:
             self._timbre_cache.popitem(last=False)
         return made

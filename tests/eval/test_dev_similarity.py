@@ -1,7 +1,6 @@
 """recipes/dev_similarity.py: each output is compared with its reference and with another clip
 of the same new voice, and transcribed."""
 
-import importlib.util
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -12,17 +11,8 @@ from tts.audio import Audio
 from tts.data.manifest import read_manifest
 from tts.speakers import load_speaker_encoder
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_recipe():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location(
-        "_test_dev_similarity", REPO / "recipes/dev_similarity.py"
-    )
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[spec.name] = module  # type: ignore[union-attr]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
+import dev_similarity as recipe
 
 
 class Echo:
@@ -44,7 +34,6 @@ class Judge:
 
 
 def test_outputs_are_compared_with_the_reference_and_another_clip(manifest_path) -> None:
-    recipe = load_recipe()
     pool = [replace(e, extra={**e.extra, "split": "train"}) for e in read_manifest(manifest_path)]
     model = Echo(load_speaker_encoder("resemblyzer"))
     result = recipe.dev_similarity(model, pool, Judge(), ["ja"], voices=2, texts=2)

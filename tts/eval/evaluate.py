@@ -271,9 +271,9 @@ def evaluate_similarity(
     the reference is one of its other clips (`pick_reference`), the output speaks the entry's
     text. same_voice: reference vs the entry's real clip; different_voice: reference vs a real
     clip of the next speaker; model_vs_clip: the output vs the entry's real clip (another
-    recording of the voice than the reference). A voice's figures are the means over its utterances: one
-    utterance per voice moved the mean of five voices by +-0.05 from one sampling setting to
-    the next. Cross-lingual: a `cross_lingual_source` reference of a speaker speaking
+    recording of the voice than the reference). A voice's figures are the means over its
+    utterances: one utterance per voice moved the mean of five voices by +-0.05 from one
+    sampling setting to the next. Cross-lingual: a `cross_lingual_source` reference of a speaker speaking
     `utterances` sentences of every other language.
     """
     if utterances < 1:
