@@ -40,6 +40,9 @@
 #   bash recipes/proof_model.sh lm11       # lm10 700 more steps (~40 min, one core)
 #   bash recipes/proof_model.sh decoder4   # v9's unit decoder 4,000 more steps on the full corpus,
 #                                          #   one core (~30 min)
+# In progress (not in `all`):
+#   bash recipes/proof_model.sh corpus3    # Kokoro's voices reading 60 wordfreq lines each per
+#                                          #   language (the LM is weakest in Kokoro voices)
 #
 # Every stage resumes when rerun (finished files and checkpoints are kept). RUNS sets where the
 # corpora and runs go (default ~/koe-runs); PY the interpreter (default .venv/bin/python).
@@ -92,6 +95,17 @@ corpus2() {
     --held-out-voices 1 --seed 0 --jobs 2
   "$PY" recipes/data/merge.py "$RUNS/proof/manifest.jsonl" "$RUNS/synth_words/manifest.jsonl" \
     --out "$RUNS/proof2/manifest.jsonl"
+}
+
+corpus3() {
+  # The LM says words less clearly in Kokoro's voices than in the other engines' (stop 22:
+  # the held-out sentences of openjtalk-mei-a045 read 0.148 in its voice, 0.254 in the default
+  # Kokoro voice; kokoro-jf_gongitsune's read 0.347), and Kokoro is ~5% of the audio so far
+  # (12 hand-written sentences per voice and language). More of it, on the wordfreq lines;
+  # the same held-out voice.
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro_words" --engines kokoro \
+    --sentences-dir recipes/data/sentences_wordfreq --utterances-per-voice 60 \
+    --emotional-variants 1 --held-out-voices kokoro-jf_gongitsune --seed 0 --jobs 2
 }
 
 tokenize2() {
@@ -325,6 +339,7 @@ case "${1:-}" in
   tokenize) tokenize ;;
   lm) lm ;;
   corpus2) corpus2 ;;
+  corpus3) corpus3 ;;
   tokenize2) tokenize2 ;;
   lm2) lm2 ;;
   semantic) semantic ;;
@@ -346,5 +361,5 @@ case "${1:-}" in
   ship) ship ;;
   calibrate) calibrate ;;
   all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; reader; ship; calibrate; evaluate ;;
-  *) sed -n '2,47p' "$0"; exit 2 ;;
+  *) sed -n '2,50p' "$0"; exit 2 ;;
 esac
