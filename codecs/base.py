@@ -128,6 +128,12 @@ class Codec:
         codes = self.check_codes(codes)
         return self._decode(codes.to(self.device)).float()
 
+    def resynthesize(self, wav: torch.Tensor | np.ndarray, sr: int) -> np.ndarray:
+        """One mono clip [T] encoded and decoded: float32 [F * samples_per_frame] at
+        `sample_rate` (what the codec alone makes of it)."""
+        mono = torch.as_tensor(np.ascontiguousarray(wav), dtype=torch.float32)
+        return self.decode(self.encode(mono[None], sr))[0].cpu().numpy()
+
     def encode_list(self, wavs: list[torch.Tensor | np.ndarray], sr: int) -> list[torch.Tensor]:
         """Encode clips of different lengths ([T] or [C, T] each) in one batch.
 

@@ -364,13 +364,9 @@ class Synthesizer:
         wav, sr = clip.wav_24k, CODEC_SAMPLE_RATE
         if sr != self.sample_rate:
             wav, sr = resample(clip.wav, clip.sample_rate, self.sample_rate), self.sample_rate
-
-        def resynthesize(x: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                codes = self.codec.encode(torch.from_numpy(np.ascontiguousarray(x))[None], sr)
-                return self.codec.decode(codes)[0].float().cpu().numpy()
-
-        made = TimbreFilter.from_reference(np.asarray(wav, np.float32), sr, resynthesize, config)
+        made = TimbreFilter.from_reference(
+            np.asarray(wav, np.float32), sr, lambda x: self.codec.resynthesize(x, sr), config
+        )
         self._timbre_cache[key] = made
         while len(self._timbre_cache) > TIMBRE_CACHE_ITEMS:
             self._timbre_cache.popitem(last=False)

@@ -229,13 +229,10 @@ def evaluate_intelligibility(
 
 def codec_resynthesis(codec: Any, wav: np.ndarray, sr: int) -> np.ndarray:
     """A clip encoded and decoded by `codec` (mono float32 at the codec's sample rate)."""
-    import torch
-
     mono = np.asarray(wav, dtype=np.float32)
     if mono.ndim > 1:
         mono = mono.mean(axis=-1)
-    codes = codec.encode(torch.from_numpy(mono)[None], sr)
-    return codec.decode(codes)[0].cpu().numpy()
+    return codec.resynthesize(mono, sr)
 
 
 # ----------------------------------------------------------------------------- 2. similarity
