@@ -42,7 +42,10 @@
 #                                          #   one core (~30 min)
 # In progress (not in `all`):
 #   bash recipes/proof_model.sh corpus3    # Kokoro's voices reading 60 wordfreq lines each per
-#                                          #   language (the LM is weakest in Kokoro voices)
+#                                          #   language (the LM is weakest in Kokoro voices; ~2 h)
+#   bash recipes/proof_model.sh tokenize3  # its shards, with semantic units (~20 min)
+#   bash recipes/proof_model.sh lm12       # v8's LM 700 more steps on the first corpus's shards
+#                                          #   and corpus3's read together (~40 min on 2 cores)
 #
 # Every stage resumes when rerun (finished files and checkpoints are kept). RUNS sets where the
 # corpora and runs go (default ~/koe-runs); PY the interpreter (default .venv/bin/python).
@@ -106,6 +109,17 @@ corpus3() {
   "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro_words" --engines kokoro \
     --sentences-dir recipes/data/sentences_wordfreq --utterances-per-voice 60 \
     --emotional-variants 1 --held-out-voices kokoro-jf_gongitsune --seed 0 --jobs 2
+}
+
+tokenize3() {
+  # corpus3's shards, made with v8's codec as proof2_tokens were (CODEC_V8: codec_v8, or the
+  # codec/ folder of the bundle shipped at commit cafd842; the same frozen encoder as every
+  # later codec, and the name the first corpus's shards carry, so the two read as one), then
+  # labelled with the semantic stage's tokenizer (or a copy of tts/pretrained/default/semantic).
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/synth_kokoro_words/manifest.jsonl" \
+    --codec "${CODEC_V8:-$RUNS/codec_v8}" --out "$RUNS/kokoro_words_tokens"
+  "$PY" recipes/semantic_units.py --shards "$RUNS/kokoro_words_tokens" \
+    --tokenizer "${SEMANTIC:-$RUNS/semantic500}"
 }
 
 tokenize2() {
@@ -306,6 +320,15 @@ lm11() {
   continue_lm 11 proof2_tokens "$RUNS/lm_proof10/bundle" 700
 }
 
+lm12() {
+  # v8's LM (lm8's bundle) 700 more steps on the first corpus's shards (what lm8 trained on)
+  # and corpus3's, read as one corpus (data=a,b): Kokoro's voices go from ~5% of the audio
+  # to about half. lm10's recipe (2e-4), seed 2050. Both cores.
+  "$PY" recipes/train.py --config configs/lm_proof12_cpu.json --out "$RUNS/lm_proof12" \
+    data="$RUNS/proof_tokens,$RUNS/kokoro_words_tokens" init_from="${BASE:-$RUNS/lm_proof8/bundle}" \
+    --stop-after "${STOP_AFTER:-700}"
+}
+
 decoder4() {
   # decoder3's unit decoder (codec_units, or the shipped codec/ folder) 4,000 more steps on the
   # train split of the full corpus's shards (decoder3 saw the first 2.9 h), at 1.5e-4. One
@@ -341,6 +364,7 @@ case "${1:-}" in
   corpus2) corpus2 ;;
   corpus3) corpus3 ;;
   tokenize2) tokenize2 ;;
+  tokenize3) tokenize3 ;;
   lm2) lm2 ;;
   semantic) semantic ;;
   lm3) lm3 ;;
@@ -355,6 +379,7 @@ case "${1:-}" in
   lm8) lm8 ;;
   lm10) lm10 ;;
   lm11) lm11 ;;
+  lm12) lm12 ;;
   decoder4) decoder4 ;;
   reader) reader ;;
   eval) evaluate ;;

@@ -41,7 +41,7 @@ from tqdm import tqdm
 from tts.alignment import GuidedAttention
 from tts.checkpoint import load_checkpoint, load_state_into, read_checkpoint_config, save_checkpoint
 from tts.config import config_from_dict, config_to_dict, load_config, save_config
-from tts.data.shards import FrameBucketSampler, ShardDataset, collate_lm, read_index
+from tts.data.shards import FrameBucketSampler, ShardDataset, collate_lm, read_indexes
 from tts.errors import ConfigError
 from tts.lora import LoRAConfig, apply_lora, merged_state_dict, save_lora
 from tts.model import N_CONDITION_TOKENS, CodecLM, LMConfig
@@ -64,7 +64,7 @@ MAX_EXPORTED_VOICES = 64  # mean embeddings of training speakers, 1 KiB each
 
 @dataclass
 class TrainConfig:
-    data: str = ""  # shard folder written by recipes/tokenize_corpus.py
+    data: str = ""  # shard folder(s) written by recipes/tokenize_corpus.py: "a" or "a,b"
     train_splits: tuple[str, ...] = ("train",)  # manifest extra["split"] values to train on
     valid_splits: tuple[str, ...] = ("valid",)  # held out for the validation loss
     preset: str = "tiny"  # LMConfig.preset name
@@ -396,7 +396,7 @@ def train(
     device = setup_device(cfg.device, ddp)
     if not cfg.data:
         raise ConfigError("no training data: set data= to a shard folder (tokenize_corpus.py)")
-    index = read_index(cfg.data)
+    index = read_indexes(cfg.data)  # several folders ("a,b") are read as one corpus
     model_config = model_config_for(cfg, index)
     semantic = model_config.n_semantic > 0
     train_set = ShardDataset(cfg.data, cfg.train_splits, semantic=semantic)

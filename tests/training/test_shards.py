@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from tts.data.shards import (
     collate_lm,
     phoneme_ids,
     read_index,
+    read_indexes,
     shard_name,
     tokenize_manifest,
 )
@@ -148,3 +150,61 @@ def test_collate_pads_into_an_lm_batch(tokens: Path) -> None:
     assert json.loads((tokens / "index.json").read_text())["speakers"] == {
         "espeak-en-us+f2": 10, "espeak-en-us+m3": 10
     }  # fmt: skip
+
+
+def test_several_folders_read_as_one_corpus(
+    corpus: Path, codec_dir: Path, tokens: Path, speaker_encoder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    entries = read_manifest(corpus)[:5]
+    manifest = write_manifest(tmp_path / "part.jsonl", entries)
+    second = tmp_path / "second"
+    tokenize_manifest(
+        manifest, second, load_codec(codec_dir), str(codec_dir), speaker_encoder, shard_size=2,
+        progress=False,
+    )  # fmt: skip
+    first_set, second_set = ShardDataset(tokens), ShardDataset(second)
+    both = ShardDataset(f"{tokens},{second}")
+    assert len(both) == len(first_set) + len(second_set) == 25
+    for k in (0, len(first_set) - 1):  # the first folder's items, then the second's
+        assert torch.equal(both[k].codes, first_set[k].codes)
+    for k in range(len(second_set)):
+        item, alone = both[len(first_set) + k], second_set[k]
+        assert torch.equal(item.codes, alone.codes) and item.line == alone.line == k + 1
+        assert both.audio_path(len(first_set) + k) == second_set.audio_path(k)
+    assert both.frames == first_set.frames + second_set.frames
+
+    index = read_indexes([tokens, second])
+    assert index["count"] == 25 and index["folders"] == [str(tokens), str(second)]
+    assert index["splits"]["train"] == read_index(tokens)["splits"]["train"] + sum(
+        e.extra["split"] == "train" for e in entries
+    )
+    assert read_indexes(str(tokens)) == read_index(tokens)  # one folder: its own index
+
+    # listed twice, a folder's items are drawn twice as often; splits still apply
+    twice = ShardDataset([tokens, second, second], splits=["valid"])
+    assert len(twice) == len(ShardDataset(tokens, ["valid"])) + 2 * len(
+        ShardDataset(second, ["valid"])
+    )
+
+    # folders made with another codec shape or inventory are refused, naming both
+    other = tmp_path / "other"
+    shutil.copytree(second, other)
+    index_path = other / "index.json"
+    changed = json.loads(index_path.read_text())
+    changed["codec"]["n_codebooks"] += 1
+    index_path.write_text(json.dumps(changed))
+    with pytest.raises(ConfigError, match=r"other cannot be read together.*codec n_codebooks"):
+        ShardDataset([tokens, other])
+    with pytest.raises(ConfigError, match="no shard folder"):
+        ShardDataset(" , ")
+
+
+def test_several_folders_need_the_same_semantic_units(tokens: Path, tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root, source in ((a, "units-1"), (b, "units-2")):
+        shutil.copytree(tokens, root)
+        (root / "semantic.json").write_text(
+            json.dumps({"source": str(tmp_path / source), "n_clusters": 8, "done": True})
+        )
+    with pytest.raises(ConfigError, match="come from different tokenizers"):
+        ShardDataset([a, b], semantic=True)

@@ -375,6 +375,67 @@ def read_index(root: str | Path) -> dict[str, Any]:
     return index
 
 
+def shard_roots(data: str | Path | Sequence[str | Path]) -> list[Path]:
+    """`data` as a list of shard folders: one folder, a sequence of them, or a comma-separated
+    string ("a,b"). A folder listed twice is read twice: its items are drawn twice as often."""
+    parts = data.split(",") if isinstance(data, str) else [data] if isinstance(data, Path) else data
+    roots = [Path(str(part).strip()).expanduser() for part in parts if str(part).strip()]
+    if not roots:
+        raise ConfigError(f"no shard folder in {data!r}")
+    return roots
+
+
+# What must agree for shard folders to be read as one corpus: the codes, phoneme ids and
+# conditioning vectors mean the same thing. The codec's source path may differ (a copy of the
+# same checkpoint); its name, rates and codebook shape may not.
+_SAME_CODEC = ("name", "sample_rate", "frame_rate", "n_codebooks", "codebook_size")
+_SAME_SEMANTIC = ("n_clusters", "frame_rate", "encoder", "feature_dim")
+
+
+def read_indexes(data: str | Path | Sequence[str | Path]) -> dict[str, Any]:
+    """The index of one shard folder, or of several read together (`shard_roots`).
+
+    For several, the first folder's settings stand for all (its codec source is what a bundle
+    loads); counts, frames, hours, speakers and splits are summed over the folders as listed.
+    Folders that disagree on the codec, inventory or encoders raise ConfigError naming both.
+    """
+    roots = shard_roots(data)
+    indexes = [read_index(root) for root in roots]
+    first = indexes[0]
+    for root, index in zip(roots[1:], indexes[1:], strict=True):
+        differing = [
+            f"codec {key}"
+            for key in _SAME_CODEC
+            if index["codec"].get(key) != first["codec"].get(key)
+        ] + [
+            key
+            for key in ("inventory", "speaker_encoder", "style_encoder")
+            if index.get(key) != first.get(key)
+        ]
+        if differing:
+            raise ConfigError(
+                f"shard folders {roots[0]} and {root} cannot be read together: their "
+                f"{', '.join(differing)} differ"
+            )
+    if len(roots) == 1:
+        return first
+    speakers: Counter = Counter()
+    splits: Counter = Counter()
+    for index in indexes:
+        speakers.update(index["speakers"])
+        splits.update(index["splits"])
+    return {
+        **first,
+        "folders": [str(root) for root in roots],
+        "max_symbols": max(index["max_symbols"] for index in indexes),
+        "count": sum(index["count"] for index in indexes),
+        "frames": sum(index["frames"] for index in indexes),
+        "hours": sum(index["hours"] for index in indexes),
+        "speakers": dict(speakers.most_common()),
+        "splits": dict(splits),
+    }
+
+
 # ----- reading ---------------------------------------------------------------------------------
 
 
@@ -396,37 +457,43 @@ class ShardItem:
 
 
 class ShardDataset(Dataset):
-    """Map-style dataset over a shard folder, optionally restricted to manifest splits.
+    """Map-style dataset over a shard folder (or several read as one, `shard_roots`),
+    optionally restricted to manifest splits.
 
     Only the small offset tables and labels are read up front; codes are sliced out of the
     memory-mapped shard when an item is asked for.
     """
 
     def __init__(
-        self, root: str | Path, splits: Sequence[str] | None = None, semantic: bool = False
+        self,
+        root: str | Path | Sequence[str | Path],
+        splits: Sequence[str] | None = None,
+        semantic: bool = False,
     ) -> None:
-        self.root = Path(root)
-        self.index = read_index(self.root)
+        self.roots = shard_roots(root)
+        self.root = self.roots[0]
+        self.index = read_indexes(self.roots)
         self.semantic = semantic  # put the semantic units in front of the codes (codebook 0)
         self.semantic_source: str | None = None  # where their tokenizer lives
         if semantic:
-            info = semantic_info(self.root)
-            if info is None:
-                raise ConfigError(
-                    f"{self.root} has no semantic units; the model predicts them first. Add "
-                    "them with recipes/semantic_units.py (tts.data.shards.add_semantic_units)"
-                )
-            self.semantic_source = info["source"]
+            self.semantic_source = self._semantic_source()
         self.inventory = SymbolInventory.from_dict(self.index["inventory"])
         self.codec_info: dict[str, Any] = self.index["codec"]
         self.has_style = self.index["style_encoder"] is not None
-        self._handles: dict[int, Any] = {}
+        self._handles: dict[tuple[int, bool], Any] = {}
+        self._files: list[tuple[Path, Path]] = []  # (shard, semantic sidecar) of every shard
         self._code_offsets: list[torch.Tensor] = []
         self._phoneme_offsets: list[torch.Tensor] = []
         self._labels: list[dict[str, Any]] = []
         locations, frames, symbols = [], [], []
-        for number, shard in enumerate(self.index["shards"]):
-            with safe_open(str(self.root / shard["file"]), framework="pt") as f:
+        shards = [
+            (folder, number, shard)
+            for folder in self.roots
+            for number, shard in enumerate(read_index(folder)["shards"])
+        ]
+        for flat, (folder, number, shard) in enumerate(shards):
+            self._files.append((folder / shard["file"], folder / semantic_name(number)))
+            with safe_open(str(folder / shard["file"]), framework="pt") as f:
                 meta = f.metadata()
                 code_offsets = f.get_tensor("code_offsets")
                 phoneme_offsets = f.get_tensor("phoneme_offsets")
@@ -443,12 +510,32 @@ class ShardDataset(Dataset):
             n_symbols = (phoneme_offsets[1:] - phoneme_offsets[:-1]).tolist()
             for i, split in enumerate(labels["splits"]):
                 if splits is None or split in splits:
-                    locations.append((number, i))
+                    locations.append((flat, i))
                     frames.append(lengths[i])
                     symbols.append(n_symbols[i])
         self._locations = locations
         self.frames = frames  # codec frames of each item, for length bucketing
         self.n_symbols = symbols
+
+    def _semantic_source(self) -> str:
+        """The tokenizer every folder's units come from; they must be the same units."""
+        infos = []
+        for folder in self.roots:
+            info = semantic_info(folder)
+            if info is None:
+                raise ConfigError(
+                    f"{folder} has no semantic units; the model predicts them first. Add "
+                    "them with recipes/semantic_units.py (tts.data.shards.add_semantic_units)"
+                )
+            infos.append(info)
+        for folder, info in zip(self.roots[1:], infos[1:], strict=True):
+            same_source = Path(info["source"]).resolve() == Path(infos[0]["source"]).resolve()
+            if not same_source or any(info.get(k) != infos[0].get(k) for k in _SAME_SEMANTIC):
+                raise ConfigError(
+                    f"the semantic units of {self.roots[0]} ({infos[0]['source']}) and "
+                    f"{folder} ({info['source']}) come from different tokenizers"
+                )
+        return infos[0]["source"]
 
     def __len__(self) -> int:
         return len(self._locations)
@@ -459,8 +546,8 @@ class ShardDataset(Dataset):
     def _handle(self, number: int, semantic: bool = False) -> Any:
         key = (number, semantic)
         if key not in self._handles:
-            name = semantic_name(number) if semantic else self.index["shards"][number]["file"]
-            self._handles[key] = safe_open(str(self.root / name), framework="pt")
+            shard, sidecar = self._files[number]
+            self._handles[key] = safe_open(str(sidecar if semantic else shard), framework="pt")
         return self._handles[key]
 
     def __getitem__(self, index: int) -> ShardItem:
