@@ -1,0 +1,50 @@
+"""recipes/dev_cer.py: development sentences stay out of every corpus, and the table is the mean
+of each language's items."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tts.audio import Audio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
+import dev_cer as recipe
+
+RECIPES = Path(recipe.__file__).parent
+
+
+@pytest.mark.parametrize("language", ["ja", "en", "de"])
+def test_development_sentences_appear_in_no_corpus_list(language: str) -> None:
+    dev = recipe.dev_sentences(language)
+    assert len(dev) >= 12 and len(set(dev)) == len(dev)
+    for folder in ("sentences", "sentences_wordfreq"):
+        corpus = (RECIPES / "data" / folder / f"{language}.txt").read_text(encoding="utf-8")
+        lines = {line.strip() for line in corpus.splitlines()}
+        assert not lines & set(dev), f"{folder}/{language}.txt holds a development sentence"
+
+
+def test_missing_language_is_named() -> None:
+    with pytest.raises(FileNotFoundError, match="no development sentences for 'ko'"):
+        recipe.dev_sentences("ko", root=RECIPES / "data" / "dev_sentences")
+
+
+class Silent:
+    def synthesize(self, text: str, language: str, seed: int) -> Audio:
+        return Audio(np.zeros(1600, dtype=np.float32), 16000)
+
+
+class Judge:
+    """Hears every ja sentence right and half of each en one wrong."""
+
+    def score(self, wav, sr, text, lang):  # type: ignore[no-untyped-def]
+        return text, 0.0 if lang == "ja" else 0.5
+
+
+def test_table_is_the_mean_per_language_then_over_languages(tmp_path: Path) -> None:
+    (tmp_path / "ja.txt").write_text("一つ目。\n\n二つ目。\n", encoding="utf-8")
+    (tmp_path / "en.txt").write_text("One.\n", encoding="utf-8")
+    result = recipe.dev_cer(Silent(), Judge(), ["ja", "en"], seeds=[0, 1], root=tmp_path)
+    assert result["per_language"] == {"ja": 0.0, "en": 0.5} and result["mean"] == 0.25
+    assert len(result["items"]) == (2 + 1) * 2  # blank lines are not sentences
