@@ -30,6 +30,12 @@
 #                                          #   trained on the shards' codes and units (~45 min)
 #   bash recipes/proof_model.sh reader     # v10: the codes reader that picks the better of two
 #                                          #   takes (CTC over codec codes, ~25 min on 2 threads)
+#   bash recipes/proof_model.sh corpus3    # Kokoro's voices reading 60 wordfreq lines each per
+#                                          #   language (the LM is weakest in Kokoro voices; ~2 h)
+#   bash recipes/proof_model.sh tokenize3  # its shards, with semantic units (~20 min)
+#   bash recipes/proof_model.sh lm12       # v8's LM 700 more steps on the first corpus's shards
+#                                          #   and corpus3's read together (~25 min on 2 cores)
+#   SOUP=812 bash recipes/proof_model.sh soup  # v11's LM: the mean of v8's and lm12's weights
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh calibrate  # what the shipped LM does per emotion -> lm_prosody
 #                                          #   in its config.json (~4 min)
@@ -40,12 +46,6 @@
 #   bash recipes/proof_model.sh lm11       # lm10 700 more steps (~40 min, one core)
 #   bash recipes/proof_model.sh decoder4   # v9's unit decoder 4,000 more steps on the full corpus,
 #                                          #   one core (~30 min)
-# In progress (not in `all`):
-#   bash recipes/proof_model.sh corpus3    # Kokoro's voices reading 60 wordfreq lines each per
-#                                          #   language (the LM is weakest in Kokoro voices; ~2 h)
-#   bash recipes/proof_model.sh tokenize3  # its shards, with semantic units (~20 min)
-#   bash recipes/proof_model.sh lm12       # v8's LM 700 more steps on the first corpus's shards
-#                                          #   and corpus3's read together (~40 min on 2 cores)
 #
 # Every stage resumes when rerun (finished files and checkpoints are kept). RUNS sets where the
 # corpora and runs go (default ~/koe-runs); PY the interpreter (default .venv/bin/python).
@@ -226,12 +226,16 @@ lm6() {
 }
 
 soup() {
+  # v11's LM: the mean of v8's weights (lm8) and lm12's (SOUP=812). Development CER (ja, en,
+  # de; 12 sentences each, 2 seeds): v10 0.333, lm12 0.342, the mean 0.314.
   # v6's LM is the elementwise mean of v5's weights and lm6's (v5 + 1,400 steps). Measured
   # with decoder2's decoder: lm6 alone SIM 0.776, v5 alone 0.799, the mean 0.802, and the
   # mean passed the most emotion checks (CER within the noise of the others).
-  rm -rf "$RUNS/lm_soup56"
-  cp -r "$RUNS/lm_proof6/bundle" "$RUNS/lm_soup56"
-  "$PY" - "$RUNS/lm_proof5/bundle" "$RUNS/lm_proof6/bundle" "$RUNS/lm_soup56" <<'PY'
+  local a=5 b=6
+  if [ "${SOUP:-56}" = 812 ]; then a=8 b=12; fi
+  rm -rf "$RUNS/lm_soup$a$b"
+  cp -r "$RUNS/lm_proof$b/bundle" "$RUNS/lm_soup$a$b"
+  "$PY" - "$RUNS/lm_proof$a/bundle" "$RUNS/lm_proof$b/bundle" "$RUNS/lm_soup$a$b" <<'PY'
 import sys
 from safetensors.torch import load_file, save_file
 a, b = (load_file(f"{d}/model.safetensors") for d in sys.argv[1:3])
@@ -255,6 +259,8 @@ ship() {
   # 0.695 -> 0.717, CER 0.191 -> 0.194. Held-out voices (eval, 16 sentences per language):
   # similarity to the reference 0.797 -> 0.794 (ja +0.02, en +0.01, de +0.01, ko -0.02,
   # vi -0.03), CER ja 0.249 -> 0.265, en 0.252 -> 0.255.
+  # v11: v10 with the soup stage's mean of v8's and lm12's LMs (SOUP=812); until v10 the LM
+  # was lm8's final bundle (LM=$RUNS/lm_proof8/bundle).
   # v10: v9 plus the reader stage's codes reader, keeping the better of 2 takes per chunk
   # (candidates=2). Held-out CER (ja, en, de) with 1 / 2 / 3 / 4 takes: 0.160 / 0.130 / 0.147 /
   # 0.151, 0.170 / 0.136 / 0.136 / 0.106, 0.287 / 0.241 / 0.215 / 0.241; development CER (4
@@ -276,7 +282,7 @@ ship() {
   # development CER 0.22 (2 / 2.5 / 3.5 / 4: 0.27 / 0.24 / 0.21 / 0.26), but on the held-out
   # set en 0.21 -> 0.27, de 0.29 -> 0.32 (vi 0.89 -> 0.77), similarity 0.791 -> 0.787, and sad
   # and angry failed the emotion checks; not shipped.
-  "$PY" recipes/ship_model.py --bundle "$RUNS/lm_proof8/bundle" \
+  "$PY" recipes/ship_model.py --bundle "${LM:-$RUNS/lm_soup812}" \
     --codec "${CODEC_UNITS:-$RUNS/codec_units}" \
     --card docs/model-card.md --default-voice kokoro-jf_alpha --cpu-threads 2 \
     --reader "${READER:-$RUNS/reader_codes}" \
@@ -385,6 +391,6 @@ case "${1:-}" in
   eval) evaluate ;;
   ship) ship ;;
   calibrate) calibrate ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; reader; ship; calibrate; evaluate ;;
-  *) sed -n '2,50p' "$0"; exit 2 ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; reader; corpus3; tokenize3; lm12; SOUP=812 soup; ship; calibrate; evaluate ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 esac
