@@ -378,7 +378,12 @@ def read_index(root: str | Path) -> dict[str, Any]:
 def shard_roots(data: str | Path | Sequence[str | Path]) -> list[Path]:
     """`data` as a list of shard folders: one folder, a sequence of them, or a comma-separated
     string ("a,b"). A folder listed twice is read twice: its items are drawn twice as often."""
-    parts = data.split(",") if isinstance(data, str) else [data] if isinstance(data, Path) else data
+    if isinstance(data, str):
+        parts: Sequence[str | Path] = data.split(",")
+    elif isinstance(data, Path):
+        parts = [data]
+    else:
+        parts = data
     roots = [Path(str(part).strip()).expanduser() for part in parts if str(part).strip()]
     if not roots:
         raise ConfigError(f"no shard folder in {data!r}")
@@ -400,7 +405,11 @@ def read_indexes(data: str | Path | Sequence[str | Path]) -> dict[str, Any]:
     Folders that disagree on the codec, inventory or encoders raise ConfigError naming both.
     """
     roots = shard_roots(data)
-    indexes = [read_index(root) for root in roots]
+    return combine_indexes(roots, [read_index(root) for root in roots])
+
+
+def combine_indexes(roots: Sequence[Path], indexes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """`read_indexes` for indexes already read, one per folder of `roots`."""
     first = indexes[0]
     for root, index in zip(roots[1:], indexes[1:], strict=True):
         differing = [
@@ -472,7 +481,8 @@ class ShardDataset(Dataset):
     ) -> None:
         self.roots = shard_roots(root)
         self.root = self.roots[0]
-        self.index = read_indexes(self.roots)
+        indexes = [read_index(folder) for folder in self.roots]
+        self.index = combine_indexes(self.roots, indexes)
         self.semantic = semantic  # put the semantic units in front of the codes (codebook 0)
         self.semantic_source: str | None = None  # where their tokenizer lives
         if semantic:
@@ -488,8 +498,8 @@ class ShardDataset(Dataset):
         locations, frames, symbols = [], [], []
         shards = [
             (folder, number, shard)
-            for folder in self.roots
-            for number, shard in enumerate(read_index(folder)["shards"])
+            for folder, index in zip(self.roots, indexes, strict=True)
+            for number, shard in enumerate(index["shards"])
         ]
         for flat, (folder, number, shard) in enumerate(shards):
             self._files.append((folder / shard["file"], folder / semantic_name(number)))
