@@ -118,9 +118,12 @@ def test_emotion_analysis_on_controlled_prosody(neutral_clip, emotion):
 def test_an_emotion_that_loses_the_voice_fails_its_f0_checks():
     # Neutral speech has F0; sad at full intensity came out unvoiced (no F0 measurable):
     # that is a failure of the label, not a check to skip.
-    neutral = {"f0_mean_st": 13.0, "f0_range_st": 1.0, "energy_db": -25.0, "sec_per_phoneme": 0.06}
-    half = {"f0_mean_st": 12.0, "f0_range_st": 0.8, "energy_db": -28.0, "sec_per_phoneme": 0.07}
-    lost = {"f0_mean_st": None, "f0_range_st": None, "energy_db": -31.0, "sec_per_phoneme": 0.08}
+    def rate(sec):
+        return {"sec_per_phoneme": sec, "articulation_sec_per_phoneme": sec - 0.01}
+
+    neutral = {"f0_mean_st": 13.0, "f0_range_st": 1.0, "energy_db": -25.0, **rate(0.06)}
+    half = {"f0_mean_st": 12.0, "f0_range_st": 0.8, "energy_db": -28.0, **rate(0.07)}
+    lost = {"f0_mean_st": None, "f0_range_st": None, "energy_db": -31.0, **rate(0.08)}
     report = ev.analyse_emotion_shifts(neutral, {0.0: neutral, 0.5: half, 1.0: lost}, "sad")
     assert report["checks"]["f0_mean_st"]["correct_direction"] is False
     assert report["checks"]["energy_db"]["correct_direction"] is True
@@ -138,6 +141,51 @@ def test_an_emotion_that_loses_the_voice_fails_its_f0_checks():
 def test_whisper_has_no_f0_direction():
     d = ev.expected_directions("whisper")
     assert d["f0_mean_st"] == 0 and d["energy_db"] == -1 and d["duration_pct"] == 1
+    assert d["articulation_pct"] == 1
+
+
+def test_a_pause_adds_duration_but_no_articulation_time(neutral_clip):
+    wav, sr = neutral_clip
+    plain = ev.prosody_features(wav, sr, n_phonemes=40)
+    # 0.6 s of silence in the middle of a word (at the loudest 10 ms, inside the speech)
+    frames = wav[: wav.size // 160 * 160].reshape(-1, 160)
+    cut = int(np.argmax((frames**2).sum(axis=1))) * 160
+    paused = np.concatenate([wav[:cut], np.zeros(int(0.6 * sr), np.float32), wav[cut:]])
+    longer = ev.prosody_features(paused, sr, n_phonemes=40)
+    assert longer["pause_seconds"] - plain["pause_seconds"] == pytest.approx(0.6, abs=0.03)
+    assert longer["sec_per_phoneme"] * 40 - plain["sec_per_phoneme"] * 40 == pytest.approx(
+        0.6, abs=0.02
+    )
+    assert longer["articulation_sec_per_phoneme"] == pytest.approx(
+        plain["articulation_sec_per_phoneme"], rel=0.02
+    )
+    # A quiet stretch shorter than PAUSE_S is speech (a stop closure), not a pause.
+    gap = int(0.5 * ev.PAUSE_S * sr)
+    short = np.concatenate([wav[:cut], np.zeros(gap, np.float32), wav[cut:]])
+    assert ev.prosody_features(short, sr, 40)["pause_seconds"] == pytest.approx(
+        plain["pause_seconds"], abs=0.01
+    )
+
+
+def test_the_rate_is_judged_without_pauses():
+    # Slower articulation at each intensity, but fewer pauses at 0.5: the duration with
+    # pauses dips (reported), the articulation time grows (judged).
+    def features(sec, articulation, energy):
+        return {"f0_mean_st": None, "f0_range_st": None, "energy_db": energy,
+                "sec_per_phoneme": sec, "articulation_sec_per_phoneme": articulation}  # fmt: skip
+
+    neutral = features(0.080, 0.060, -25.0)
+    whisper = {0.0: neutral, 0.5: features(0.077, 0.061, -28.0), 1.0: features(0.082, 0.063, -31.0)}
+    report = ev.analyse_emotion_shifts(neutral, whisper, "whisper")
+    assert report["shifts"]["duration_pct"][1] == pytest.approx(-3.75)
+    assert report["checks"]["duration_pct"]["monotonic"] is None  # reported, not judged
+    assert report["checks"]["articulation_pct"] == {
+        "direction": 1, "monotonic": True, "correct_direction": True
+    }  # fmt: skip
+    assert report["monotonic"] and report["correct_direction"]
+    # Articulation that speeds up fails, whatever the pauses do.
+    faster = {**whisper, 1.0: features(0.090, 0.058, -31.0)}
+    assert not ev.analyse_emotion_shifts(neutral, faster, "whisper")["correct_direction"]
 
 
 def test_evaluate_emotion_with_model(synth):
