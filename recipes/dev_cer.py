@@ -7,7 +7,9 @@ settings without looking at the held-out test set that `tts eval` reports.
 The sentences (recipes/data/dev_sentences/<lang>.txt) were written for this and appear in no
 corpus sentence list. Each is spoken in the model's default voice once per seed and
 transcribed by Whisper base (tts.eval.asr); the table gives the mean CER per language and
-over all of them. The spread between seeds is a few hundredths: compare settings on the
+over all of them. `--reference` speaks them in another voice instead (a training voice of one
+of the engines, say, to see what a change does outside the default voice without looking at
+the held-out voices). The spread between seeds is a few hundredths: compare settings on the
 same seeds, and on more than one.
 """
 
@@ -37,9 +39,16 @@ def dev_sentences(language: str, root: Path = SENTENCES) -> list[str]:
 
 
 def dev_cer(
-    synth: Synthesizer, judge, languages: list[str], seeds: list[int], root: Path = SENTENCES
+    synth: Synthesizer,
+    judge,
+    languages: list[str],
+    seeds: list[int],
+    root: Path = SENTENCES,
+    reference: str | None = None,
 ) -> dict:
-    """{"per_language": {lang: mean CER}, "mean": ..., "items": [...]} over sentences x seeds."""
+    """{"per_language": {lang: mean CER}, "mean": ..., "items": [...]} over sentences x seeds,
+    in `reference`'s voice (a clip's path; None: the model's default voice)."""
+    voice = {} if reference is None else {"reference": reference}
     jobs = [
         (lang, text, seed)
         for lang in languages
@@ -48,7 +57,7 @@ def dev_cer(
     ]
     items = []
     for lang, text, seed in tqdm(jobs, desc="dev cer"):
-        out = synth.synthesize(text, language=lang, seed=seed)
+        out = synth.synthesize(text, language=lang, seed=seed, **voice)
         heard, cer = judge.score(out.wav, out.sample_rate, text, lang)
         items.append({"language": lang, "seed": seed, "text": text, "heard": heard, "cer": cer})
     per_language = {
@@ -65,6 +74,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--sampling", default="", help="sampling overrides, e.g. cfg_scale=1.5")
     p.add_argument("--languages", default="ja,en")
     p.add_argument("--seeds", default="0,1", help="comma-separated sampling seeds")
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="a voice clip or stored voice name (default: the model's voice)",
+    )
     p.add_argument("--out", default=None, help="also write every transcript here (JSON)")
     a = p.parse_args(argv)
     synth = Synthesizer.from_pretrained(a.model)
@@ -73,10 +87,13 @@ def main(argv: list[str] | None = None) -> dict:
         synth.config.sampling = apply_overrides(synth.config.sampling, overrides)
     languages = [check_language(x.strip()) for x in a.languages.split(",") if x.strip()]
     seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
-    result = dev_cer(synth, load_whisper(), languages, seeds)
+    result = dev_cer(synth, load_whisper(), languages, seeds, reference=a.reference)
     result["sampling"] = config_to_dict(synth.config.sampling)
+    result["reference"] = a.reference
     cells = " ".join(f"{lang} {v:.3f}" for lang, v in result["per_language"].items())
     setting = ",".join(overrides) or "model defaults"
+    if a.reference:
+        setting += f", voice {a.reference}"
     print(f"dev CER ({len(seeds)} seeds, {setting}): {cells} mean {result['mean']:.3f}")
     if a.out:
         Path(a.out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

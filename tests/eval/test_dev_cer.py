@@ -31,7 +31,11 @@ def test_missing_language_is_named() -> None:
 
 
 class Silent:
-    def synthesize(self, text: str, language: str, seed: int) -> Audio:
+    def __init__(self) -> None:
+        self.voices: list[object] = []
+
+    def synthesize(self, text: str, language: str, seed: int, reference=None) -> Audio:  # type: ignore[no-untyped-def]
+        self.voices.append(reference)
         return Audio(np.zeros(1600, dtype=np.float32), 16000)
 
 
@@ -48,3 +52,12 @@ def test_table_is_the_mean_per_language_then_over_languages(tmp_path: Path) -> N
     result = recipe.dev_cer(Silent(), Judge(), ["ja", "en"], seeds=[0, 1], root=tmp_path)
     assert result["per_language"] == {"ja": 0.0, "en": 0.5} and result["mean"] == 0.25
     assert len(result["items"]) == (2 + 1) * 2  # blank lines are not sentences
+
+
+def test_reference_voice_is_passed_to_every_synthesis(tmp_path: Path) -> None:
+    (tmp_path / "en.txt").write_text("One.\nTwo.\n", encoding="utf-8")
+    default, other = Silent(), Silent()
+    recipe.dev_cer(default, Judge(), ["en"], seeds=[0], root=tmp_path)
+    recipe.dev_cer(other, Judge(), ["en"], seeds=[0, 1], root=tmp_path, reference="m3.wav")
+    assert default.voices == [None, None]
+    assert other.voices == ["m3.wav"] * 4
