@@ -46,6 +46,8 @@
 #   bash recipes/proof_model.sh lm11       # lm10 700 more steps (~40 min, one core)
 #   bash recipes/proof_model.sh decoder4   # v9's unit decoder 4,000 more steps on the full corpus,
 #                                          #   one core (~30 min)
+#   bash recipes/proof_model.sh lm13       # v11's LM 600 more steps on the first corpus only
+#                                          #   (~20 min on 2 cores), tried as a mean with v11
 #
 # Every stage resumes when rerun (finished files and checkpoints are kept). RUNS sets where the
 # corpora and runs go (default ~/koe-runs); PY the interpreter (default .venv/bin/python).
@@ -326,6 +328,22 @@ lm11() {
   continue_lm 11 proof2_tokens "$RUNS/lm_proof10/bundle" 700
 }
 
+lm13() {
+  # Tried on v11, not shipped: would the engines' voices get back what corpus3 took from
+  # espeak-en-us+m3? v11's LM (BASE: the shipped bundle, or tts/pretrained/default at commit
+  # 3cc3b8e) 600 more steps on the first corpus's shards alone (proof_tokens, made with the
+  # shipped codec and labelled with a copy of its semantic/ folder), lm12's recipe, seed 2051.
+  # Validation loss 2.747 at step 100 -> 2.779 at 600 (its text gain 1.05 -> 1.12). The mean of
+  # v11's weights and this run's, development CER (recipes/dev_cer.py, 2 seeds), v11 -> mean:
+  # default voice ja 0.138 -> 0.167, en 0.313 -> 0.287, de 0.490 -> 0.543 (mean 0.314 ->
+  # 0.332); a training voice of each engine (--reference, the longest neutral training clip):
+  # espeak-en-us+m7 en 0.084 -> 0.124, openjtalk-mei-a055 ja 0.111 -> 0.144. Worse in the
+  # engines' voices too, so not shipped.
+  "$PY" recipes/train.py --config configs/lm_proof12_cpu.json --out "$RUNS/lm_proof13" \
+    data="$RUNS/proof_tokens" init_from="${BASE:-tts/pretrained/default}" seed=2051 \
+    max_steps=600 --stop-after "${STOP_AFTER:-600}"
+}
+
 lm12() {
   # v8's LM (lm8's bundle) 700 more steps on the first corpus's shards (what lm8 trained on)
   # and corpus3's, read as one corpus (data=a,b): Kokoro's voices go from ~5% of the audio
@@ -385,6 +403,7 @@ case "${1:-}" in
   lm8) lm8 ;;
   lm10) lm10 ;;
   lm11) lm11 ;;
+  lm13) lm13 ;;
   lm12) lm12 ;;
   decoder4) decoder4 ;;
   reader) reader ;;
