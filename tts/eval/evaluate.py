@@ -84,7 +84,7 @@ TOLERANCE = {
 # on v11's whisper (18 utterances per condition): the per-utterance shift of the duration has
 # a standard deviation of 7.5%, the articulation time's 3-4%; neutral paused 0.38 s per
 # utterance, whisper at 0.5 0.21 s, which made whisper's duration 3.6% shorter while its
-# articulation was 1.3% slower. The label's own tempo stretches speech and pauses alike, so
+# articulation was 1.5% slower. The label's own tempo stretches speech and pauses alike, so
 # the articulation time shows it as well. The duration with pauses is still reported.
 JUDGED = ("f0_mean_st", "f0_range_st", "energy_db", "articulation_pct")
 # A pause: at least PAUSE_S of frames PAUSE_DB or more below the loudest frame, inside the
