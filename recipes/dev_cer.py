@@ -48,7 +48,6 @@ def dev_cer(
 ) -> dict:
     """{"per_language": {lang: mean CER}, "mean": ..., "items": [...]} over sentences x seeds,
     in `reference`'s voice (a clip's path; None: the model's default voice)."""
-    voice = {} if reference is None else {"reference": reference}
     jobs = [
         (lang, text, seed)
         for lang in languages
@@ -57,7 +56,7 @@ def dev_cer(
     ]
     items = []
     for lang, text, seed in tqdm(jobs, desc="dev cer"):
-        out = synth.synthesize(text, language=lang, seed=seed, **voice)
+        out = synth.synthesize(text, language=lang, seed=seed, reference=reference)
         heard, cer = judge.score(out.wav, out.sample_rate, text, lang)
         items.append({"language": lang, "seed": seed, "text": text, "heard": heard, "cer": cer})
     per_language = {
