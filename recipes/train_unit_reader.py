@@ -6,7 +6,9 @@ with semantic units (recipes/tokenize_corpus.py, then recipes/semantic_units.py)
 The train split trains it and the valid split measures it: CTC loss per phoneme and phoneme
 error rate of best-path decoding (PER). A run resumes from OUT/checkpoint when one is there.
 OUT gets the reader (model.safetensors + config.json), metrics.jsonl and curves.png. Ship it
-with `recipes/ship_model.py --reader OUT`.
+with `recipes/ship_model.py --reader OUT`. `--init READER` starts from a trained reader (its
+layer sizes kept) to fine-tune it, e.g. on shards cycled through the codec
+(recipes/cycle_shards.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from tts.data.shards import ShardDataset, semantic_info
+from tts.errors import CheckpointError
 from tts.reader import (
     ReaderConfig,
     UnitReader,
@@ -57,6 +60,9 @@ class ReaderTrainConfig:
     eval_items: int = 300
     seed: int = 0
     threads: int = 1
+    # A trained reader to start from (fine-tuning, e.g. on new voices' shards); its
+    # architecture is kept and must read this corpus's inventory and codes. "" = from scratch.
+    init: str = ""
 
 
 def load_items(dataset: ShardDataset, limit: int | None = None) -> list[tuple]:
@@ -126,6 +132,20 @@ def evaluate(model: UnitReader, items: list[tuple]) -> dict[str, float]:
     return {"valid_loss": sum(finite) / max(1, len(finite)), "valid_per": errors / max(1, total)}
 
 
+def start_from(path: str, wanted: ReaderConfig) -> UnitReader:
+    """The reader saved at `path`, checked to read what this corpus holds (source, inventory
+    size, blank, codebooks and their size); its own layer sizes are kept."""
+    model = UnitReader.load(path)
+    have = model.config
+    for field in ("source", "vocab_size", "blank_id", "n_units", "n_streams"):
+        if getattr(have, field) != getattr(wanted, field):
+            raise CheckpointError(
+                f"--init {path}: its {field} is {getattr(have, field)!r} but these shards "
+                f"need {getattr(wanted, field)!r}"
+            )
+    return model.train()
+
+
 def train(cfg: ReaderTrainConfig, model_cfg: ReaderConfig) -> dict[str, float]:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -144,7 +164,7 @@ def train(cfg: ReaderTrainConfig, model_cfg: ReaderConfig) -> dict[str, float]:
         model_cfg.n_units, model_cfg.n_streams = codec["codebook_size"], codec["n_codebooks"]
     train_items = load_items(train_set)
     valid_items = load_items(valid_set, cfg.eval_items)
-    model = UnitReader(model_cfg)
+    model = UnitReader(model_cfg) if not cfg.init else start_from(cfg.init, model_cfg)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, rows = 0, []
     resume = latest_checkpoint(out)

@@ -12,6 +12,7 @@ import torch
 from trainkit import load_script
 
 from tts.data.shards import ShardDataset, add_semantic_units
+from tts.errors import CheckpointError
 from tts.reader import UnitReader, read_ids
 
 
@@ -61,3 +62,42 @@ def test_recipe_reads_the_codecs_codes_without_semantic_units(tokens: Path, tmp_
     assert (reader.config.n_streams, reader.config.n_units) == (item.codes.shape[0], 16)
     target = read_ids(item.phonemes.tolist(), ShardDataset(tokens).inventory)
     assert torch.isfinite(torch.tensor(reader.score([item.codes], target, item.language)))
+
+
+def test_recipe_fine_tunes_from_a_trained_reader(tokens: Path, tmp_path: Path) -> None:
+    recipe = load_script("recipes/train_unit_reader.py")
+    base = tmp_path / "base"
+    common = ["--source", "codes", "--eval-every", "3", "--frames-per-batch", "300"]
+    recipe.main([str(tokens), "--out", str(base), "--steps", "3", "--d-model", "32",
+                 "--n-layer", "1", *common])  # fmt: skip
+    start = UnitReader.load(base)
+    # --init keeps the trained reader's layer sizes, whatever --d-model says, and starts from
+    # its weights: with no steps' worth of learning rate, the tuned reader is the same reader
+    tuned = tmp_path / "tuned"
+    recipe.main([str(tokens), "--out", str(tuned), "--steps", "3", "--init", str(base),
+                 "--lr", "0", *common])  # fmt: skip
+    after = UnitReader.load(tuned)
+    assert after.config.d_model == 32 and after.config.n_layer == 1
+    tuned_state = after.state_dict()
+    for name, value in start.state_dict().items():
+        assert torch.equal(value, tuned_state[name]), name
+    # and a learning rate moves it from there
+    moved = tmp_path / "moved"
+    recipe.main([str(tokens), "--out", str(moved), "--steps", "3", "--init", str(base),
+                 "--lr", "0.01", *common])  # fmt: skip
+    changed = UnitReader.load(moved).state_dict()
+    assert any(not torch.equal(v, changed[k]) for k, v in start.state_dict().items())
+
+
+def test_recipe_refuses_a_reader_of_other_inputs(tokens: Path, tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "tokens"
+    shutil.copytree(tokens, root)
+    tokenizer.save(tmp_path / "units")
+    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
+    recipe = load_script("recipes/train_unit_reader.py")
+    units_reader = tmp_path / "units_reader"
+    recipe.main([str(root), "--out", str(units_reader), "--steps", "2", "--eval-every", "2",
+                 "--frames-per-batch", "300", "--d-model", "32", "--n-layer", "1"])  # fmt: skip
+    with pytest.raises(CheckpointError, match="source"):
+        recipe.main([str(root), "--out", str(tmp_path / "x"), "--source", "codes", "--steps",
+                     "2", "--init", str(units_reader)])  # fmt: skip
