@@ -1,0 +1,177 @@
+"""How well a takes reader picks the best of several sampled takes, on the development sentences.
+
+Synthesis samples `candidates` takes of each chunk and keeps the one its reader (tts.reader)
+finds most likely to say the chunk's phonemes. Whether a new reader picks better shows only
+faintly in `recipes/dev_cer.py`, because every run draws new takes. Here the takes are drawn
+once and kept (`--takes FILE`: each take's Whisper CER and the codec codes its reader hears),
+so readers are compared on the very same takes:
+
+    python recipes/rank_takes.py --takes takes.json --languages ja,en,de --n 4 --seeds 0,1
+    python recipes/rank_takes.py --takes takes.json --reader runs/reader_new   # reuses them
+
+Printed per language: the CER of the first take, of each reader's pick among the first 2 and
+among all n, of the best take (what a perfect reader would pick), and the mean Spearman
+correlation between a reader's scores and the takes' CER within a sentence (1: it ranks them
+as Whisper does). Takes are drawn as synthesis draws them (same seeds per take), in the
+model's default voice or `--reference`'s, neutral; a sentence that the front end splits into
+several chunks is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from tqdm import tqdm
+
+from tts.conditioning import Conditioning
+from tts.generate import generate
+from tts.labels import LANGUAGES, check_language
+from tts.reader import UnitReader, read_ids
+from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dev_cer import dev_sentences
+
+
+def draw_takes(
+    synth: Synthesizer, judge, text: str, language: str, seed: int, n: int, reference=None
+) -> dict | None:
+    """n takes of one sentence as synthesis draws them: each take's Whisper CER, and the codec
+    codes of its decoded audio (what a codes reader reads). None when the text is several
+    chunks."""
+    chunks, cond, sampling, _ = synth._prepare(
+        text, reference, language, None, None, None, 1.0, None
+    )
+    if len(chunks) != 1:
+        return None
+    ids = torch.tensor(chunks[0].ids, dtype=torch.long, device=synth.device)
+    seeds = [seed + take * TAKE_SEED_STRIDE for take in range(n)]
+    results = generate(synth.lm, [ids] * n, Conditioning.cat([cond] * n), sampling, seed=seeds)
+    pitch, extra = synth._label_controls(None, None, None, None, True)
+    tempo, _ = synth._tempo_split(extra.tempo)
+    audios = [
+        synth._decode(synth._codec_codes(r.codes)[None], pitch, tempo, extra.f0_shift_st)
+        for r in results
+    ]
+    heard = synth.codec.encode_list(audios, synth.sample_rate)
+    return {
+        "language": language,
+        "text": text,
+        "seed": seed,
+        "target": read_ids(chunks[0].ids, synth.frontend.inventory),
+        "stopped": [bool(r.stopped) for r in results],
+        "cer": [judge.score(a, synth.sample_rate, text, language)[1] for a in audios],
+        "codes": [h.tolist() for h in heard],
+    }
+
+
+def reader_scores(reader: UnitReader, item: dict) -> list[float]:
+    heard = [torch.tensor(c, dtype=torch.long) for c in item["codes"]]
+    return reader.score(heard, item["target"], LANGUAGES.index(item["language"]))
+
+
+def pick(scores: list[float], stopped: list[bool], k: int) -> int:
+    """The take synthesis keeps among the first k: a stopped take first, then the lowest
+    score (`Synthesizer._best_take`)."""
+    return min(range(k), key=lambda i: (not stopped[i], scores[i], i))
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    """Rank correlation (ties share their mean rank); None when either side has no order,
+    as when every take reads equally well."""
+    ra, rb = (rankdata(x) for x in (a, b))
+    if ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def summarise(items: list[dict], readers: dict[str, UnitReader]) -> dict:
+    """Per language: CER of the first take, the best take, and each reader's picks."""
+    out: dict = {}
+    for lang in sorted({i["language"] for i in items}, key=LANGUAGES.index):
+        rows = [i for i in items if i["language"] == lang]
+        n = len(rows[0]["cer"])
+        res = {
+            "sentences": len(rows),
+            "first": float(np.mean([r["cer"][0] for r in rows])),
+            "best_of_2": float(np.mean([min(r["cer"][:2]) for r in rows])),
+            f"best_of_{n}": float(np.mean([min(r["cer"]) for r in rows])),
+        }
+        for name, reader in readers.items():
+            picks2, picksn, rhos = [], [], []
+            for r in rows:
+                scores = reader_scores(reader, r)
+                picks2.append(r["cer"][pick(scores, r["stopped"], 2)])
+                picksn.append(r["cer"][pick(scores, r["stopped"], n)])
+                finite = [s if np.isfinite(s) else 1e9 for s in scores]
+                rho = spearman(finite, r["cer"])
+                if rho is not None:
+                    rhos.append(rho)
+            res[name] = {
+                "pick_of_2": float(np.mean(picks2)),
+                f"pick_of_{n}": float(np.mean(picksn)),
+                "spearman": float(np.mean(rhos)) if rhos else None,
+            }
+        out[lang] = res
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", default=None, help="model bundle (default: the shipped model)")
+    p.add_argument("--takes", required=True, help="JSON of drawn takes: read if it exists")
+    p.add_argument("--languages", default="ja,en")
+    p.add_argument("--seeds", default="0,1")
+    p.add_argument("--n", type=int, default=4, help="takes per sentence and seed")
+    p.add_argument("--reference", default=None, help="a voice clip (default: the model's voice)")
+    p.add_argument(
+        "--reader", action="append", default=[], help="a reader to compare (repeatable); "
+        "default: the bundle's own"
+    )  # fmt: skip
+    a = p.parse_args(argv)
+    synth = Synthesizer.from_pretrained(a.model)
+    path = Path(a.takes)
+    if path.is_file():
+        items = json.loads(path.read_text(encoding="utf-8"))["items"]
+    else:
+        if a.n < 2:
+            p.error("--n must be at least 2")
+        from tts.eval.asr import load_whisper
+
+        judge = load_whisper()
+        languages = [check_language(x.strip()) for x in a.languages.split(",") if x.strip()]
+        seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
+        jobs = [(lang, t, s) for lang in languages for t in dev_sentences(lang) for s in seeds]
+        items = []
+        for lang, text, seed in tqdm(jobs, desc="takes"):
+            item = draw_takes(synth, judge, text, lang, seed, a.n, a.reference)
+            if item is not None:
+                items.append(item)
+        payload = {"reference": a.reference, "n": a.n, "items": items}
+        path.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    readers = {"bundle": synth.reader} if synth.reader is not None and not a.reader else {}
+    readers |= {r: UnitReader.load(r) for r in a.reader}
+    if not readers:
+        p.error("this bundle has no reader: name one with --reader")
+    result = summarise(items, readers)
+    for lang, res in result.items():
+        n = len(next(i for i in items if i["language"] == lang)["cer"])
+        line = (f"{lang} ({res['sentences']} sentence-seeds): first {res['first']:.3f}, "
+                f"best of 2 {res['best_of_2']:.3f}, best of {n} {res[f'best_of_{n}']:.3f}")  # fmt: skip
+        print(line)
+        for name in readers:
+            r = res[name]
+            rho = "n/a" if r["spearman"] is None else f"{r['spearman']:.2f}"
+            print(f"   {name}: pick of 2 {r['pick_of_2']:.3f}, of {n} {r[f'pick_of_{n}']:.3f}, "
+                  f"Spearman {rho}")  # fmt: skip
+    return result
+
+
+if __name__ == "__main__":
+    main()

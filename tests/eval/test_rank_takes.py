@@ -1,0 +1,94 @@
+"""recipes/rank_takes.py: a reader's picks among kept takes, against the takes' own CER."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
+import rank_takes as recipe
+
+
+class Reader:
+    """Scores a take by the first code it heard (lower is better, as CTC loss is)."""
+
+    def score(self, heard, target, language):  # type: ignore[no-untyped-def]
+        return [float(h.reshape(-1)[0]) for h in heard]
+
+
+def item(language: str, cer: list[float], first_codes: list[int], stopped=None) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "language": language,
+        "target": [5, 6],
+        "cer": cer,
+        "stopped": stopped or [True] * len(cer),
+        "codes": [[[c, 0]] for c in first_codes],
+    }
+
+
+def test_pick_prefers_a_stopped_take_then_the_lowest_score() -> None:
+    assert recipe.pick([0.9, 0.2, 0.1], [True, True, True], 2) == 1  # only the first 2 count
+    assert recipe.pick([0.9, 0.2, 0.1], [True, True, True], 3) == 2
+    assert recipe.pick([0.1, 0.5], [False, True], 2) == 1  # a capped take loses
+
+
+def test_spearman_is_one_for_the_same_order_and_none_without_an_order() -> None:
+    assert recipe.spearman([1, 2, 3], [0.1, 0.2, 0.5]) == pytest.approx(1.0)
+    assert recipe.spearman([3, 2, 1], [0.1, 0.2, 0.5]) == pytest.approx(-1.0)
+    assert recipe.spearman([1, 2, 3], [0.0, 0.0, 0.0]) is None
+    assert recipe.spearman([1, 2, 3, 4], [0.0, 0.0, 0.5, 0.5]) == pytest.approx(0.8944, abs=1e-4)
+
+
+def test_summary_compares_picks_with_the_first_and_the_best_take() -> None:
+    items = [
+        # the reader ranks these as Whisper does: it picks the best take
+        item("ja", [0.4, 0.1, 0.3, 0.0], [4, 2, 3, 1]),
+        # and these backwards: it picks the worst
+        item("ja", [0.0, 0.2, 0.6, 0.4], [4, 3, 1, 2]),
+    ]
+    result = recipe.summarise(items, {"r": Reader()})["ja"]
+    assert result["sentences"] == 2
+    assert result["first"] == pytest.approx((0.4 + 0.0) / 2)
+    assert result["best_of_2"] == pytest.approx((0.1 + 0.0) / 2)
+    assert result["best_of_4"] == pytest.approx(0.0)
+    picks = result["r"]
+    assert picks["pick_of_2"] == pytest.approx((0.1 + 0.2) / 2)
+    assert picks["pick_of_4"] == pytest.approx((0.0 + 0.6) / 2)
+    assert picks["spearman"] == pytest.approx(0.0)  # (1 + -1) / 2
+
+
+def test_takes_are_drawn_as_synthesis_draws_them() -> None:
+    import warnings
+
+    from tts.synthesizer import random_synthesizer
+
+    synth = random_synthesizer(style_encoder=False, seed=3)
+    text, seed = "Good morning to you.", 7
+
+    class Judge:
+        def __init__(self) -> None:
+            self.heard: list[int] = []
+
+        def score(self, wav, sr, reference_text, language):  # type: ignore[no-untyped-def]
+            self.heard.append(len(wav))
+            return "heard", 0.1 * len(self.heard)
+
+    judge = Judge()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a random LM reaches its frame cap
+        item = recipe.draw_takes(synth, judge, text, "en", seed, 3)
+        one = synth.synthesize(text, language="en", seed=seed, watermark=False)
+    assert item is not None and item["cer"] == pytest.approx([0.1, 0.2, 0.3])
+    assert len(item["codes"]) == 3 and len(item["stopped"]) == 3
+    (chunk,) = synth.frontend.process(text, "en")
+    assert item["target"] == recipe.read_ids(chunk.ids, synth.frontend.inventory)
+    frames = one.segments[0].n_frames  # the first take is what one-take synthesis speaks
+    assert judge.heard[0] == frames * synth.codec.samples_per_frame
+    for codes in item["codes"]:  # what a codes reader hears: every codebook, frame per frame
+        assert len(codes) == synth.codec.n_codebooks
+    assert len(item["codes"][0][0]) == frames
+    # a text the front end splits into several chunks is skipped
+    long_text = " ".join(["This sentence is here to be split into chunks."] * 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert recipe.draw_takes(synth, judge, long_text, "en", seed, 2) is None
