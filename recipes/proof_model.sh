@@ -48,6 +48,9 @@
 #                                          #   one core (~30 min)
 #   bash recipes/proof_model.sh lm13       # v11's LM 600 more steps on the first corpus only
 #                                          #   (~20 min on 2 cores), tried as a mean with v11
+#   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
+#                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
+#                                          #   cycling, ~10 min training on 2 cores)
 #
 # Every stage resumes when rerun (finished files and checkpoints are kept). RUNS sets where the
 # corpora and runs go (default ~/koe-runs); PY the interpreter (default .venv/bin/python).
@@ -344,6 +347,40 @@ lm13() {
     max_steps=600 --stop-after "${STOP_AFTER:-600}"
 }
 
+reader2() {
+  # Tried on v11, not shipped: v10's codes reader fine-tuned on the codes it is given at
+  # synthesis. It reads the codec's encoding of each take's decoded audio, and one decode and
+  # encode gives back only 25-33% of a clip's codes (per codebook, first corpus's valid clips),
+  # while v10's reader trained on the codes of the engines' own audio. Data: the first
+  # corpus's shards and Kokoro's four training voices reading 80 wordfreq lines of English each
+  # (672 utterances, 0.66 h; the development voice's English is where v10's reader hardly
+  # ranks takes), both cycled once through the shipped codec (recipes/cycle_shards.py); 500
+  # steps from v10's reader (--init), valid PER on the cycled codes 0.41 at step 100 -> 0.37.
+  # On kept takes of the development sentences (recipes/rank_takes.py: 12 sentences x 2 seeds
+  # x 4 takes per language, default voice), v10's reader -> this one, CER of the pick of 2 / of
+  # 4 and Spearman: ja 0.143 / 0.150 / 0.37 -> 0.143 / 0.149 / 0.35, en 0.270 / 0.292 / 0.18 ->
+  # 0.266 / 0.331 / 0.09, de 0.461 / 0.454 / 0.24 -> 0.469 / 0.461 / 0.21 (first take ja 0.151,
+  # en 0.345, de 0.545; best of 2: 0.114, 0.210, 0.416; best of 4: 0.099, 0.171, 0.360). No
+  # better, so v11 keeps v10's reader.
+  local codec=tts/pretrained/default/codec
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro_en" --engines kokoro --languages en \
+    --voices kokoro-jf_alpha,kokoro-jf_nezumi,kokoro-jf_tebukuro,kokoro-jm_kumo \
+    --sentences-dir recipes/data/sentences_wordfreq --utterances-per-voice 80 \
+    --emotional-variants 1 --seed 0 --jobs 2
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/synth_kokoro_en/manifest.jsonl" \
+    --codec "$codec" --out "$RUNS/kokoro_en_tokens"
+  "$PY" recipes/semantic_units.py --shards "$RUNS/kokoro_en_tokens" \
+    --tokenizer "${SEMANTIC:-$RUNS/semantic500}"
+  for d in proof_tokens kokoro_en_tokens; do
+    "$PY" recipes/cycle_shards.py "$RUNS/$d" --codec "$codec" --out "$RUNS/${d}_cycled"
+  done
+  "$PY" recipes/train_unit_reader.py "$RUNS/proof_tokens_cycled,$RUNS/kokoro_en_tokens_cycled" \
+    --out "$RUNS/reader_cycled" --source codes --init "${READER:-tts/pretrained/default/reader}" \
+    --steps ${READER_STEPS:-500} --lr 0.001 --warmup 50 --eval-every 100 --threads 2
+  "$PY" recipes/rank_takes.py --takes "$RUNS/takes_dev4.json" --languages ja,en,de --seeds 0,1 \
+    --n 4 --reader tts/pretrained/default/reader --reader "$RUNS/reader_cycled"
+}
+
 lm12() {
   # v8's LM (lm8's bundle) 700 more steps on the first corpus's shards (what lm8 trained on)
   # and corpus3's, read as one corpus (data=a,b): Kokoro's voices go from ~5% of the audio
@@ -407,6 +444,7 @@ case "${1:-}" in
   lm12) lm12 ;;
   decoder4) decoder4 ;;
   reader) reader ;;
+  reader2) reader2 ;;
   eval) evaluate ;;
   ship) ship ;;
   calibrate) calibrate ;;
