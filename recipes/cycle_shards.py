@@ -4,7 +4,8 @@ Why: synthesis keeps the best of several takes by what its codes reader (tts.rea
 and what it hears is the codec's encoding of each take's *decoded audio*. A reader trained on
 the codes of the corpus's real audio reads another distribution: on the first corpus's valid
 clips only 25-33% of the codes (per codebook) come back the same after one decode and encode.
-Training (or fine-tuning) the reader on these cycled codes lets it read what it will be given.
+Training (or fine-tuning) the reader on these cycled codes lets it read what it will be given
+(tried on v11, `proof_model.sh reader2`: it read them better, but ranked takes no better).
 
     python recipes/cycle_shards.py ~/koe-runs/proof_tokens --codec tts/pretrained/default/codec \
         --out ~/koe-runs/proof_tokens_cycled
@@ -88,7 +89,7 @@ def cycle_shards(source: str | Path, codec_dir: str | Path, out: str | Path) -> 
         save_file(tensors, str(tmp), metadata=metadata)
         os.replace(tmp, target)
     bar.close()
-    # Everything else as it was; the index last, so that a half-made copy is not a folder.
+    # Everything else as it was; the index last, so that a half-made copy never reads as done.
     for path in source.iterdir():
         kept = path.name != "index.json" and not path.name.startswith("shard-")
         if kept and path.is_file() and not (out / path.name).exists():
