@@ -33,7 +33,7 @@ from tts.conditioning import Conditioning
 from tts.generate import generate
 from tts.labels import LANGUAGES, check_language
 from tts.reader import UnitReader, read_ids
-from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer
+from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer, pick_take
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dev_cer import dev_sentences
@@ -50,7 +50,7 @@ def draw_takes(
     )
     if len(chunks) != 1:
         return None
-    ids = torch.tensor(chunks[0].ids, dtype=torch.long, device=synth.device)
+    ids = synth._phonemes(chunks[0])
     seeds = [seed + take * TAKE_SEED_STRIDE for take in range(n)]
     results = generate(synth.lm, [ids] * n, Conditioning.cat([cond] * n), sampling, seed=seeds)
     pitch, extra = synth._label_controls(None, None, None, None, True)
@@ -77,9 +77,8 @@ def reader_scores(reader: UnitReader, item: dict) -> list[float]:
 
 
 def pick(scores: list[float], stopped: list[bool], k: int) -> int:
-    """The take synthesis keeps among the first k: a stopped take first, then the lowest
-    score (`Synthesizer._best_take`)."""
-    return min(range(k), key=lambda i: (not stopped[i], scores[i], i))
+    """The take synthesis keeps among the first k (`tts.synthesizer.pick_take`)."""
+    return pick_take(scores[:k], stopped[:k])
 
 
 def spearman(a: list[float], b: list[float]) -> float | None:

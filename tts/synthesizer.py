@@ -605,7 +605,7 @@ class Synthesizer:
         else:
             heard = [t.codes[0] for t in takes]
         scores = self.reader.score(heard, target, language)
-        best = min(range(len(takes)), key=lambda i: (not takes[i].stopped, scores[i], i))
+        best = pick_take(scores, [t.stopped for t in takes])
         audio = audios[best]
         return takes[best], decode(takes[best]) if audio is None else audio, scores[best]
 
@@ -709,6 +709,12 @@ class Synthesizer:
         pending.append(joiner.finish())
         if (out := ready(force=True)) is not None:
             yield out
+
+
+def pick_take(scores: Sequence[float], stopped: Sequence[bool]) -> int:
+    """The take synthesis keeps: one that stopped by itself before one cut at its frame cap,
+    then the reader's lowest score, then the first."""
+    return min(range(len(scores)), key=lambda i: (not stopped[i], scores[i], i))
 
 
 def check_reader(reader: UnitReader, lm: CodecLM, codec: Codec, inventory: SymbolInventory) -> None:
