@@ -165,3 +165,24 @@ def test_config_round_trips_through_json(tmp_path):
     config = tiny_config(n_codebooks=5, max_frames_per_phoneme=30.0)
     save_config(config, tmp_path / "lm.json")
     assert load_config(LMConfig, tmp_path / "lm.json") == config
+
+
+def test_linear_fast_path_matches_f_linear_and_follows_weight_changes():
+    from tts.model import Linear
+
+    torch.manual_seed(0)
+    layer = Linear(16, 24)
+    x = torch.randn(4, 1, 16)
+    with torch.inference_mode():  # the decoding path: x @ a kept transposed weight
+        torch.testing.assert_close(layer(x), torch.nn.functional.linear(x, layer.weight))
+    # An in-place update (an optimizer step, load_state_dict) must not leave a stale copy.
+    with torch.no_grad():
+        layer.weight.mul_(2.0)
+        torch.testing.assert_close(layer(x), torch.nn.functional.linear(x, layer.weight))
+    layer.load_state_dict({"weight": torch.zeros(24, 16)})
+    with torch.inference_mode():
+        assert torch.count_nonzero(layer(x)) == 0
+    # Training: the ordinary path, with gradients to the weight.
+    layer(x).sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+    assert layer.state_dict().keys() == {"weight"}  # checkpoints keep the nn.Linear layout
