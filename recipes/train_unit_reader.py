@@ -9,6 +9,15 @@ OUT gets the reader (model.safetensors + config.json), metrics.jsonl and curves.
 with `recipes/ship_model.py --reader OUT`. `--init READER` starts from a trained reader (its
 layer sizes kept) to fine-tune it, e.g. on shards cycled through the codec
 (recipes/cycle_shards.py).
+
+`--source mel --codec CODEC` trains a reader of log-mel spectrograms: each item's codes (with
+its semantic units in front, when the shards have them and the codec's decoder reads them) are
+decoded by CODEC once, as synthesis decodes a take, and the reader learns to read the decoded
+audio; training batches get SpecAugment masks instead of unit noise.
+
+    python recipes/train_unit_reader.py ~/koe-runs/proof_tokens --source mel \
+        --codec tts/pretrained/default/codec --out runs/reader_mel --n-layer 4 \
+        --frames-per-batch 6000 --steps 1500 --threads 2
 """
 
 from __future__ import annotations
@@ -22,13 +31,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from tts.data.shards import ShardDataset, semantic_info
-from tts.errors import CheckpointError
+from tts.codecs import load_codec
+from tts.data.shards import ShardDataset, semantic_info, shard_roots
+from tts.errors import CheckpointError, ConfigError
 from tts.reader import (
     ReaderConfig,
     UnitReader,
     ctc_per_phoneme,
     edit_distance,
+    frames_batch,
     greedy_read,
     read_ids,
 )
@@ -56,6 +67,11 @@ class ReaderTrainConfig:
     # recording's, and a reader that saw only clean units overfits the corpus's sentences.
     unit_noise: float = 0.1  # each unit replaced by a random one with this probability
     mask_spans: float = 0.03  # each frame starts a masked ("no unit") span of 3 with this prob.
+    # A mel reader's augmentation: this many time masks (up to 10 frames) and as many band
+    # masks (up to 8 mel bands) per item, filled with the item's mean.
+    spec_masks: int = 2
+    # The codec that decodes the items for a mel reader (a codec folder or model bundle).
+    codec: str = ""
     eval_every: int = 250
     eval_items: int = 300
     seed: int = 0
@@ -65,18 +81,37 @@ class ReaderTrainConfig:
     init: str = ""
 
 
-def load_items(dataset: ShardDataset, limit: int | None = None) -> list[tuple]:
+def load_items(dataset: ShardDataset, limit: int | None = None, hear=None) -> list[tuple]:
     """(frames [S, F], read ids [N], language) per item: the semantic units (S = 1) of a
-    dataset that has them in front, else the codec's codes (S = its codebooks)."""
+    dataset that has them in front, else the codec's codes (S = its codebooks); with `hear`
+    (a mel reader), hear(codes) of each item's frames."""
     order = list(range(len(dataset)))[:limit]
     items = []
-    for i in tqdm(order, desc="reading shards", leave=False):
+    for i in tqdm(order, desc="reading shards" if hear is None else "decoding", leave=False):
         item = dataset[i]
         ids = torch.tensor(read_ids(item.phonemes.tolist(), dataset.inventory))
         if len(ids):
-            frames = item.codes[:1] if dataset.semantic else item.codes
+            if hear is not None:
+                frames = hear(item.codes)
+            else:
+                frames = item.codes[:1] if dataset.semantic else item.codes
             items.append((frames, ids, item.language))
     return items
+
+
+def decoded_mel(codec, reader: UnitReader, with_units: bool):
+    """item codes [K, F] -> the log-mels [n_mels, frames] (float16) of their decoding, as
+    synthesis decodes a take: semantic units in front when the codec's decoder reads them."""
+
+    @torch.inference_mode()
+    def hear(codes: torch.Tensor) -> torch.Tensor:
+        frames = codes.long().clone()
+        if with_units:
+            frames[0].clamp_(max=codec.n_units)  # a unit the tokenizer never made: "no unit"
+        wav = codec.decode(frames[None])[0].cpu().numpy()
+        return reader.log_mel(wav, codec.sample_rate).half()
+
+    return hear
 
 
 def batches(items: list[tuple], frames: int, rng: random.Random) -> list[list[int]]:
@@ -95,14 +130,27 @@ def batches(items: list[tuple], frames: int, rng: random.Random) -> list[list[in
     return out
 
 
-def collate(items: list[tuple], n_units: int) -> tuple:
+def collate(items: list[tuple], config: ReaderConfig) -> tuple:
     lengths = torch.tensor([u.shape[-1] for u, _, _ in items])
-    shape = (len(items), items[0][0].shape[0], int(lengths.max()))
-    units = torch.full(shape, n_units, dtype=torch.long)
-    for i, (u, _, _) in enumerate(items):
-        units[i, :, : u.shape[-1]] = u
+    units = frames_batch([u for u, _, _ in items], config)
     language = torch.tensor([lang for _, _, lang in items])
     return units, lengths, language, [ids for _, ids, _ in items]
+
+
+def spec_augment(mel: torch.Tensor, lengths: torch.Tensor, masks: int, rng: random.Random):
+    """log-mels [B, n_mels, T] with `masks` time masks (up to 10 frames) and band masks (up to
+    8 bands) per item, filled with the item's mean."""
+    mel = mel.clone()
+    for b, length in enumerate(lengths.tolist()):
+        fill = mel[b, :, :length].mean()
+        for _ in range(masks):
+            width = rng.randint(0, 10)
+            start = rng.randint(0, max(0, length - width))
+            mel[b, :, start : start + width] = fill
+            bands = rng.randint(0, 8)
+            low = rng.randint(0, mel.shape[1] - bands)
+            mel[b, low : low + bands, :length] = fill
+    return mel
 
 
 def corrupt(units: torch.Tensor, n_units: int, noise: float, spans: float) -> torch.Tensor:
@@ -121,7 +169,7 @@ def evaluate(model: UnitReader, items: list[tuple]) -> dict[str, float]:
     model.eval()
     losses, errors, total = [], 0, 0
     for start in range(0, len(items), 32):
-        units, lengths, language, targets = collate(items[start : start + 32], model.config.n_units)
+        units, lengths, language, targets = collate(items[start : start + 32], model.config)
         log_probs, out_lengths = model(units, lengths, language)  # one pass: loss and reading
         losses += ctc_per_phoneme(log_probs, out_lengths, targets, model.config.blank_id).tolist()
         for lp, n, target in zip(log_probs, out_lengths.tolist(), targets, strict=True):
@@ -137,7 +185,9 @@ def start_from(path: str, wanted: ReaderConfig) -> UnitReader:
     size, blank, codebooks and their size); its own layer sizes are kept."""
     model = UnitReader.load(path)
     have = model.config
-    for field in ("source", "vocab_size", "blank_id", "n_units", "n_streams"):
+    fields = ["source", "vocab_size", "blank_id"]
+    fields += ["n_units", "n_streams"] if wanted.source != "mel" else []
+    for field in fields:
         if getattr(have, field) != getattr(wanted, field):
             raise CheckpointError(
                 f"--init {path}: its {field} is {getattr(have, field)!r} but these shards "
@@ -152,19 +202,29 @@ def train(cfg: ReaderTrainConfig, model_cfg: ReaderConfig) -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    units = model_cfg.source == "units"
-    train_set = ShardDataset(cfg.shards, splits=["train"], semantic=units)
-    valid_set = ShardDataset(cfg.shards, splits=["valid"], semantic=units)
+    units, mel = model_cfg.source == "units", model_cfg.source == "mel"
+    codec, with_units = None, units
+    if mel:
+        if not cfg.codec:
+            raise ConfigError("a mel reader needs --codec: the codec that decodes the items")
+        codec = load_codec(cfg.codec)
+        roots = shard_roots(cfg.shards)
+        with_units = getattr(codec, "n_units", 0) > 0 and all(semantic_info(r) for r in roots)
+    train_set = ShardDataset(cfg.shards, splits=["train"], semantic=with_units)
+    valid_set = ShardDataset(cfg.shards, splits=["valid"], semantic=with_units)
     model_cfg.vocab_size = len(train_set.inventory)
     model_cfg.blank_id = train_set.inventory.pad_id
     if units:
         model_cfg.n_units, model_cfg.n_streams = int(semantic_info(cfg.shards)["n_clusters"]), 1
     else:
-        codec = train_set.codec_info
-        model_cfg.n_units, model_cfg.n_streams = codec["codebook_size"], codec["n_codebooks"]
-    train_items = load_items(train_set)
-    valid_items = load_items(valid_set, cfg.eval_items)
+        info = train_set.codec_info
+        model_cfg.n_units, model_cfg.n_streams = info["codebook_size"], info["n_codebooks"]
+    if mel:
+        model_cfg.sample_rate, model_cfg.upsample = codec.sample_rate, 1
     model = UnitReader(model_cfg) if not cfg.init else start_from(cfg.init, model_cfg)
+    hear = decoded_mel(codec, model, with_units) if mel else None
+    train_items = load_items(train_set, hear=hear)
+    valid_items = load_items(valid_set, cfg.eval_items, hear=hear)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, rows = 0, []
     resume = latest_checkpoint(out)
@@ -179,11 +239,14 @@ def train(cfg: ReaderTrainConfig, model_cfg: ReaderConfig) -> dict[str, float]:
         if not plan:
             plan = batches(train_items, cfg.frames_per_batch, rng)
         units, lengths, language, targets = collate(
-            [train_items[i] for i in plan.pop()], model_cfg.n_units
+            [train_items[i] for i in plan.pop()], model.config
         )
         for group in optim.param_groups:
             group["lr"] = cosine_lr(step, cfg.lr, cfg.warmup, cfg.steps)
-        units = corrupt(units, model_cfg.n_units, cfg.unit_noise, cfg.mask_spans)
+        if mel:
+            units = spec_augment(units, lengths, cfg.spec_masks, rng)
+        else:
+            units = corrupt(units, model_cfg.n_units, cfg.unit_noise, cfg.mask_spans)
         losses = model.ctc_losses(units, lengths, language, targets)
         losses = losses[torch.isfinite(losses)]  # an item too long for its frames teaches nothing
         if not len(losses):
@@ -228,8 +291,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--n-layer", type=int, default=ReaderConfig.n_layer)
     p.add_argument("--dropout", type=float, default=ReaderConfig.dropout)
     p.add_argument(
-        "--source", choices=("units", "codes"), default="units",
-        help="read the semantic units, or the codec's codes of the audio",
+        "--source", choices=("units", "codes", "mel"), default="units",
+        help="read the semantic units, the codec's codes of the audio, or the log-mels of the "
+        "audio decoded by --codec",
     )  # fmt: skip
     a = vars(p.parse_args(argv))
     model_cfg = ReaderConfig(

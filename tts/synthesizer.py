@@ -590,7 +590,8 @@ class Synthesizer:
         """(the take the unit reader hears saying the chunk best, its audio, its score).
 
         A units reader reads each take's semantic units; a codes reader reads the codec's
-        codes of each take's decoded audio, so it also hears what the decoder made of them. A
+        codes of each take's decoded audio, and a mel reader its log-mel spectrogram, so they
+        also hear what the decoder made of the units. A
         take that hit its frame cap loses to any that stopped. One take: itself, unscored."""
         if len(takes) == 1 or self.reader is None:  # nothing to choose from
             return takes[0], decode(takes[0]), None
@@ -602,6 +603,9 @@ class Synthesizer:
         if self.reader.config.source == "codes":
             audios = [decode(t) for t in takes]
             heard = self.codec.encode_list(audios, self.sample_rate)
+        elif self.reader.config.source == "mel":
+            audios = [decode(t) for t in takes]
+            heard = [self.reader.log_mel(a, self.sample_rate) for a in audios]
         else:
             heard = [t.codes[0] for t in takes]
         scores = self.reader.score(heard, target, language)

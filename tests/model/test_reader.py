@@ -8,6 +8,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,6 +23,7 @@ from tts.reader import (
     ReaderConfig,
     UnitReader,
     edit_distance,
+    frames_batch,
     greedy_read,
     read_ids,
 )
@@ -237,3 +239,103 @@ def test_a_codes_reader_hears_each_takes_decoded_audio() -> None:
         Synthesizer(synth.lm, codec, synth.frontend, synth.speaker_encoder, reader=wrong)
     with pytest.raises(ConfigError, match="source"):
         ReaderConfig(source="mels")
+
+
+def _tone_corpus(rng: random.Random, n: int, phones: list[int], reader: UnitReader):
+    """Utterances at 16 kHz whose phones are tones of their own pitch, 60-120 ms each (no
+    phone twice in a row), with a little noise: (log-mels [n_mels, F], phones)."""
+    sr = 16000
+    pitch = {p: 300.0 * 1.25**i for i, p in enumerate(phones)}
+    items = []
+    for _ in range(n):
+        said = [rng.choice(phones)]
+        while len(said) < rng.randint(3, 7):
+            said.append(rng.choice([p for p in phones if p != said[-1]]))
+        pieces = []
+        for p in said:
+            t = np.arange(int(sr * rng.uniform(0.06, 0.12))) / sr
+            pieces.append(0.3 * np.sin(2 * np.pi * pitch[p] * t))
+        wav = np.concatenate(pieces) + 0.01 * np.random.default_rng(
+            rng.randrange(999)
+        ).standard_normal(sum(len(x) for x in pieces))
+        items.append((reader.log_mel(wav.astype(np.float32), sr), torch.tensor(said)))
+    return items
+
+
+def test_a_mel_reader_learns_to_read_audio_and_ranks_the_right_text_first() -> None:
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    inventory = SymbolInventory.default()
+    phones = inventory.encode(["a", "i", "k", "s", "t", "n"])
+    config = ReaderConfig(source="mel", vocab_size=len(inventory), d_model=48, n_layer=1,
+                          n_head=2, upsample=1, n_mels=32, dropout=0.0)  # fmt: skip
+    model = UnitReader(config)
+    pool = _tone_corpus(rng, 96, phones, model)
+    # 50 frames a second, whatever the clip's rate (resampled to the reader's 24 kHz)
+    assert pool[0][0].shape[0] == 32
+    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        batch = rng.sample(pool, 16)
+        lengths = torch.tensor([m.shape[-1] for m, _ in batch])
+        mels = frames_batch([m for m, _ in batch], config)
+        loss = model.ctc_losses(mels, lengths, torch.zeros(16, dtype=torch.long),
+                                [p for _, p in batch]).mean()  # fmt: skip
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    model.eval()
+    errors = total = right_first = 0
+    for mel, said in _tone_corpus(random.Random(1), 30, phones, model):
+        log_probs, n = model(mel[None], torch.tensor([mel.shape[-1]]), torch.tensor([0]))
+        errors += edit_distance(greedy_read(log_probs[0], int(n[0])), said.tolist())
+        total += len(said)
+        right, wrong = (
+            model.score([mel], ids, 0)[0] for ids in (said.tolist(), said.roll(1).tolist())
+        )
+        right_first += right < wrong
+    assert errors / total < 0.15  # untrained, it reads nothing (PER ~1)
+    assert right_first >= 27  # of 30
+
+
+def test_mel_reader_config_inputs_and_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mel reader needs"):
+        ReaderConfig(source="mel", hop_length=2048, n_fft=1024)
+    with pytest.raises(ConfigError, match="mel reader needs"):
+        ReaderConfig(source="mel", f_max=20000.0)
+    with pytest.raises(ConfigError, match="reads no spectrogram"):
+        UnitReader(ReaderConfig(source="codes", n_streams=2, n_units=8)).log_mel(
+            np.zeros(100), 24000
+        )
+    config = ReaderConfig(source="mel", vocab_size=30, d_model=32, n_layer=1, n_head=2, upsample=1)
+    model = UnitReader(config).eval()
+    with pytest.raises(ConfigError, match="log-mels"):
+        model(torch.zeros(1, 40, 10), torch.tensor([10]), torch.tensor([0]))
+    mel = model.log_mel(np.random.default_rng(0).standard_normal(24000).astype(np.float32), 24000)
+    assert mel.shape == (80, 51) and torch.isfinite(mel).all()
+    model.save(tmp_path / "r")
+    again = UnitReader.load(tmp_path / "r")
+    assert again.config.source == "mel" and "mel_filters" not in again.state_dict()
+    args = (torch.stack([mel, mel]), torch.tensor([51, 30]), torch.tensor([1, 3]))
+    assert torch.equal(model(*args)[0], again(*args)[0])
+
+
+def test_a_mel_reader_hears_each_takes_decoded_audio() -> None:
+    """source="mel": every take is decoded and its log-mels read, with no codec encoding."""
+    synth = random_synthesizer(style_encoder=False, seed=3)
+    config = ReaderConfig(source="mel", vocab_size=len(synth.frontend.inventory), d_model=32,
+                          n_layer=1, n_head=2, upsample=1)  # fmt: skip
+    synth = Synthesizer(synth.lm, synth.codec, synth.frontend, synth.speaker_encoder, None,
+                        synth.voices, synth.config, None, UnitReader(config))  # fmt: skip
+    text, seed = "Good morning to you.", 5
+    sampling = replace(synth.config.sampling, candidates=3)
+    audio = synth.synthesize(text, language="en", seed=seed, sampling=sampling, watermark=False)
+    (chunk,) = synth.frontend.process(text, "en")
+    cond = synth.conditioning(None, "en", None, None, None)
+    takes = generate(synth.lm, [torch.tensor(chunk.ids)] * 3, Conditioning.cat([cond] * 3),
+                     sampling, seed=[seed + c * TAKE_SEED_STRIDE for c in range(3)])  # fmt: skip
+    wavs = [synth._decode(synth._codec_codes(t.codes)[None], 1.0) for t in takes]
+    heard = [synth.reader.log_mel(w, synth.sample_rate) for w in wavs]
+    scores = synth.reader.score(heard, read_ids(chunk.ids, synth.frontend.inventory), 1)
+    best = min(range(3), key=lambda i: (not takes[i].stopped, scores[i]))
+    assert audio.segments[0].reader_score == pytest.approx(scores[best], rel=1e-5)
+    assert len(set(scores)) == 3

@@ -1,5 +1,6 @@
-"""recipes/train_unit_reader.py on the test shards: trains by CTC on the train split's units,
-measures the valid split, writes a loadable reader with curves, and resumes."""
+"""recipes/train_unit_reader.py on the test shards: trains by CTC on the train split's units
+(or codes, or the log-mels of their decoding), measures the valid split, writes a loadable
+reader with curves, and resumes."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 import torch
 from trainkit import load_script
 
+from tts.codecs import load_codec
 from tts.data.shards import ShardDataset, add_semantic_units
-from tts.errors import CheckpointError
+from tts.errors import CheckpointError, ConfigError
 from tts.reader import UnitReader, read_ids
 
 
@@ -104,3 +106,31 @@ def test_recipe_refuses_a_reader_of_other_inputs(tokens: Path, tokenizer, tmp_pa
     with pytest.raises(CheckpointError, match="source"):
         recipe.main([str(root), "--out", str(tmp_path / "x"), "--source", "codes", "--steps",
                      "2", "--init", str(units_reader)])  # fmt: skip
+
+
+def test_recipe_reads_log_mels_of_the_codecs_decoding(
+    tokens: Path, codec_dir: Path, tmp_path: Path
+) -> None:
+    recipe = load_script("recipes/train_unit_reader.py")
+    args = [str(tokens), "--source", "mel", "--steps", "3", "--eval-every", "3",
+            "--frames-per-batch", "600", "--d-model", "32", "--n-layer", "1"]  # fmt: skip
+    with pytest.raises(ConfigError, match="--codec"):
+        recipe.main([*args, "--out", str(tmp_path / "no_codec")])
+    out = tmp_path / "mel_reader"
+    result = recipe.main([*args, "--out", str(out), "--codec", str(codec_dir)])
+    # three steps teach nothing yet (an untrained reader inserts ids freely: PER above 1)
+    assert result["step"] == 3 and result["valid_per"] >= 0
+    assert torch.isfinite(torch.tensor(result["valid_loss"]))
+    reader = UnitReader.load(out)
+    codec = load_codec(str(codec_dir))
+    assert reader.config.source == "mel" and reader.config.upsample == 1
+    assert reader.config.sample_rate == codec.sample_rate
+    # it reads what the recipe heard: the codec's decoding of an item, as log-mels
+    item = ShardDataset(tokens)[0]
+    wav = codec.decode(item.codes[None].long())[0].numpy()
+    mel = reader.log_mel(wav, codec.sample_rate)
+    seconds = len(wav) / codec.sample_rate
+    assert mel.shape[0] == reader.config.n_mels
+    assert abs(mel.shape[1] - seconds * codec.sample_rate / reader.config.hop_length) <= 1
+    target = read_ids(item.phonemes.tolist(), ShardDataset(tokens).inventory)
+    assert torch.isfinite(torch.tensor(reader.score([mel], target, item.language)))
