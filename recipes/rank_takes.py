@@ -4,7 +4,8 @@ Synthesis samples `candidates` takes of each chunk and keeps the one its reader 
 finds most likely to say the chunk's phonemes. Whether a new reader picks better shows only
 faintly in `recipes/dev_cer.py`, because every run draws new takes. Here the takes are drawn
 once and kept (`--takes FILE`: each take's Whisper CER and the codec codes its reader hears),
-so readers are compared on the very same takes:
+so readers are compared on the very same takes (a mel reader reads each take's audio, kept as
+FLAC files in the folder FILE.audio next to the JSON):
 
     python recipes/rank_takes.py --takes takes.json --languages ja,en,de --n 4 --seeds 0,1
     python recipes/rank_takes.py --takes takes.json --reader runs/reader_new   # reuses them
@@ -25,11 +26,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 from scipy.stats import rankdata
 from tqdm import tqdm
 
 from tts.conditioning import Conditioning
+from tts.errors import ConfigError
 from tts.generate import generate
 from tts.labels import LANGUAGES, check_language
 from tts.reader import UnitReader, read_ids
@@ -42,9 +45,10 @@ from dev_cer import dev_sentences
 def draw_takes(
     synth: Synthesizer, judge, text: str, language: str, seed: int, n: int, reference=None
 ) -> dict | None:
-    """n takes of one sentence as synthesis draws them: each take's Whisper CER, and the codec
-    codes of its decoded audio (what a codes reader reads). None when the text is several
-    chunks."""
+    """n takes of one sentence as synthesis draws them: each take's Whisper CER, the codec codes
+    of its decoded audio (what a codes reader reads) and the audio itself (float32 arrays at
+    the model's rate, what a mel reader reads; `main` keeps them as files). None when the text
+    is several chunks."""
     chunks, cond, sampling, _ = synth._prepare(
         text, reference, language, None, None, None, 1.0, None
     )
@@ -68,12 +72,37 @@ def draw_takes(
         "stopped": [bool(r.stopped) for r in results],
         "cer": [judge.score(a, synth.sample_rate, text, language)[1] for a in audios],
         "codes": [h.tolist() for h in heard],
+        "sample_rate": synth.sample_rate,
+        "audio": audios,
     }
 
 
-def reader_scores(reader: UnitReader, item: dict) -> list[float]:
-    heard = [torch.tensor(c, dtype=torch.long) for c in item["codes"]]
-    return reader.score(heard, item["target"], LANGUAGES.index(item["language"]))
+def keep_audio(item: dict, folder: Path, number: int) -> dict:
+    """The item with its takes' audio written to folder/NUMBER_TAKE.flac (16-bit) and named in
+    item["audio"] instead."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for take, wav in enumerate(item["audio"]):
+        name = f"{number:04d}_{take}.flac"
+        sf.write(folder / name, np.clip(wav, -1.0, 1.0), item["sample_rate"], subtype="PCM_16")
+        names.append(name)
+    return {**item, "audio": names}
+
+
+def reader_scores(reader: UnitReader, item: dict, audio: Path | None = None) -> list[float]:
+    """A reader's scores of an item's takes: a mel reader reads the takes' audio files (in
+    `audio`), the others the codes kept in the item."""
+    language = LANGUAGES.index(item["language"])
+    if reader.config.source != "mel":
+        heard = [torch.tensor(c, dtype=torch.long) for c in item["codes"]]
+        return reader.score(heard, item["target"], language)
+    if audio is None or "audio" not in item:
+        raise ConfigError("a mel reader reads the takes' audio: these takes were kept without it")
+    mels = []
+    for name in item["audio"]:
+        wav, sr = sf.read(audio / name, dtype="float32")
+        mels.append(reader.log_mel(wav, sr))
+    return reader.score(mels, item["target"], language)
 
 
 def pick(scores: list[float], stopped: list[bool], k: int) -> int:
@@ -90,8 +119,9 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def summarise(items: list[dict], readers: dict[str, UnitReader]) -> dict:
-    """Per language: CER of the first take, the best take, and each reader's picks."""
+def summarise(items: list[dict], readers: dict[str, UnitReader], audio: Path | None = None) -> dict:
+    """Per language: CER of the first take, the best take, and each reader's picks (`audio`:
+    the folder of the takes' audio, for a mel reader)."""
     out: dict = {}
     for lang in sorted({i["language"] for i in items}, key=LANGUAGES.index):
         rows = [i for i in items if i["language"] == lang]
@@ -105,7 +135,7 @@ def summarise(items: list[dict], readers: dict[str, UnitReader]) -> dict:
         for name, reader in readers.items():
             picks2, picksn, rhos = [], [], []
             for r in rows:
-                scores = reader_scores(reader, r)
+                scores = reader_scores(reader, r, audio)
                 picks2.append(r["cer"][pick(scores, r["stopped"], 2)])
                 picksn.append(r["cer"][pick(scores, r["stopped"], n)])
                 finite = [s if np.isfinite(s) else 1e9 for s in scores]
@@ -136,6 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     synth = Synthesizer.from_pretrained(a.model)
     path = Path(a.takes)
+    audio = path.with_name(path.name + ".audio")
     if path.is_file():
         items = json.loads(path.read_text(encoding="utf-8"))["items"]
     else:
@@ -151,14 +182,14 @@ def main(argv: list[str] | None = None) -> dict:
         for lang, text, seed in tqdm(jobs, desc="takes"):
             item = draw_takes(synth, judge, text, lang, seed, a.n, a.reference)
             if item is not None:
-                items.append(item)
+                items.append(keep_audio(item, audio, len(items)))
         payload = {"reference": a.reference, "n": a.n, "items": items}
         path.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     readers = {"bundle": synth.reader} if synth.reader is not None and not a.reader else {}
     readers |= {r: UnitReader.load(r) for r in a.reader}
     if not readers:
         p.error("this bundle has no reader: name one with --reader")
-    result = summarise(items, readers)
+    result = summarise(items, readers, audio)
     for lang, res in result.items():
         n = len(next(i for i in items if i["language"] == lang)["cer"])
         line = (f"{lang} ({res['sentences']} sentence-seeds): first {res['first']:.3f}, "

@@ -2,6 +2,7 @@
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,6 +12,8 @@ import rank_takes as recipe
 
 class Reader:
     """Scores a take by the first code it heard (lower is better, as CTC loss is)."""
+
+    config = SimpleNamespace(source="codes")
 
     def score(self, heard, target, language):  # type: ignore[no-untyped-def]
         return [float(h.reshape(-1)[0]) for h in heard]
@@ -87,8 +90,34 @@ def test_takes_are_drawn_as_synthesis_draws_them() -> None:
     for codes in item["codes"]:  # what a codes reader hears: every codebook, frame per frame
         assert len(codes) == synth.codec.n_codebooks
     assert len(item["codes"][0][0]) == frames
+    # what a mel reader hears: each take's audio, which main() keeps as files
+    assert item["sample_rate"] == synth.sample_rate
+    assert [len(w) for w in item["audio"]] == judge.heard
     # a text the front end splits into several chunks is skipped
     long_text = " ".join(["This sentence is here to be split into chunks."] * 40)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert recipe.draw_takes(synth, judge, long_text, "en", seed, 2) is None
+
+
+def test_a_mel_reader_reads_the_kept_audio_files(tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from tts.errors import ConfigError
+    from tts.reader import ReaderConfig, UnitReader
+
+    rng = np.random.default_rng(0)
+    audio = [0.3 * rng.standard_normal(n).astype(np.float32) for n in (12000, 9000)]
+    drawn = {**item("en", [0.2, 0.1], [1, 2]), "sample_rate": 24000, "audio": audio}
+    kept = recipe.keep_audio(drawn, tmp_path / "takes.audio", 7)
+    assert kept["audio"] == ["0007_0.flac", "0007_1.flac"]
+    torch.manual_seed(0)
+    reader = UnitReader(ReaderConfig(source="mel", vocab_size=10, d_model=32, n_layer=1,
+                                     n_head=2, upsample=1)).eval()  # fmt: skip
+    scores = recipe.reader_scores(reader, kept, tmp_path / "takes.audio")
+    # the files hold the audio at 16 bits: the same scores as the arrays, to that precision
+    direct = reader.score([reader.log_mel(w, 24000) for w in audio], [5, 6], 1)
+    assert scores == pytest.approx(direct, rel=1e-3)
+    with pytest.raises(ConfigError, match="without it"):
+        recipe.reader_scores(reader, item("en", [0.2, 0.1], [1, 2]), tmp_path / "takes.audio")
