@@ -36,6 +36,8 @@
 #   bash recipes/proof_model.sh lm12       # v8's LM 700 more steps on the first corpus's shards
 #                                          #   and corpus3's read together (~25 min on 2 cores)
 #   SOUP=812 bash recipes/proof_model.sh soup  # v11's LM: the mean of v8's and lm12's weights
+#   bash recipes/proof_model.sh reader_mel # v12: the reader of each take's log-mels (no codec
+#                                          #   encoding; ~30 min on 2 threads)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh calibrate  # what the shipped LM does per emotion -> lm_prosody
 #                                          #   in its config.json (~4 min)
@@ -264,6 +266,8 @@ ship() {
   # 0.695 -> 0.717, CER 0.191 -> 0.194. Held-out voices (eval, 16 sentences per language):
   # similarity to the reference 0.797 -> 0.794 (ja +0.02, en +0.01, de +0.01, ko -0.02,
   # vi -0.03), CER ja 0.249 -> 0.265, en 0.252 -> 0.255.
+  # v12: v11 with the reader_mel stage's reader of the takes' log-mels (READER: reader_mel)
+  # instead of v10's codes reader (reader_codes), which needed the codec's encoder per take.
   # v11: v10 with the soup stage's mean of v8's and lm12's LMs (SOUP=812); until v10 the LM
   # was lm8's final bundle (LM=$RUNS/lm_proof8/bundle).
   # v10: v9 plus the reader stage's codes reader, keeping the better of 2 takes per chunk
@@ -290,7 +294,7 @@ ship() {
   "$PY" recipes/ship_model.py --bundle "${LM:-$RUNS/lm_soup812}" \
     --codec "${CODEC_UNITS:-$RUNS/codec_units}" \
     --card docs/model-card.md --default-voice kokoro-jf_alpha --cpu-threads 2 \
-    --reader "${READER:-$RUNS/reader_codes}" \
+    --reader "${READER:-$RUNS/reader_mel}" \
     --sampling "${SHIP_SAMPLING:-unit_temperature=0.4,emotion_guidance=2.0,cfg_scale=2.0,candidates=2}"
 }
 
@@ -363,14 +367,7 @@ reader2() {
   # en 0.345, de 0.545; best of 2: 0.114, 0.210, 0.416; best of 4: 0.099, 0.171, 0.360). No
   # better, so v11 keeps v10's reader.
   local codec=tts/pretrained/default/codec
-  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro_en" --engines kokoro --languages en \
-    --voices kokoro-jf_alpha,kokoro-jf_nezumi,kokoro-jf_tebukuro,kokoro-jm_kumo \
-    --sentences-dir recipes/data/sentences_wordfreq --utterances-per-voice 80 \
-    --emotional-variants 1 --seed 0 --jobs 2
-  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/synth_kokoro_en/manifest.jsonl" \
-    --codec "$codec" --out "$RUNS/kokoro_en_tokens"
-  "$PY" recipes/semantic_units.py --shards "$RUNS/kokoro_en_tokens" \
-    --tokenizer "${SEMANTIC:-$RUNS/semantic500}"
+  kokoro_en
   for d in proof_tokens kokoro_en_tokens; do
     "$PY" recipes/cycle_shards.py "$RUNS/$d" --codec "$codec" --out "$RUNS/${d}_cycled"
   done
@@ -379,6 +376,39 @@ reader2() {
     --steps ${READER_STEPS:-500} --lr 0.001 --warmup 50 --eval-every 100 --threads 2
   "$PY" recipes/rank_takes.py --takes "$RUNS/takes_dev4.json" --languages ja,en,de --seeds 0,1 \
     --n 4 --reader tts/pretrained/default/reader --reader "$RUNS/reader_cycled"
+}
+
+kokoro_en() {
+  # Kokoro's four training voices reading 80 wordfreq lines of English each (672 utterances,
+  # 0.66 h; the development voice's English is where v10's reader hardly ranks takes), as
+  # shards of the shipped codec with semantic units (~30 min). Used by reader2 and reader_mel.
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro_en" --engines kokoro --languages en \
+    --voices kokoro-jf_alpha,kokoro-jf_nezumi,kokoro-jf_tebukuro,kokoro-jm_kumo \
+    --sentences-dir recipes/data/sentences_wordfreq --utterances-per-voice 80 \
+    --emotional-variants 1 --seed 0 --jobs 2
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/synth_kokoro_en/manifest.jsonl" \
+    --codec tts/pretrained/default/codec --out "$RUNS/kokoro_en_tokens"
+  "$PY" recipes/semantic_units.py --shards "$RUNS/kokoro_en_tokens" \
+    --tokenizer "${SEMANTIC:-$RUNS/semantic500}"
+}
+
+reader_mel() {
+  # A reader of the log-mels of each take's decoded audio (tts.reader source "mel"): what the
+  # codes reader hears, without the codec's encoder, which cost synthesis ten times what the
+  # reader itself does (175 ms against 16 ms for two 4 s takes on 2 threads). Data: the first
+  # corpus's shards and reader2's Kokoro English shards, each item decoded once by the shipped
+  # codec with its semantic units (~1 min); 4 layers, SpecAugment masks, 1,500 steps (~30 min
+  # on 2 threads; valid PER 0.27). Then both readers on the same kept takes (their audio is
+  # kept too): CER of the pick of 2 / of 4, v10's reader -> this one, ja 0.143 / 0.150 ->
+  # 0.134 / 0.124, en 0.270 / 0.292 -> 0.276 / 0.280, de 0.461 / 0.454 -> 0.456 / 0.446.
+  # Shipped as v12's reader.
+  local codec=tts/pretrained/default/codec
+  kokoro_en
+  "$PY" recipes/train_unit_reader.py "$RUNS/proof_tokens,$RUNS/kokoro_en_tokens" --source mel \
+    --codec "$codec" --out "$RUNS/reader_mel" --n-layer 4 --frames-per-batch 6000 \
+    --steps ${READER_STEPS:-1500} --threads 2
+  "$PY" recipes/rank_takes.py --takes "$RUNS/takes_dev4a.json" --languages ja,en,de --seeds 0,1 \
+    --n 4 --reader "$RUNS/reader_codes" --reader "$RUNS/reader_mel"
 }
 
 lm12() {
@@ -445,9 +475,10 @@ case "${1:-}" in
   decoder4) decoder4 ;;
   reader) reader ;;
   reader2) reader2 ;;
+  reader_mel) reader_mel ;;
   eval) evaluate ;;
   ship) ship ;;
   calibrate) calibrate ;;
-  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; reader; corpus3; tokenize3; lm12; SOUP=812 soup; ship; calibrate; evaluate ;;
+  all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; reader; corpus3; tokenize3; lm12; SOUP=812 soup; reader_mel; ship; calibrate; evaluate ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
 esac
