@@ -189,10 +189,11 @@ class Linear(nn.Linear):
 
     Why: a decoding step multiplies a handful of rows (takes x guidance passes), and for so
     few rows F.linear (a GEMM with the weight read transposed) ran 1.5-3x slower on the 2-core
-    CPU than x @ W.T with W.T stored contiguously; the LM's step went from 13.4 to 12.3 ms
-    with the same codes. The copy is made on first use and again whenever the weight changes
-    (new storage, or an in-place update such as an optimizer step or load_state_dict), so
-    training, LoRA and loading still see one weight; it costs the layer's size in memory.
+    CPU than x @ W.T with W.T stored contiguously; with the fused RMSNorm, the LM's step
+    takes about 10% less time (8.2 -> 7.4 ms, two takes), with the same codes. The copy is
+    made on first use and again whenever the weight changes (new storage, or an in-place
+    update such as an optimizer step or load_state_dict), so training, LoRA and loading
+    still see one weight; it costs the layer's size in memory.
     """
 
     def __init__(self, in_features: int, out_features: int) -> None:
@@ -204,6 +205,8 @@ class Linear(nn.Linear):
         w = self.weight
         if (torch.is_grad_enabled() and w.requires_grad) or torch.compiler.is_compiling():
             return F.linear(x, w)  # training, or a compiled step (it picks its own kernels)
+        if w.is_inference():  # made under inference_mode: no version counter to key a copy on
+            return F.linear(x, w)
         key = (w.data_ptr(), w._version, w.dtype, w.device)
         if self._transposed_of != key:
             self._transposed = w.detach().t().contiguous()

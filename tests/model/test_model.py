@@ -186,3 +186,7 @@ def test_linear_fast_path_matches_f_linear_and_follows_weight_changes():
     layer(x).sum().backward()
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
     assert layer.state_dict().keys() == {"weight"}  # checkpoints keep the nn.Linear layout
+    # A layer made under inference_mode has no version counter: it multiplies plainly.
+    with torch.inference_mode():
+        made_there = Linear(16, 24)
+        torch.testing.assert_close(made_there(x), torch.nn.functional.linear(x, made_there.weight))
