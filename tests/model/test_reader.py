@@ -71,6 +71,22 @@ def _toy_corpus(rng: random.Random, n: int, phones: list[int], unit_of: dict[int
     return items
 
 
+def _fit(model: UnitReader, draw, steps: int) -> None:  # type: ignore[no-untyped-def]
+    """Train a toy reader for `steps` batches of draw() -> [(frames [F] or [S, F], said)]
+    (language 0), then leave it in eval mode."""
+    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(steps):
+        batch = draw()
+        lengths = torch.tensor([f.shape[-1] for f, _ in batch])
+        frames = frames_batch([f.reshape(-1, f.shape[-1]) for f, _ in batch], model.config)
+        loss = model.ctc_losses(frames, lengths, torch.zeros(len(batch), dtype=torch.long),
+                                [p for _, p in batch]).mean()  # fmt: skip
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    model.eval()
+
+
 def test_the_reader_learns_to_read_units_and_ranks_the_right_text_first() -> None:
     torch.manual_seed(0)
     rng = random.Random(0)
@@ -80,19 +96,7 @@ def test_the_reader_learns_to_read_units_and_ranks_the_right_text_first() -> Non
     config = ReaderConfig(n_units=40, vocab_size=len(inventory), d_model=48, n_layer=1, n_head=2,
                           dropout=0.0)  # fmt: skip
     model = UnitReader(config)
-    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(250):
-        batch = _toy_corpus(rng, 16, phones, unit_of)
-        lengths = torch.tensor([len(u) for u, _ in batch])
-        units = torch.full((16, int(lengths.max())), 40)
-        for i, (u, _) in enumerate(batch):
-            units[i, : len(u)] = u
-        loss = model.ctc_losses(units, lengths, torch.zeros(16, dtype=torch.long),
-                                [p for _, p in batch]).mean()  # fmt: skip
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-    model.eval()
+    _fit(model, lambda: _toy_corpus(rng, 16, phones, unit_of), 250)
     test = _toy_corpus(random.Random(1), 40, phones, unit_of)
     errors = total = right_first = 0
     for units, said in test:
@@ -209,16 +213,12 @@ def test_bundle_round_trip_keeps_the_reader(unit_synth: Synthesizer, tmp_path: P
                     reader=unit_synth.reader)  # fmt: skip
 
 
-def test_a_codes_reader_hears_each_takes_decoded_audio() -> None:
-    """source="codes": every take is decoded, re-encoded by the codec and read; the kept
-    take's audio is the one that was heard (not decoded again)."""
+def _three_takes(make_reader):  # type: ignore[no-untyped-def]
+    """A random synthesizer with the reader make_reader(synth) keeping the best of 3 takes of a
+    sentence: (synth, its audio, the chunk, the takes drawn again, their decoded audio)."""
     synth = random_synthesizer(style_encoder=False, seed=3)
-    codec = synth.codec
-    config = ReaderConfig(source="codes", n_streams=codec.n_codebooks, n_units=codec.codebook_size,
-                          vocab_size=len(synth.frontend.inventory), d_model=32, n_layer=1,
-                          n_head=2)  # fmt: skip
-    synth = Synthesizer(synth.lm, codec, synth.frontend, synth.speaker_encoder, None,
-                        synth.voices, synth.config, None, UnitReader(config))  # fmt: skip
+    synth = Synthesizer(synth.lm, synth.codec, synth.frontend, synth.speaker_encoder, None,
+                        synth.voices, synth.config, None, make_reader(synth))  # fmt: skip
     text, seed = "Good morning to you.", 5
     sampling = replace(synth.config.sampling, candidates=3)
     audio = synth.synthesize(text, language="en", seed=seed, sampling=sampling, watermark=False)
@@ -227,12 +227,33 @@ def test_a_codes_reader_hears_each_takes_decoded_audio() -> None:
     takes = generate(synth.lm, [torch.tensor(chunk.ids)] * 3, Conditioning.cat([cond] * 3),
                      sampling, seed=[seed + c * TAKE_SEED_STRIDE for c in range(3)])  # fmt: skip
     wavs = [synth._decode(synth._codec_codes(t.codes)[None], 1.0) for t in takes]
-    heard = codec.encode_list(wavs, synth.sample_rate)
-    assert heard[0].shape[0] == codec.n_codebooks
+    return synth, audio, chunk, takes, wavs
+
+
+def _kept_the_best(synth, audio, chunk, takes, heard) -> None:  # type: ignore[no-untyped-def]
+    """The kept take is the one the reader scores best of what it heard, and the takes differ
+    (so the choice means something)."""
     scores = synth.reader.score(heard, read_ids(chunk.ids, synth.frontend.inventory), 1)
     best = min(range(3), key=lambda i: (not takes[i].stopped, scores[i]))
     assert audio.segments[0].reader_score == pytest.approx(scores[best], rel=1e-5)
-    assert len(set(scores)) == 3  # the takes differ, so the choice means something
+    assert len(set(scores)) == 3
+
+
+def test_a_codes_reader_hears_each_takes_decoded_audio() -> None:
+    """source="codes": every take is decoded, re-encoded by the codec and read; the kept
+    take's audio is the one that was heard (not decoded again)."""
+
+    def codes_reader(synth: Synthesizer) -> UnitReader:
+        return UnitReader(ReaderConfig(source="codes", n_streams=synth.codec.n_codebooks,
+                                       n_units=synth.codec.codebook_size,
+                                       vocab_size=len(synth.frontend.inventory), d_model=32,
+                                       n_layer=1, n_head=2))  # fmt: skip
+
+    synth, audio, chunk, takes, wavs = _three_takes(codes_reader)
+    codec, config = synth.codec, synth.reader.config
+    heard = codec.encode_list(wavs, synth.sample_rate)
+    assert heard[0].shape[0] == codec.n_codebooks
+    _kept_the_best(synth, audio, chunk, takes, heard)
     # a codes reader must match the codec's codebooks
     wrong = UnitReader(replace(config, n_streams=codec.n_codebooks + 1))
     with pytest.raises(CheckpointError, match="codes reader reads"):
@@ -273,17 +294,7 @@ def test_a_mel_reader_learns_to_read_audio_and_ranks_the_right_text_first() -> N
     pool = _tone_corpus(rng, 96, phones, model)
     # 50 frames a second, whatever the clip's rate (resampled to the reader's 24 kHz)
     assert pool[0][0].shape[0] == 32
-    optim = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(150):
-        batch = rng.sample(pool, 16)
-        lengths = torch.tensor([m.shape[-1] for m, _ in batch])
-        mels = frames_batch([m for m, _ in batch], config)
-        loss = model.ctc_losses(mels, lengths, torch.zeros(16, dtype=torch.long),
-                                [p for _, p in batch]).mean()  # fmt: skip
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-    model.eval()
+    _fit(model, lambda: rng.sample(pool, 16), 150)
     errors = total = right_first = 0
     for mel, said in _tone_corpus(random.Random(1), 30, phones, model):
         log_probs, n = model(mel[None], torch.tensor([mel.shape[-1]]), torch.tensor([0]))
@@ -321,21 +332,11 @@ def test_mel_reader_config_inputs_and_checkpoint(tmp_path: Path) -> None:
 
 def test_a_mel_reader_hears_each_takes_decoded_audio() -> None:
     """source="mel": every take is decoded and its log-mels read, with no codec encoding."""
-    synth = random_synthesizer(style_encoder=False, seed=3)
-    config = ReaderConfig(source="mel", vocab_size=len(synth.frontend.inventory), d_model=32,
-                          n_layer=1, n_head=2, upsample=1)  # fmt: skip
-    synth = Synthesizer(synth.lm, synth.codec, synth.frontend, synth.speaker_encoder, None,
-                        synth.voices, synth.config, None, UnitReader(config))  # fmt: skip
-    text, seed = "Good morning to you.", 5
-    sampling = replace(synth.config.sampling, candidates=3)
-    audio = synth.synthesize(text, language="en", seed=seed, sampling=sampling, watermark=False)
-    (chunk,) = synth.frontend.process(text, "en")
-    cond = synth.conditioning(None, "en", None, None, None)
-    takes = generate(synth.lm, [torch.tensor(chunk.ids)] * 3, Conditioning.cat([cond] * 3),
-                     sampling, seed=[seed + c * TAKE_SEED_STRIDE for c in range(3)])  # fmt: skip
-    wavs = [synth._decode(synth._codec_codes(t.codes)[None], 1.0) for t in takes]
+
+    def mel_reader(synth: Synthesizer) -> UnitReader:
+        return UnitReader(ReaderConfig(source="mel", vocab_size=len(synth.frontend.inventory),
+                                       d_model=32, n_layer=1, n_head=2, upsample=1))  # fmt: skip
+
+    synth, audio, chunk, takes, wavs = _three_takes(mel_reader)
     heard = [synth.reader.log_mel(w, synth.sample_rate) for w in wavs]
-    scores = synth.reader.score(heard, read_ids(chunk.ids, synth.frontend.inventory), 1)
-    best = min(range(3), key=lambda i: (not takes[i].stopped, scores[i]))
-    assert audio.segments[0].reader_score == pytest.approx(scores[best], rel=1e-5)
-    assert len(set(scores)) == 3
+    _kept_the_best(synth, audio, chunk, takes, heard)
