@@ -35,12 +35,19 @@ from tts.errors import ConfigError
 
 
 @torch.inference_mode()
+def decode_item(codec, codes: torch.Tensor, units: torch.Tensor | None) -> torch.Tensor:
+    """One item's codes [K, F] (and semantic units [F], for a decoder that reads them) -> its
+    waveform [T] at the codec's rate, decoded as synthesis decodes a take."""
+    frames = codes.long()
+    if units is not None:  # a unit the codec's table lacks: "no unit"
+        frames = torch.cat([units.long().clamp(max=codec.n_units)[None], frames])
+    return codec.decode(frames[None])[0]
+
+
+@torch.inference_mode()
 def cycle_codes(codec, codes: torch.Tensor, units: torch.Tensor | None) -> torch.Tensor:
     """One item's codes [K, F] -> the codec's encoding of their decoding, [K, F]."""
-    frames = codes.long()
-    if units is not None:
-        frames = torch.cat([units.long().clamp(max=codec.n_units)[None], frames])
-    wav = codec.decode(frames[None])[0]
+    wav = decode_item(codec, codes, units)
     again = codec.encode(wav[None], codec.sample_rate)[0]
     n = codes.shape[-1]
     if again.shape[-1] < n:  # never seen; keep the count whatever the encoder's rounding

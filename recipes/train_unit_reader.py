@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,6 +53,9 @@ from tts.runs import (
     rng_state,
     save_training_state,
 )
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cycle_shards import decode_item
 
 
 @dataclass
@@ -103,13 +107,10 @@ def decoded_mel(codec, reader: UnitReader, with_units: bool):
     """item codes [K, F] -> the log-mels [n_mels, frames] (float16) of their decoding, as
     synthesis decodes a take: semantic units in front when the codec's decoder reads them."""
 
-    @torch.inference_mode()
     def hear(codes: torch.Tensor) -> torch.Tensor:
-        frames = codes.long().clone()
-        if with_units:
-            frames[0].clamp_(max=codec.n_units)  # a unit the tokenizer never made: "no unit"
-        wav = codec.decode(frames[None])[0].cpu().numpy()
-        return reader.log_mel(wav, codec.sample_rate).half()
+        units = codes[0] if with_units else None  # ShardDataset puts them in front
+        wav = decode_item(codec, codes[1:] if with_units else codes, units)
+        return reader.log_mel(wav.cpu().numpy(), codec.sample_rate).half()
 
     return hear
 
