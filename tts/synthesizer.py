@@ -600,14 +600,15 @@ class Synthesizer:
             return takes[0], decode(takes[0]), None
         language = LANGUAGES.index(chunk.language)
         audios: list[np.ndarray | None] = [None] * len(takes)
-        if self.reader.config.source == "codes":
-            audios = [decode(t) for t in takes]
-            heard = self.codec.encode_list(audios, self.sample_rate)
-        elif self.reader.config.source == "mel":
-            audios = [decode(t) for t in takes]
-            heard = [self.reader.log_mel(a, self.sample_rate) for a in audios]
-        else:
+        source = self.reader.config.source
+        if source == "units":
             heard = [t.codes[0] for t in takes]
+        else:  # a reader of the takes' audio
+            audios = [decode(t) for t in takes]
+            if source == "codes":
+                heard = self.codec.encode_list(audios, self.sample_rate)
+            else:
+                heard = [self.reader.log_mel(a, self.sample_rate) for a in audios]
         scores = self.reader.score(heard, target, language)
         best = pick_take(scores, [t.stopped for t in takes])
         audio = audios[best]
