@@ -9,7 +9,8 @@ What it does, in order:
    with `--codec` swaps in another decoder for the same codes (e.g. a source-filter decoder
    trained with `train_codec.py train_encoder=false`; its encoder must equal the bundle's), and
    with `--reader` adds a unit reader (recipes/train_unit_reader.py) that picks the best of
-   `candidates` takes;
+   `candidates` takes, and with `--speaker-contrast S --speaker-mean SHARDS` a speaker contrast
+   (tts.speakers.contrast) around the mean embedding of those shards' training utterances;
 3. sets the sampling defaults given by `--sampling` (chosen on validation sentences with
    `tts eval --splits valid --sampling ...`) and `--cpu-threads` (the torch thread count this
    model decodes fastest with on CPU, from `recipes/bench_synthesis.py`), and writes the bundle
@@ -35,9 +36,11 @@ from safetensors.torch import load_file, save_file
 
 from tts.codecs import load_codec
 from tts.config import apply_overrides
+from tts.data.shards import speaker_embeddings
 from tts.errors import ConfigError
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.reader import UnitReader
+from tts.speakers.contrast import SpeakerContrast
 from tts.speakers.timbre import TimbreConfig
 from tts.synthesizer import Synthesizer, check_reader
 
@@ -103,6 +106,7 @@ def ship(
     codec: Path | None = None,
     reader: Path | None = None,
     timbre: bool = False,
+    speaker_contrast: tuple[float, str] | None = None,
 ) -> dict:
     synth = Synthesizer.from_pretrained(bundle, device="cpu")
     if codec is not None:
@@ -111,6 +115,9 @@ def ship(
         synth.reader = UnitReader.load(reader)
         check_reader(synth.reader, synth.lm, synth.codec, synth.frontend.inventory)
     synth.voices = with_default_voice(synth.voices, default_voice)
+    if speaker_contrast is not None:  # (strength, token shard folders the LM was trained on)
+        strength, data = speaker_contrast
+        synth.speaker_contrast = SpeakerContrast.from_embeddings(speaker_embeddings(data), strength)
     if sampling:  # decoding defaults picked on validation sentences (tts eval --sampling)
         synth.config.sampling = apply_overrides(synth.config.sampling, sampling)
     if cpu_threads is not None:
@@ -174,12 +181,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--codec", default=None, help="another decoder for the same codes (a codec run)")
     p.add_argument("--reader", default=None, help="a unit reader (recipes/train_unit_reader.py)")
     p.add_argument("--timbre", action="store_true", help="correct the codec's colouring of voices")
+    p.add_argument(
+        "--speaker-contrast",
+        type=float,
+        default=None,
+        help="push cloned voices away from the training voices' mean by this much",
+    )
+    p.add_argument("--speaker-mean", default=None,
+                   help="token shard folders (a,b) whose training items give that mean")  # fmt: skip
     a = p.parse_args(argv)
+    if (a.speaker_contrast is None) != (a.speaker_mean is None):
+        p.error("--speaker-contrast and --speaker-mean go together")
     sampling = [x for x in a.sampling.split(",") if x.strip()]
     report = ship(
         Path(a.bundle), Path(a.out), Path(a.card), a.default_voice, not a.float32, sampling,
         a.cpu_threads, Path(a.codec) if a.codec else None, Path(a.reader) if a.reader else None,
         a.timbre,
+        None if a.speaker_contrast is None else (a.speaker_contrast, a.speaker_mean),
     )  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

@@ -67,6 +67,8 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     )
     given = {k: v for k, v in given.items() if v is not None}
     sampling = dataclasses.replace(synth.config.sampling, **given) if given else None
+    if args.speaker_contrast is not None:
+        synth.set_speaker_contrast(args.speaker_contrast)
     options = dict(
         reference=args.reference,
         language=args.language,
@@ -287,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-label-prosody",
         action="store_true",
         help="leave the emotion to the LM alone: no F0 range, tempo or loudness from the label",
+    )
+    p.add_argument(
+        "--speaker-contrast",
+        type=float,
+        default=None,
+        help="push a cloned voice away from the training voices' mean by this much "
+        "(0 off; default: the model's)",
     )
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=None)

@@ -52,6 +52,7 @@ from tts.pretrained import BUNDLE_FORMAT, resolve_model_dir
 from tts.reader import UnitReader, read_ids
 from tts.semantic import SemanticTokenizer
 from tts.speakers import ReferenceClip, StyleEncoder, build_conditioning, load_speaker_encoder
+from tts.speakers.contrast import SpeakerContrast, check_strength
 from tts.speakers.reference import CODEC_SAMPLE_RATE, load_reference
 from tts.speakers.speaker_encoder import SpeakerEncoder
 from tts.speakers.timbre import TimbreConfig, TimbreFilter
@@ -83,6 +84,9 @@ class PipelineConfig:
     # The unit reader (a subfolder, tts.reader) that picks the best of `sampling.candidates`
     # takes; None: one take per chunk whatever `candidates` says.
     reader: str | None = None
+    # Push cloned voices away from the training voices' mean (a subfolder,
+    # tts.speakers.contrast); None: condition on the reference clip's embedding as it is.
+    speaker_contrast: str | None = None
     max_symbols: int = 400  # phoneme symbols per chunk (front end)
     batch_size: int = 8  # sentence chunks generated at once
     crossfade_ms: float = 20.0
@@ -138,8 +142,17 @@ class Synthesizer:
         config: PipelineConfig | None = None,
         semantic: SemanticTokenizer | None = None,
         reader: UnitReader | None = None,
+        speaker_contrast: SpeakerContrast | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
+        if speaker_contrast is not None and speaker_contrast.dim != speaker_encoder.dim:
+            raise CheckpointError(
+                f"the speaker contrast's mean has {speaker_contrast.dim} values; the speaker "
+                f"encoder makes {speaker_encoder.dim}"
+            )
+        # Applied to reference clips' embeddings, not to stored voices (tts.speakers.contrast);
+        # set to None (or its strength to 0) to condition on the clip's embedding as it is.
+        self.speaker_contrast = speaker_contrast
         if reader is not None:
             check_reader(reader, lm, codec, frontend.inventory)
         self.reader = reader.eval() if reader is not None else None
@@ -248,9 +261,13 @@ class Synthesizer:
         frontend = TextFrontend(max_symbols=config.max_symbols, inventory=inventory)
         semantic = SemanticTokenizer.load(root / config.semantic) if config.semantic else None
         reader = UnitReader.load(root / config.reader, device=device) if config.reader else None
+        contrast = None
+        if config.speaker_contrast:
+            contrast = SpeakerContrast.load(root / config.speaker_contrast)
         synth = cls(
-            lm, codec, frontend, speaker_encoder, style_encoder, voices, config, semantic, reader
-        )
+            lm, codec, frontend, speaker_encoder, style_encoder, voices, config, semantic, reader,
+            contrast,
+        )  # fmt: skip
         on_cpu = torch.device(device).type == "cpu"
         synth.threads = threads if threads is not None else (config.cpu_threads if on_cpu else None)
         return synth
@@ -279,6 +296,11 @@ class Synthesizer:
             config = replace(config, reader="reader")
         else:
             config = replace(config, reader=None)
+        if self.speaker_contrast is not None:
+            self.speaker_contrast.save(root / "speaker_contrast")
+            config = replace(config, speaker_contrast="speaker_contrast")
+        else:
+            config = replace(config, speaker_contrast=None)
         self.lm.save(root, pipeline=config_to_dict(config))
         self.frontend.inventory.save(root / config.inventory)
         if self.voices:
@@ -298,6 +320,15 @@ class Synthesizer:
 
     # ----- conditioning -----------------------------------------------------------------------
 
+    def set_speaker_contrast(self, strength: float) -> None:
+        """How hard cloned voices are pushed away from the training voices' mean
+        (tts.speakers.contrast); 0 turns it off."""
+        check_strength(strength)
+        if self.speaker_contrast is not None:
+            self.speaker_contrast = replace(self.speaker_contrast, strength=float(strength))
+        elif strength != 0:
+            raise ConfigError("this model has no speaker contrast (its bundle has no mean voice)")
+
     def conditioning(
         self,
         reference: object | None,
@@ -314,7 +345,7 @@ class Synthesizer:
                 raise ConfigError("this model has no stored voices: pass a reference clip")
             embedding = self.voices[reference if reference is not None else next(iter(self.voices))]
             reference = None
-        return build_conditioning(
+        cond = build_conditioning(
             self.speaker_encoder,
             self.style_encoder,
             reference,
@@ -324,6 +355,9 @@ class Synthesizer:
             intensity=intensity,
             speaker_embedding=embedding,
         )
+        if embedding is None and self.speaker_contrast is not None:
+            cond.speaker = self.speaker_contrast.apply(cond.speaker)
+        return cond
 
     # ----- synthesis --------------------------------------------------------------------------
 

@@ -98,3 +98,24 @@ def test_codec_swap_keeps_the_codes_and_refuses_another_encoder(tmp_path: Path) 
     KoeCodec(CodecModel(config)).save(tmp_path / "other")
     with pytest.raises(ConfigError, match="encoder"):
         ship_model.ship(bundle, tmp_path / "out2", card, None, half=True, codec=tmp_path / "other")
+
+
+def test_ship_adds_a_speaker_contrast_around_the_training_voices_mean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synth = random_synthesizer(style_encoder=False)
+    bundle = synth.save(tmp_path / "bundle")
+    card = tmp_path / "card.md"
+    card.write_text("# card\n")
+    training = torch.nn.functional.normalize(torch.rand(12, 256), dim=-1)
+    asked = []
+    monkeypatch.setattr(ship_model, "speaker_embeddings", lambda data: asked.append(data) or training)  # fmt: skip
+    out = tmp_path / "shipped"
+    ship_model.ship(bundle, out, card, None, half=True, speaker_contrast=(1.5, "a,b"))
+    assert asked == ["a,b"]
+    shipped = Synthesizer.from_pretrained(out, device="cpu")
+    assert shipped.speaker_contrast.strength == 1.5
+    torch.testing.assert_close(shipped.speaker_contrast.mean, training.mean(0))
+    assert Synthesizer.from_pretrained(bundle, device="cpu").speaker_contrast is None
+    with pytest.raises(SystemExit):  # the strength and the shards go together
+        ship_model.main(["--bundle", str(bundle), "--card", str(card), "--speaker-contrast", "2"])

@@ -415,3 +415,83 @@ def test_the_synthesizer_filters_a_reference_voice_and_streams_the_same(referenc
     np.testing.assert_allclose(stream_to_array(pieces), filtered, atol=1e-4)
     # a stored voice has no clip to compare: no filter
     np.testing.assert_array_equal(synth.synthesize(text, **kw).wav, base.synthesize(text, **kw).wav)
+
+
+def test_speaker_contrast_moves_cloned_voices_only_and_travels_with_the_bundle(
+    reference_clip, other_clip, tmp_path
+):
+    from tts.speakers.contrast import SpeakerContrast
+    from tts.synthesizer import random_synthesizer
+
+    synth = random_synthesizer(style_encoder=False)
+    plain = synth.conditioning(reference_clip, "ja").speaker
+    other = synth.conditioning(other_clip, "ja").speaker
+    mean = torch.nn.functional.normalize(plain + other, dim=-1)[0]  # "training voices"
+    synth.speaker_contrast = SpeakerContrast(mean, strength=2.0)
+    pushed = synth.conditioning(reference_clip, "ja").speaker
+    torch.testing.assert_close(pushed, synth.speaker_contrast.apply(plain))
+    cos = torch.nn.functional.cosine_similarity
+    assert float(cos(pushed, mean[None])) < float(cos(plain, mean[None])) - 0.01
+    # further from the other voice too, closer to this one than to it
+    assert float(cos(pushed, other)) < float(cos(plain, other))
+    assert float(cos(pushed, plain)) > float(cos(pushed, other))
+    # a stored voice is a voice the LM was trained on: left as it is
+    assert torch.equal(synth.conditioning("default", "ja").speaker[0], synth.voices["default"])
+    # strength 0 turns it off
+    synth.speaker_contrast.strength = 0.0
+    assert torch.equal(synth.conditioning(reference_clip, "ja").speaker, plain)
+    synth.speaker_contrast.strength = 2.0
+
+    bundle = synth.save(tmp_path / "bundle")
+    assert json.loads((bundle / "config.json").read_text())["pipeline"]["speaker_contrast"] == (
+        "speaker_contrast"
+    )
+    loaded = Synthesizer.from_pretrained(bundle, device="cpu")
+    assert loaded.speaker_contrast.strength == 2.0
+    torch.testing.assert_close(loaded.conditioning(reference_clip, "ja").speaker, pushed)
+    # a bundle without one conditions on the clip as it is
+    synth.speaker_contrast = None
+    plain_bundle = synth.save(tmp_path / "plain")
+    assert Synthesizer.from_pretrained(plain_bundle, device="cpu").speaker_contrast is None
+    assert not (plain_bundle / "speaker_contrast").exists()
+    # a mean of another encoder's size is refused when the pipeline is built
+    with pytest.raises(CheckpointError, match="speaker contrast's mean has 192 values"):
+        Synthesizer(
+            loaded.lm, loaded.codec, loaded.frontend, loaded.speaker_encoder,
+            speaker_contrast=SpeakerContrast(torch.rand(192)),
+        )  # fmt: skip
+
+
+def test_cli_sets_the_speaker_contrast_strength(bundle_dir, tmp_path, monkeypatch, reference_clip):
+    from tts.audio import save_audio
+    from tts.cli import main
+    from tts.speakers.contrast import SpeakerContrast
+
+    seen = []
+    real_load = Synthesizer.from_pretrained
+    mean = torch.rand(256)
+
+    def load(*args, **kwargs):
+        synth = real_load(*args, **kwargs)
+        if with_contrast:
+            synth.speaker_contrast = SpeakerContrast(mean, strength=2.0)
+        real = synth.synthesize
+        synth.synthesize = lambda text, **kw: (
+            seen.append(synth.speaker_contrast and synth.speaker_contrast.strength) or real(text, **kw)
+        )  # fmt: skip
+        return synth
+
+    monkeypatch.setattr(Synthesizer, "from_pretrained", staticmethod(load))
+    wav, sr = reference_clip
+    save_audio(tmp_path / "ref.wav", wav, sr)
+    args = ["synthesize", "--model", str(bundle_dir), "--text", "Hi.", "--reference",
+            str(tmp_path / "ref.wav"), "--out", str(tmp_path / "a.wav")]  # fmt: skip
+    with_contrast = True
+    assert main(args) == 0 and main([*args, "--speaker-contrast", "0.5"]) == 0
+    assert main([*args, "--speaker-contrast", "0"]) == 0
+    assert seen == [2.0, 0.5, 0.0]
+    assert main([*args, "--speaker-contrast", "-1"]) == 1  # a clear config error
+    with_contrast = False  # a model without one: 0 is fine, anything else is an error
+    assert main([*args, "--speaker-contrast", "0"]) == 0
+    assert main([*args, "--speaker-contrast", "1"]) == 1
+    assert seen == [2.0, 0.5, 0.0, None]

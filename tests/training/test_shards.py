@@ -208,3 +208,18 @@ def test_several_folders_need_the_same_semantic_units(tokens: Path, tmp_path: Pa
         )
     with pytest.raises(ConfigError, match="come from different tokenizers"):
         ShardDataset([a, b], semantic=True)
+
+
+def test_speaker_embeddings_are_the_training_items_of_each_folder(tokens: Path) -> None:
+    from tts.data.shards import speaker_embeddings
+
+    dataset = ShardDataset(tokens, splits=["train"])
+    train = speaker_embeddings(tokens)
+    assert train.shape == (16, 256)
+    torch.testing.assert_close(train, torch.stack([dataset[i].speaker for i in range(16)]))
+    valid = speaker_embeddings(tokens, splits=["valid"])
+    assert valid.shape == (4, 256)
+    # a folder listed twice counts twice, as it does in training
+    assert speaker_embeddings(f"{tokens},{tokens}").shape == (32, 256)
+    with pytest.raises(ConfigError, match="no items of splits"):
+        speaker_embeddings(tokens, splits=["test"])

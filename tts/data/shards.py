@@ -390,6 +390,25 @@ def shard_roots(data: str | Path | Sequence[str | Path]) -> list[Path]:
     return roots
 
 
+def speaker_embeddings(
+    data: str | Path | Sequence[str | Path], splits: Sequence[str] = ("train",)
+) -> torch.Tensor:
+    """[N, D] speaker embeddings of the items of `splits` in shard folders (`shard_roots`),
+    one row per utterance: each voice as often as a model trained on them heard it."""
+    rows = []
+    for root in shard_roots(data):
+        for shard in read_index(root)["shards"]:
+            with safe_open(str(root / shard["file"]), framework="pt") as f:
+                item_splits = json.loads(f.metadata()["splits"])
+                speaker = f.get_tensor("speaker")
+            keep = torch.tensor([split in splits for split in item_splits], dtype=torch.bool)
+            rows.append(speaker[keep])
+    embeddings = torch.cat(rows) if rows else torch.empty(0)
+    if embeddings.shape[0] == 0:
+        raise ConfigError(f"no items of splits {list(splits)} in {data}")
+    return embeddings
+
+
 # What must agree for shard folders to be read as one corpus: the codes, phoneme ids and
 # conditioning vectors mean the same thing. The codec's source path may differ (a copy of the
 # same checkpoint); its name, rates and codebook shape may not.
