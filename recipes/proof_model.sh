@@ -266,6 +266,12 @@ ship() {
   # 0.695 -> 0.717, CER 0.191 -> 0.194. Held-out voices (eval, 16 sentences per language):
   # similarity to the reference 0.797 -> 0.794 (ja +0.02, en +0.01, de +0.01, ko -0.02,
   # vi -0.03), CER ja 0.249 -> 0.265, en 0.252 -> 0.255.
+  # v13: v12 with a speaker contrast of strength 2 around the mean speaker embedding of the
+  # first corpus's training utterances (tts.speakers.contrast). Chosen on development voices
+  # (`recipes/dev_similarity.py --languages ja,en,de --seeds 0,1 --speaker-contrast S`, 72
+  # items): similarity to the reference 0.710 / 0.718 / 0.720 at S = 0 / 2 / 3, to another
+  # clip of the voice 0.690 / 0.691 / 0.692, CER 0.284 / 0.260 / 0.292; the output's cosine to
+  # the mean 0.740 / 0.735 / 0.739 (the references': 0.724).
   # v12: v11 with the reader_mel stage's reader of the takes' log-mels (READER: reader_mel)
   # instead of v10's codes reader (reader_codes), which needed the codec's encoder per take.
   # v11: v10 with the soup stage's mean of v8's and lm12's LMs (SOUP=812); until v10 the LM
@@ -295,6 +301,7 @@ ship() {
     --codec "${CODEC_UNITS:-$RUNS/codec_units}" \
     --card docs/model-card.md --default-voice kokoro-jf_alpha --cpu-threads 2 \
     --reader "${READER:-$RUNS/reader_mel}" \
+    --speaker-contrast 2 --speaker-mean "$RUNS/proof_tokens" \
     --sampling "${SHIP_SAMPLING:-unit_temperature=0.4,emotion_guidance=2.0,cfg_scale=2.0,candidates=2}"
 }
 

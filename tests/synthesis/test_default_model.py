@@ -221,3 +221,23 @@ def test_synthesis_reports_the_takes_it_chose_from(default_synth: Synthesizer) -
     audio = default_synth.synthesize("Where is the station?", language="en", seed=0)
     takes = default_synth.config.sampling.candidates
     assert all(s.takes == takes and s.reader_score is not None for s in audio.segments)
+
+
+def test_the_shipped_speaker_contrast_pushes_a_new_voice_away_from_the_training_voices(
+    default_synth: Synthesizer,
+) -> None:
+    """Its mean is the training voices' (the stored voices are those voices), and a voice the
+    LM never heard is conditioned further from that mean, still closest to itself."""
+    from tts.data.engines import all_voices, synthesize
+
+    contrast = default_synth.speaker_contrast
+    assert contrast is not None and contrast.strength == 2.0
+    cos = torch.nn.functional.cosine_similarity
+    stored = torch.stack([v for k, v in default_synth.voices.items() if k != "default"])
+    assert float(cos(stored.mean(0), contrast.mean, dim=0)) > 0.99
+    voice = next(v for v in all_voices() if v.speaker == "espeak-en-us+m3")  # held out
+    wav, sr = synthesize(voice, "The weather is lovely today, so we walked to the park.", "en")
+    plain = default_synth.speaker_encoder.embed(wav, sr).float()
+    pushed = default_synth.conditioning((wav, sr), "en").speaker[0]
+    assert float(cos(pushed, contrast.mean, dim=0)) < float(cos(plain, contrast.mean, dim=0)) - 0.05
+    assert float(cos(pushed, plain, dim=0)) > float(cos(pushed[None], stored).max())
