@@ -4,7 +4,7 @@ change the voice without looking at the held-out voices that `tts eval` reports.
     python recipes/dev_similarity.py --manifest ~/koe-runs/proof/manifest.jsonl
     python recipes/dev_similarity.py --manifest ... --timbre off --out dev_sim.json
     python recipes/dev_similarity.py --manifest ... --languages ja,en,de --seeds 0,1 \
-        --speaker-contrast 0        # 0 / 1 / 2: how v13's strength was chosen
+        --speaker-contrast 0        # 0 / 2 / 3: how v13's strength was chosen
 
 The voices are training voices made into new ones (`calibrate_prosody.new_voice`: resampled
 by +-3 semitones, so the LM never heard them), 4 per language, each speaking 3 development
@@ -39,8 +39,10 @@ from tts.speakers.timbre import TimbreConfig
 from tts.synthesizer import Synthesizer
 
 
-def dev_similarity(synth, pool, judge, languages: list[str], voices: int = 4, texts: int = 3,  # type: ignore[no-untyped-def]
-                   seeds: tuple[int, ...] = (0,)):  # fmt: skip
+def dev_similarity(  # type: ignore[no-untyped-def]
+    synth, pool, judge, languages: list[str], voices: int = 4, texts: int = 3,
+    seeds: tuple[int, ...] = (0,),
+):  # fmt: skip
     """{"per_language": {lang: {sim_reference, sim_other_clip, cer}}, "items": [...]}."""
     jobs = []
     for language in languages:

@@ -54,13 +54,17 @@ class SpeakerContrast:
         """From the [N, D] speaker embeddings of the LM's training utterances (each voice
         weighted as often as the LM heard it)."""
         if embeddings.dim() != 2 or embeddings.shape[0] == 0:
-            raise ConfigError(f"expected [N, D] embeddings with N >= 1, got {tuple(embeddings.shape)}")  # fmt: skip
+            shape = tuple(embeddings.shape)
+            raise ConfigError(f"expected [N, D] embeddings with N >= 1, got {shape}")
         return cls(embeddings.float().mean(0), strength)
 
     def apply(self, speaker: torch.Tensor) -> torch.Tensor:
         """`speaker` [..., D] moved away from the mean by `strength`, clamped at 0, unit length."""
         if speaker.shape[-1] != self.dim:
-            raise ConfigError(f"speaker embeddings have {speaker.shape[-1]} values; the contrast's mean has {self.dim}")  # fmt: skip
+            raise ConfigError(
+                f"speaker embeddings have {speaker.shape[-1]} values; the contrast's mean has "
+                f"{self.dim}"
+            )
         if self.strength == 0:
             return speaker
         mean = self.mean.to(speaker.device, speaker.dtype)

@@ -438,9 +438,12 @@ def test_speaker_contrast_moves_cloned_voices_only_and_travels_with_the_bundle(
     # a stored voice is a voice the LM was trained on: left as it is
     assert torch.equal(synth.conditioning("default", "ja").speaker[0], synth.voices["default"])
     # strength 0 turns it off
-    synth.speaker_contrast.strength = 0.0
+    synth.set_speaker_contrast(0)
     assert torch.equal(synth.conditioning(reference_clip, "ja").speaker, plain)
-    synth.speaker_contrast.strength = 2.0
+    synth.set_speaker_contrast(2)
+    torch.testing.assert_close(synth.conditioning(reference_clip, "ja").speaker, pushed)
+    with pytest.raises(ConfigError, match="strength must be finite"):
+        synth.set_speaker_contrast(float("nan"))
 
     bundle = synth.save(tmp_path / "bundle")
     assert json.loads((bundle / "config.json").read_text())["pipeline"]["speaker_contrast"] == (
