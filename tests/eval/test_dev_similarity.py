@@ -18,12 +18,15 @@ import dev_similarity as recipe
 class Echo:
     """A "model" that says its reference back: its similarity to the reference is 1."""
 
-    def __init__(self, encoder) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, encoder, speaker_contrast=None) -> None:  # type: ignore[no-untyped-def]
         self.speaker_encoder = encoder
+        self.speaker_contrast = speaker_contrast
         self.calls: list[tuple[str, str]] = []
+        self.seeds: list[int] = []
 
     def synthesize(self, text, reference, language, seed, watermark):  # type: ignore[no-untyped-def]
         self.calls.append((text, language))
+        self.seeds.append(seed)
         wav, sr = reference
         return Audio(wav, sr)
 
@@ -48,3 +51,26 @@ def test_outputs_are_compared_with_the_reference_and_another_clip(manifest_path)
         assert item["cer"] == 0.25
     row = result["per_language"]["ja"]
     assert row["sim_other_clip"] == pytest.approx(sum(i["sim_other_clip"] for i in items) / 4)
+
+
+def test_every_item_is_drawn_with_each_seed_and_its_closeness_to_the_mean_is_kept(
+    manifest_path,
+) -> None:
+    import torch
+
+    from tts.speakers.contrast import SpeakerContrast
+
+    pool = [replace(e, extra={**e.extra, "split": "train"}) for e in read_manifest(manifest_path)]
+    encoder = load_speaker_encoder("resemblyzer")
+    mean = torch.nn.functional.normalize(torch.rand(256), dim=0)
+    model = Echo(encoder, SpeakerContrast(mean))
+    result = recipe.dev_similarity(model, pool, Judge(), ["ja"], voices=2, texts=1, seeds=(3, 4))
+    items = result["items"]
+    assert len(items) == 4 and sorted(model.seeds) == [3, 3, 4, 4]
+    assert sorted(i["seed"] for i in items) == [3, 3, 4, 4]
+    for item in items:
+        # the echo is its reference: as close to the training voices' mean as the reference
+        assert item["output_to_mean"] == pytest.approx(item["reference_to_mean"], abs=1e-4)
+        assert 0 < item["reference_to_mean"] < 1
+    row = result["per_language"]["ja"]
+    assert row["output_to_mean"] == pytest.approx(sum(i["output_to_mean"] for i in items) / 4)
