@@ -115,6 +115,7 @@ def ship(
         synth.reader = UnitReader.load(reader)
         check_reader(synth.reader, synth.lm, synth.codec, synth.frontend.inventory)
     synth.voices = with_default_voice(synth.voices, default_voice)
+    synth.trained_voices = frozenset(synth.voices)  # the shipped bundle's own voices
     if speaker_contrast is not None:  # (strength, token shard folders the LM was trained on)
         strength, data = speaker_contrast
         synth.speaker_contrast = SpeakerContrast.from_embeddings(speaker_embeddings(data), strength)

@@ -10,7 +10,8 @@ embeddings (cosine 0.740) than the reference clip did (0.724). Conditioning on
 instead of the clip's embedding e asks for a voice further from that mean along the direction
 that makes this voice different, so the output lands nearer the reference. The clamp keeps e'
 where Resemblyzer's embeddings live (they come out of a ReLU, so no component is negative).
-Stored voices are training voices: the LM knows them, and they are left alone.
+A bundle's own stored voices are training voices: the LM knows them, and the synthesizer
+leaves them alone (`Synthesizer.trained_voices`).
 
     contrast = SpeakerContrast.from_embeddings(training_embeddings, strength=2.0)
     contrast.save("bundle/speaker_contrast")

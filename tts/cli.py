@@ -67,8 +67,6 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     )
     given = {k: v for k, v in given.items() if v is not None}
     sampling = dataclasses.replace(synth.config.sampling, **given) if given else None
-    if args.speaker_contrast is not None:
-        synth.set_speaker_contrast(args.speaker_contrast)
     options = dict(
         reference=args.reference,
         language=args.language,
@@ -81,6 +79,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         watermark=not args.no_watermark,
         pitch_range=args.pitch_range,
         label_prosody=not args.no_label_prosody,
+        speaker_contrast=args.speaker_contrast,
     )
     if args.stream:
         return _stream_out(synth, text, options, args.out, loaded)

@@ -7,7 +7,7 @@
 Endpoints
     POST   /v1/audio/speech   OpenAI's body (model, input, voice, response_format, speed) plus
                               language, emotion, intensity, pitch_range, label_prosody,
-                              seed, stream, stream_format
+                              speaker_contrast, seed, stream, stream_format
     POST   /v1/voices         multipart: file, name, consent=true -> a voice id
     GET    /v1/voices         registered voices and the model's own stored voices
     DELETE /v1/voices/{id}    remove a registered voice
@@ -177,6 +177,8 @@ class SpeechRequest(BaseModel):
         None, ge=MIN_PITCH_RANGE, le=MAX_PITCH_RANGE, allow_inf_nan=False
     )
     label_prosody: bool = True  # False: the emotion from the LM alone (no range, tempo, gain)
+    # how far a registered voice is pushed from the training voices (None: the model's; 0: off)
+    speaker_contrast: float | None = Field(None, ge=0.0, le=10.0, allow_inf_nan=False)
     seed: int | None = Field(None, ge=0, lt=2**62)
     stream: bool = False
     stream_format: Literal["audio", "sse"] | None = None
@@ -497,6 +499,7 @@ def create_app(
                 intensity=body.intensity,
                 pitch_range=body.pitch_range,
                 label_prosody=body.label_prosody,
+                speaker_contrast=body.speaker_contrast,
                 speed=body.speed,
                 seed=body.seed,
             )

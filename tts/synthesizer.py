@@ -150,7 +150,7 @@ class Synthesizer:
                 f"the speaker contrast's mean has {speaker_contrast.dim} values; the speaker "
                 f"encoder makes {speaker_encoder.dim}"
             )
-        # Applied to reference clips' embeddings, not to stored voices (tts.speakers.contrast);
+        # Applied to cloned voices, not to the voices the bundle came with (tts.speakers.contrast);
         # set to None (or its strength to 0) to condition on the clip's embedding as it is.
         self.speaker_contrast = speaker_contrast
         if reader is not None:
@@ -186,6 +186,9 @@ class Synthesizer:
         self.speaker_encoder = speaker_encoder
         self.style_encoder = style_encoder.eval() if style_encoder is not None else None
         self.voices = dict(voices or {})
+        # The stored voices the pipeline was built with: the bundle's, voices its LM trained on.
+        # Voices stored later (the server's registered voices) are cloned voices.
+        self.trained_voices = frozenset(self.voices)
         self.compile = False  # torch.compile the LM's decode step (pays off on GPUs)
         # torch CPU threads while this pipeline runs (None: leave torch's setting). The token
         # LM decodes one small step at a time; on a 2-core CPU one thread is faster than two
@@ -321,13 +324,9 @@ class Synthesizer:
     # ----- conditioning -----------------------------------------------------------------------
 
     def set_speaker_contrast(self, strength: float) -> None:
-        """How hard cloned voices are pushed away from the training voices' mean
+        """How hard cloned voices are pushed away from the training voices' mean by default
         (tts.speakers.contrast); 0 turns it off."""
-        check_strength(strength)
-        if self.speaker_contrast is not None:
-            self.speaker_contrast = replace(self.speaker_contrast, strength=float(strength))
-        elif strength != 0:
-            raise ConfigError("this model has no speaker contrast (its bundle has no mean voice)")
+        self.speaker_contrast = self._contrast_at(strength)
 
     def conditioning(
         self,
@@ -336,14 +335,19 @@ class Synthesizer:
         emotion: str | None = None,
         intensity: float | None = None,
         style_reference: object | None = None,
+        speaker_contrast: float | None = None,
     ) -> Conditioning:
         """Voice from `reference` (clip, path, bytes or stored voice name), style from
-        `style_reference` if given, else from the emotion label and intensity."""
-        embedding = None
+        `style_reference` if given, else from the emotion label and intensity.
+        `speaker_contrast`: the strength a cloned voice (a clip, or a voice stored after the
+        bundle was loaded, such as the server's registered voices) is pushed away from the
+        training voices with (tts.speakers.contrast; None: the model's, 0: not at all)."""
+        embedding, cloned = None, True
         if reference is None or (isinstance(reference, str) and reference in self.voices):
             if not self.voices:
                 raise ConfigError("this model has no stored voices: pass a reference clip")
-            embedding = self.voices[reference if reference is not None else next(iter(self.voices))]
+            name = reference if reference is not None else next(iter(self.voices))
+            embedding, cloned = self.voices[name], name not in self.trained_voices
             reference = None
         cond = build_conditioning(
             self.speaker_encoder,
@@ -355,9 +359,23 @@ class Synthesizer:
             intensity=intensity,
             speaker_embedding=embedding,
         )
-        if embedding is None and self.speaker_contrast is not None:
-            cond.speaker = self.speaker_contrast.apply(cond.speaker)
+        contrast = self._contrast_at(speaker_contrast)
+        if cloned and contrast is not None:
+            cond.speaker = contrast.apply(cond.speaker)
         return cond
+
+    def _contrast_at(self, strength: float | None) -> SpeakerContrast | None:
+        """The model's speaker contrast, at `strength` if one is given."""
+        if strength is None:
+            return self.speaker_contrast
+        check_strength(strength)
+        if self.speaker_contrast is None:
+            if strength != 0:
+                raise ConfigError(
+                    "this model has no speaker contrast (its bundle has no mean voice)"
+                )
+            return None
+        return replace(self.speaker_contrast, strength=float(strength))
 
     # ----- synthesis --------------------------------------------------------------------------
 
@@ -371,6 +389,7 @@ class Synthesizer:
         style_reference: object | None,
         speed: float,
         sampling: SamplingConfig | None,
+        speaker_contrast: float | None = None,
     ) -> tuple[list[TextChunk], Conditioning, SamplingConfig, TimbreFilter | None]:
         language = check_language(language)
         if isinstance(speed, bool) or not isinstance(speed, (int, float)):
@@ -381,7 +400,7 @@ class Synthesizer:
         stored = reference is None or (isinstance(reference, str) and reference in self.voices)
         clip = None if stored else load_reference(reference)  # loaded once, for both uses
         cond = self.conditioning(clip if clip is not None else reference, language, emotion,
-                                 intensity, style_reference)  # fmt: skip
+                                 intensity, style_reference, speaker_contrast)  # fmt: skip
         timbre = self.timbre_filter(clip) if clip is not None else None
         return chunks, cond.to(self.device), sampling or self.config.sampling, timbre
 
@@ -529,6 +548,7 @@ class Synthesizer:
         watermark: bool = True,
         pitch_range: float | None = None,
         label_prosody: bool = True,
+        speaker_contrast: float | None = None,
     ) -> Audio:
         """Speak `text` in the voice of `reference`; long text is split, never truncated.
 
@@ -536,11 +556,12 @@ class Synthesizer:
         is the emotion's F0 range at its intensity (`pitch_range_for`). The emotion also sets
         the pitch level, tempo (times `speed`) and loudness the LM falls short of
         (`prosody_for`). `label_prosody=False` leaves the emotion to the LM alone: none of
-        these."""
+        these. `speaker_contrast` overrides the model's speaker contrast strength for this
+        call (`conditioning`)."""
         with torch_threads(self.threads):
             return self._synthesize(
                 text, reference, language, emotion, intensity, style_reference, speed, seed,
-                sampling, watermark, pitch_range, label_prosody,
+                sampling, watermark, pitch_range, label_prosody, speaker_contrast,
             )  # fmt: skip
 
     def _label_controls(
@@ -556,11 +577,12 @@ class Synthesizer:
 
     def _synthesize(
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
-        sampling, watermark, pitch_range, label_prosody,
+        sampling, watermark, pitch_range, label_prosody, speaker_contrast,
     ) -> Audio:  # fmt: skip
         chunks, cond, sampling, timbre = self._prepare(
-            text, reference, language, emotion, intensity, style_reference, speed, sampling
-        )
+            text, reference, language, emotion, intensity, style_reference, speed, sampling,
+            speaker_contrast,
+        )  # fmt: skip
         pitch, extra = self._label_controls(
             emotion, intensity, style_reference, pitch_range, label_prosody
         )
@@ -668,17 +690,19 @@ class Synthesizer:
         min_chunk_ms: float = 160.0,
         pitch_range: float | None = None,
         label_prosody: bool = True,
+        speaker_contrast: float | None = None,
     ) -> Iterator[np.ndarray]:
         """Yield float32 audio pieces at `sample_rate` while the LM generates.
 
         A piece is released once `chunk_frames` new frames are decodable and at least
         `min_chunk_ms` of audio is ready (short pieces would watermark and stretch badly).
         The default `chunk_frames` is the fewest that make the first piece that long.
-        `pitch_range` and `label_prosody` work as in `synthesize`.
+        `pitch_range`, `label_prosody` and `speaker_contrast` work as in `synthesize`.
         """
         pieces = self._stream(
             text, reference, language, emotion, intensity, style_reference, speed, seed,
             sampling, watermark, chunk_frames, min_chunk_ms, pitch_range, label_prosody,
+            speaker_contrast,
         )  # fmt: skip
         while True:
             # The thread setting holds while this generator works, not while the caller does.
@@ -691,10 +715,12 @@ class Synthesizer:
     def _stream(
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
         sampling, watermark, chunk_frames, min_chunk_ms, pitch_range, label_prosody,
+        speaker_contrast,
     ) -> Iterator[np.ndarray]:  # fmt: skip
         chunks, cond, sampling, timbre = self._prepare(
-            text, reference, language, emotion, intensity, style_reference, speed, sampling
-        )
+            text, reference, language, emotion, intensity, style_reference, speed, sampling,
+            speaker_contrast,
+        )  # fmt: skip
         pitch, extra = self._label_controls(
             emotion, intensity, style_reference, pitch_range, label_prosody
         )

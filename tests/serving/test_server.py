@@ -317,3 +317,16 @@ def test_label_prosody_can_be_turned_off(http):
     assert len(labelled.content) / len(lm_only.content) == pytest.approx(1 / 0.95, rel=0.02)
     bad = http.post("/v1/audio/speech", json={**body, "label_prosody": "sometimes"})
     assert bad.status_code == 422
+
+
+def test_speaker_contrast_is_a_checked_request_option(http):
+    """The test model has no speaker contrast: 0 (off) is served, any other strength is the
+    caller's error (400), and a negative one fails validation (422)."""
+    body = speech(response_format="pcm", seed=5)
+    off = http.post("/v1/audio/speech", json={**body, "speaker_contrast": 0})
+    plain = http.post("/v1/audio/speech", json=body)
+    assert off.status_code == plain.status_code == 200, off.text
+    assert off.content == plain.content
+    error = assert_error(http.post("/v1/audio/speech", json={**body, "speaker_contrast": 1.5}), 400)
+    assert "no speaker contrast" in error["message"]
+    assert http.post("/v1/audio/speech", json={**body, "speaker_contrast": -1}).status_code == 422

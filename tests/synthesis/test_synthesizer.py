@@ -435,8 +435,26 @@ def test_speaker_contrast_moves_cloned_voices_only_and_travels_with_the_bundle(
     # further from the other voice too, closer to this one than to it
     assert float(cos(pushed, other)) < float(cos(plain, other))
     assert float(cos(pushed, plain)) > float(cos(pushed, other))
-    # a stored voice is a voice the LM was trained on: left as it is
+    # a voice the bundle came with is one the LM was trained on: left as it is; a voice stored
+    # later (the server's registered voices) is a cloned one
     assert torch.equal(synth.conditioning("default", "ja").speaker[0], synth.voices["default"])
+    synth.voices["cloned"] = plain[0]
+    torch.testing.assert_close(synth.conditioning("cloned", "ja").speaker, pushed)
+    del synth.voices["cloned"]
+    # per call: another strength, or none
+    assert torch.equal(synth.conditioning(reference_clip, "ja", speaker_contrast=0).speaker, plain)
+    torch.testing.assert_close(
+        synth.conditioning(reference_clip, "ja", speaker_contrast=1.0).speaker,
+        SpeakerContrast(mean, strength=1.0).apply(plain),
+    )
+    text = "今日は。"
+    a = synth.synthesize(text, reference=reference_clip, language="ja", seed=3, watermark=False)
+    b = synth.synthesize(text, reference=reference_clip, language="ja", seed=3, watermark=False,
+                         speaker_contrast=0)  # fmt: skip
+    contrast, synth.speaker_contrast = synth.speaker_contrast, None
+    c = synth.synthesize(text, reference=reference_clip, language="ja", seed=3, watermark=False)
+    synth.speaker_contrast = contrast
+    assert np.array_equal(b.wav, c.wav) and not np.array_equal(a.wav, b.wav)
     # strength 0 turns it off
     synth.set_speaker_contrast(0)
     assert torch.equal(synth.conditioning(reference_clip, "ja").speaker, plain)
@@ -480,8 +498,8 @@ def test_cli_sets_the_speaker_contrast_strength(bundle_dir, tmp_path, monkeypatc
             synth.speaker_contrast = SpeakerContrast(mean, strength=2.0)
         real = synth.synthesize
         synth.synthesize = lambda text, **kw: (
-            seen.append(synth.speaker_contrast and synth.speaker_contrast.strength) or real(text, **kw)
-        )  # fmt: skip
+            seen.append(kw["speaker_contrast"]) or real(text, **kw)
+        )
         return synth
 
     monkeypatch.setattr(Synthesizer, "from_pretrained", staticmethod(load))
@@ -492,9 +510,9 @@ def test_cli_sets_the_speaker_contrast_strength(bundle_dir, tmp_path, monkeypatc
     with_contrast = True
     assert main(args) == 0 and main([*args, "--speaker-contrast", "0.5"]) == 0
     assert main([*args, "--speaker-contrast", "0"]) == 0
-    assert seen == [2.0, 0.5, 0.0]
+    assert seen == [None, 0.5, 0.0]  # None: the model's own strength
     assert main([*args, "--speaker-contrast", "-1"]) == 1  # a clear config error
     with_contrast = False  # a model without one: 0 is fine, anything else is an error
     assert main([*args, "--speaker-contrast", "0"]) == 0
     assert main([*args, "--speaker-contrast", "1"]) == 1
-    assert seen == [2.0, 0.5, 0.0, None]
+    assert seen == [None, 0.5, 0.0, -1.0, 0.0, 1.0]
