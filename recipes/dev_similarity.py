@@ -33,7 +33,7 @@ from dev_cer import dev_sentences
 
 from tts.data.manifest import read_manifest
 from tts.eval.asr import load_whisper
-from tts.eval.evaluate import _load, clip_similarity, cosine
+from tts.eval.evaluate import _load, cosine
 from tts.labels import check_language
 from tts.speakers.timbre import TimbreConfig
 from tts.synthesizer import Synthesizer
@@ -56,26 +56,27 @@ def dev_similarity(  # type: ignore[no-untyped-def]
                      for t in dev_sentences(language)[:texts] for seed in seeds]  # fmt: skip
     items = []
     mean = None if synth.speaker_contrast is None else synth.speaker_contrast.mean.numpy()
+    embed = synth.speaker_encoder.embed
     for language, entry, other, shift, text, seed in tqdm(jobs, desc="dev similarity"):
         wav, sr = _load(entry)
         reference = (new_voice(wav, sr, shift), sr)
         other_wav, other_sr = _load(other)
         out = synth.synthesize(text, reference=reference, language=language, seed=seed,
                                watermark=False)  # fmt: skip
-        output = (out.wav, out.sample_rate)
+        # each clip embedded once, for every comparison it is in
+        e_out, e_ref = embed(out.wav, out.sample_rate), embed(*reference)
+        e_other = embed(new_voice(other_wav, other_sr, shift), other_sr)
         extra = {}
         if mean is not None:  # how near its training voices the LM puts the voice
             extra = {
-                f"{name}_to_mean": cosine(synth.speaker_encoder.embed(*clip), mean)
-                for name, clip in (("output", output), ("reference", reference))
+                "output_to_mean": cosine(e_out, mean),
+                "reference_to_mean": cosine(e_ref, mean),
             }
         items.append({
             "language": language, "voice": entry.speaker, "shift": shift, "text": text,
             "seed": seed, **extra,
-            "sim_reference": clip_similarity(synth.speaker_encoder, reference, output),
-            "sim_other_clip": clip_similarity(
-                synth.speaker_encoder, (new_voice(other_wav, other_sr, shift), other_sr), output
-            ),
+            "sim_reference": cosine(e_ref, e_out),
+            "sim_other_clip": cosine(e_other, e_out),
             "cer": judge.score(out.wav, out.sample_rate, text, language)[1],
         })  # fmt: skip
     keys = ("sim_reference", "sim_other_clip", "cer")
