@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from tts.audio import check_sample_rate, resample
-from tts.errors import AudioInputError
+from tts.errors import AudioInputError, ConfigError
 
 
 def resampled_length(num_samples: int, sr_in: int, sr_out: int) -> int:
@@ -122,17 +122,31 @@ class Codec:
         codes = self._encode(wav)
         return codes.long()
 
-    @torch.inference_mode()
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        """LongTensor [B, K, F] -> float32 waveforms [B, F * samples_per_frame] at sample_rate."""
-        codes = self.check_codes(codes)
-        return self._decode(codes.to(self.device)).float()
+    @property
+    def reads_speaker(self) -> int:
+        """The size of the speaker embedding the decoder reads (`decode(speaker=)`); 0: none."""
+        return 0
 
-    def resynthesize(self, wav: torch.Tensor | np.ndarray, sr: int) -> np.ndarray:
+    @torch.inference_mode()
+    def decode(self, codes: torch.Tensor, speaker: torch.Tensor | None = None) -> torch.Tensor:
+        """LongTensor [B, K, F] -> float32 waveforms [B, F * samples_per_frame] at sample_rate.
+
+        `speaker` [B, D] or [D]: the voice's embedding, for a decoder that reads one
+        (`reads_speaker` = D); others refuse it."""
+        codes = self.check_codes(codes)
+        if speaker is None:
+            return self._decode(codes.to(self.device)).float()
+        if not self.reads_speaker:
+            raise ConfigError(f"{self.name}'s decoder reads no speaker embedding")
+        return self._decode(codes.to(self.device), speaker=speaker).float()
+
+    def resynthesize(
+        self, wav: torch.Tensor | np.ndarray, sr: int, speaker: torch.Tensor | None = None
+    ) -> np.ndarray:
         """One mono clip [T] encoded and decoded: float32 [F * samples_per_frame] at
-        `sample_rate` (what the codec alone makes of it)."""
+        `sample_rate` (what the codec alone makes of it); `speaker` as in `decode`."""
         mono = torch.as_tensor(np.ascontiguousarray(wav), dtype=torch.float32)
-        return self.decode(self.encode(mono[None], sr))[0].cpu().numpy()
+        return self.decode(self.encode(mono[None], sr), speaker=speaker)[0].cpu().numpy()
 
     def encode_list(self, wavs: list[torch.Tensor | np.ndarray], sr: int) -> list[torch.Tensor]:
         """Encode clips of different lengths ([T] or [C, T] each) in one batch.

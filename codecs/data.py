@@ -86,7 +86,10 @@ class RandomCrops(Dataset):
 
 class ShardCrops(Dataset):
     """`dataset[i]` = (wav [crop_frames * hop], codes [K, crop_frames], units [crop_frames]):
-    a crop of a tokenised utterance, its codes as the shards hold them and its semantic units.
+    a crop of a tokenised utterance, its codes as the shards hold them and its semantic units;
+    with `speakers`, also a speaker embedding [D]: that of another utterance of the same voice
+    (drawn from the same splits), as synthesis gives the decoder a reference clip's embedding,
+    not the embedding of the words it is decoding.
 
     For training a decoder that reads units (`CodecConfig.n_units`): the codes come from the
     shards (the codec that made them encoded whole utterances, as the LM's codes are made)
@@ -104,10 +107,16 @@ class ShardCrops(Dataset):
         crop_frames: int,
         splits: tuple[str, ...] | None = ("train",),
         seed: int = 0,
+        speakers: bool = False,
     ) -> None:
         from tts.data.shards import ShardDataset  # tts.data imports tts.codecs
 
         self.items = ShardDataset(root, splits=splits, semantic=True)
+        self.embeddings = self.items.speaker_embeddings() if speakers else None
+        self.voices = self.items.speaker_ids()
+        self.same_voice: dict[str, list[int]] = {}
+        for k, voice in enumerate(self.voices):
+            self.same_voice.setdefault(voice, []).append(k)
         rate = float(self.items.codec_info["frame_rate"])
         if abs(rate * hop - sample_rate) > 1e-6 * sample_rate:
             raise ConfigError(
@@ -129,7 +138,14 @@ class ShardCrops(Dataset):
         k = self.usable[int(rng.integers(len(self.usable)))]
         return k, int(rng.integers(0, self.items.frames[k] - self.crop_frames + 1))
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def other_utterance(self, index: int) -> int:
+        """An item by crop `index`'s voice other than its own (its own if it has no other)."""
+        k, _ = self.locate(index)
+        others = [j for j in self.same_voice[self.voices[k]] if j != k] or [k]
+        rng = np.random.default_rng([self.seed, index, 1])
+        return others[int(rng.integers(len(others)))]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         k, start = self.locate(index)
         frames = slice(start, start + self.crop_frames)
         wav, sr = load_audio(self.items.audio_path(k))
@@ -137,7 +153,10 @@ class ShardCrops(Dataset):
         crop = wav[frames.start * self.hop : frames.stop * self.hop]
         crop = np.pad(crop, (0, self.crop_frames * self.hop - len(crop)))  # the last frame's pad
         codes = self.items[k].codes[:, frames]
-        return torch.from_numpy(np.ascontiguousarray(crop, np.float32)), codes[1:], codes[0]
+        wav_t = torch.from_numpy(np.ascontiguousarray(crop, np.float32))
+        if self.embeddings is None:
+            return wav_t, codes[1:], codes[0]
+        return wav_t, codes[1:], codes[0], self.embeddings[self.other_utterance(index)]
 
 
 class StepSampler(Sampler[int]):

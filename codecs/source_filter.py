@@ -121,11 +121,15 @@ class SourceFilterDecoder(Decoder):
         self.noise_scale = 1.0 / math.sqrt(float(self.window.square().sum()))
 
     def controls(
-        self, latent: torch.Tensor, units: torch.Tensor | None = None
+        self,
+        latent: torch.Tensor,
+        units: torch.Tensor | None = None,
+        speaker: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """latent [B, fsq dim, F] (+ units [B, F], see `Decoder.features`) -> per STFT frame
-        [B, *, L]: log gains, log F0 (Hz), voicing logit."""
-        h = self.head(self.norm(self.features(latent, units).transpose(1, 2))).transpose(1, 2)
+        """latent [B, fsq dim, F] (+ units [B, F], speaker [B, D], see `Decoder.features`) ->
+        per STFT frame [B, *, L]: log gains, log F0 (Hz), voicing logit."""
+        h = self.head(self.norm(self.features(latent, units, speaker).transpose(1, 2)))
+        h = h.transpose(1, 2)
         n = self.n_bins
         log_f0 = math.log(self.f0_min) + torch.sigmoid(h[:, 2 * n]) * math.log(
             self.f0_max / self.f0_min
@@ -200,9 +204,12 @@ class SourceFilterDecoder(Decoder):
         return inverse_stft(spec, self.n_fft, hop, self.window), phase.float()
 
     def forward(
-        self, latent: torch.Tensor, units: torch.Tensor | None = None
+        self,
+        latent: torch.Tensor,
+        units: torch.Tensor | None = None,
+        speaker: torch.Tensor | None = None,
     ) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, F * hop]
-        return self.render(self.controls(latent, units))[0]
+        return self.render(self.controls(latent, units, speaker))[0]
 
     def check_hop(self, hop: int) -> int:
         """A synthesis hop the overlap-add handles: even (so frames still give exactly

@@ -49,7 +49,7 @@ def draw_takes(
     of its decoded audio (what a codes reader reads) and the audio itself (float32 arrays at
     the model's rate, what a mel reader reads; `main` keeps them as files). None when the text
     is several chunks."""
-    chunks, cond, sampling, _ = synth._prepare(
+    chunks, cond, sampling, _, voice = synth._prepare(
         text, reference, language, None, None, None, 1.0, None
     )
     if len(chunks) != 1:
@@ -60,7 +60,7 @@ def draw_takes(
     pitch, extra = synth._label_controls(None, None, None, None, True)
     tempo, _ = synth._tempo_split(extra.tempo)
     audios = [
-        synth._decode(synth._codec_codes(r.codes)[None], pitch, tempo, extra.f0_shift_st)
+        synth._decode(synth._codec_codes(r.codes)[None], pitch, tempo, extra.f0_shift_st, voice)
         for r in results
     ]
     heard = synth.codec.encode_list(audios, synth.sample_rate)

@@ -25,6 +25,14 @@ alone still decode:
     python recipes/train_codec.py --out runs/codec_units --preset small \
         model.decoder_kind=source_filter model.n_units=500 units_from=runs/tokens \
         init_from=tts/pretrained/default/codec train_encoder=false batch_size=8
+
+A decoder that also reads the voice's speaker embedding (`model.speaker_dim`, the shards'
+embedding size): with `units_from=`, each crop comes with the embedding of another utterance
+of its voice (`ShardCrops(speakers=True)`), and `speaker_drop` of the crops with none:
+
+    python recipes/train_codec.py --out runs/codec_speaker --preset small \
+        model.decoder_kind=source_filter model.n_units=500 model.speaker_dim=256 \
+        units_from=runs/tokens init_from=tts/pretrained/default/codec train_encoder=false
 """
 
 from __future__ import annotations
@@ -109,6 +117,7 @@ class TrainConfig:
     units_from: str = ""
     unit_drop: float = 0.2  # share of crops decoded without units (the "no unit" entry)
     unit_lr_mult: float = 10.0  # the unit table starts at zero: a faster rate to get going
+    speaker_drop: float = 0.2  # model.speaker_dim > 0: share of crops decoded without a speaker
     f0_weight: float = 1.0  # source-filter decoder: F0 L1 (semitones) on voiced frames
     voicing_weight: float = 1.0  # source-filter decoder: voicing cross-entropy
     num_workers: int = 2
@@ -171,19 +180,25 @@ def check_units(cfg: TrainConfig) -> None:
     if not cfg.units_from:
         if cfg.model.n_units:
             raise ConfigError("model.n_units > 0 needs units_from=<token shards with units>")
+        if cfg.model.speaker_dim:
+            raise ConfigError(
+                "model.speaker_dim > 0 needs units_from=<token shards>: their speaker "
+                "embeddings are what the decoder reads"
+            )
         return
-    from tts.data.shards import semantic_info
+    from tts.data.shards import semantic_info, shard_roots
 
-    info = semantic_info(cfg.units_from)
-    if info is None:
-        raise ConfigError(
-            f"{cfg.units_from} has no semantic units: add them with recipes/semantic_units.py"
-        )
-    if cfg.model.n_units != info["n_clusters"]:
-        raise ConfigError(
-            f"{cfg.units_from} holds {info['n_clusters']} semantic units: set "
-            f"model.n_units={info['n_clusters']} (got {cfg.model.n_units})"
-        )
+    for root in shard_roots(cfg.units_from):  # one folder or several ("a,b")
+        info = semantic_info(root)
+        if info is None:
+            raise ConfigError(
+                f"{root} has no semantic units: add them with recipes/semantic_units.py"
+            )
+        if cfg.model.n_units != info["n_clusters"]:
+            raise ConfigError(
+                f"{root} holds {info['n_clusters']} semantic units: set "
+                f"model.n_units={info['n_clusters']} (got {cfg.model.n_units})"
+            )
     if cfg.train_encoder:
         raise ConfigError(
             "units_from decodes the shards' codes, so the encoder cannot train: "
@@ -316,8 +331,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     source_filter = cfg.model.decoder_kind == "source_filter"
     recon_loss = MultiResolutionLoss(sr).to(device)
     trained = [p for p in model.parameters() if p.requires_grad]
-    unit_table = model.decoder.unit_embedding
-    unit_params = [] if unit_table is None else list(unit_table.parameters())
+    # The unit table and the speaker's FiLM start at zero: a faster rate to get them going.
+    unit_params = [
+        p
+        for module in (model.decoder.unit_embedding, model.decoder.speaker_film)
+        if module is not None
+        for p in module.parameters()
+    ]
     unit_ids = {id(p) for p in unit_params}
     groups = [{"params": [p for p in trained if id(p) not in unit_ids]}]
     if unit_params:
@@ -344,8 +364,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if discs is not None:
             discs = DistributedDataParallel(discs, device_ids=ids)
 
+    speakers = cfg.model.speaker_dim > 0
     if cfg.units_from:
-        dataset = ShardCrops(cfg.units_from, sr, hop, crop // hop, seed=cfg.seed)
+        dataset = ShardCrops(cfg.units_from, sr, hop, crop // hop, seed=cfg.seed, speakers=speakers)
+        if speakers and dataset.embeddings.shape[1] != cfg.model.speaker_dim:
+            raise ConfigError(
+                f"{cfg.units_from} holds {dataset.embeddings.shape[1]}-value speaker "
+                f"embeddings: set model.speaker_dim={dataset.embeddings.shape[1]}"
+            )
         files = [Path(dataset.items.audio_path(dataset.usable[0]))]  # the fixed sample clip
     else:
         files = list_audio_files(cfg.data)
@@ -399,17 +425,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else [batch.to(device, non_blocking=True)]
         )
         wav = batch[0]
-        codes = units = f0_source = None
+        codes = units = speaker = f0_source = None
         if cfg.units_from:
             codes, units = batch[1], batch[2].clone()
             # Some crops without units: the "no unit" entry learns to decode codes alone.
             units[torch.rand(len(units), device=device) < cfg.unit_drop] = cfg.model.n_units
+        if speakers:  # and some without a speaker (zeros = none), for codes from no voice
+            speaker = batch[3].clone()
+            speaker[torch.rand(len(speaker), device=device) < cfg.speaker_drop] = 0.0
         if source_filter:  # measured pitch drives the source (teacher forcing) and is a target
             f0, voiced = batch[-2], batch[-1]
             f0_source = f0.clamp(cfg.model.f0_min_hz, cfg.model.f0_max_hz)
-            recon, _, controls = model(wav[:, None], f0_source, voiced, codes=codes, units=units)
+            recon, _, controls = model(
+                wav[:, None], f0_source, voiced, codes=codes, units=units, speaker=speaker
+            )
         else:
-            recon, _, controls = model(wav[:, None], codes=codes, units=units)
+            recon, _, controls = model(wav[:, None], codes=codes, units=units, speaker=speaker)
         rec = recon_loss(recon, wav)
         loss = cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"]
         logs = {"mel": rec["mel"].item(), "stft": rec["stft"].item()}

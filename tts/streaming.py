@@ -56,7 +56,8 @@ class StreamingDecoder:
     needs, `decoder_context_frames`); a frame's audio comes once the frames after it exist.
     `pitch_range` widens (> 1) or flattens (< 1) the intonation, `pitch_shift` (semitones)
     moves it, and `tempo` speaks faster (> 1) or slower (a source-filter codec only; see
-    `PitchRange`, `KoeCodec.decode_window`).
+    `PitchRange`, `KoeCodec.decode_window`). `speaker`: the voice's embedding, for a decoder
+    that reads one (`Codec.reads_speaker`).
     """
 
     def __init__(
@@ -66,8 +67,11 @@ class StreamingDecoder:
         pitch_range: float = 1.0,
         tempo: float = 1.0,
         pitch_shift: float = 0.0,
+        speaker: torch.Tensor | None = None,
     ) -> None:
         self.codec = codec
+        # the voice's embedding, for a decoder that reads one (codecs without: called as before)
+        self.voice = {} if speaker is None else {"speaker": speaker}
         self.before, self.after = decoder_context_frames(codec) if context is None else context
         if self.before < 0 or self.after < 0:
             raise ConfigError(f"context frames must be >= 0, got {(self.before, self.after)}")
@@ -108,11 +112,13 @@ class StreamingDecoder:
                 pitch=self.pitch,
                 observe=(self.emitted - start, ready - start),
                 tempo=self.tempo,
+                **self.voice,
             )
             self.phase = float(phases[ready - start])  # where the next window takes over
             wav = wav_t[0].cpu().numpy()
         else:
-            wav = self.codec.decode(codes[None, :, start:end])[0].cpu().numpy()
+            window = codes[None, :, start:end]
+            wav = self.codec.decode(window, **self.voice)[0].cpu().numpy()
         out = wav[(self.emitted - start) * hop : (ready - start) * hop]
         self.emitted = ready
         return out.astype(np.float32)

@@ -67,6 +67,7 @@ VOICES_NAME = "voices.safetensors"
 # Take c of a chunk is drawn with the chunk's seed + c * this, so take 0 is the one-take draw.
 TAKE_SEED_STRIDE = 1_000_003
 TIMBRE_CACHE_ITEMS = 64  # reference clips whose timbre filter a Synthesizer keeps
+DECODER_SPEAKERS = ("reference", "conditioning")  # PipelineConfig.decoder_speaker
 
 
 @dataclass
@@ -87,6 +88,10 @@ class PipelineConfig:
     # Push cloned voices away from the training voices' mean (a subfolder,
     # tts.speakers.contrast); None: condition on the reference clip's embedding as it is.
     speaker_contrast: str | None = None
+    # A codec whose decoder reads the voice's embedding (`Codec.reads_speaker`) gets the
+    # reference's embedding as the speaker encoder made it ("reference"; what it trained on:
+    # another clip of the voice) or the LM's, after the speaker contrast ("conditioning").
+    decoder_speaker: str = "reference"
     max_symbols: int = 400  # phoneme symbols per chunk (front end)
     batch_size: int = 8  # sentence chunks generated at once
     crossfade_ms: float = 20.0
@@ -112,6 +117,10 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         self.lm_prosody = check_lm_prosody(self.lm_prosody)
+        if self.decoder_speaker not in DECODER_SPEAKERS:
+            raise ConfigError(
+                f"decoder_speaker must be one of {DECODER_SPEAKERS}, got {self.decoder_speaker!r}"
+            )
 
 
 @dataclass
@@ -342,6 +351,19 @@ class Synthesizer:
         `speaker_contrast`: the strength a cloned voice (a clip, or a voice stored after the
         bundle was loaded, such as the server's registered voices) is pushed away from the
         training voices with (tts.speakers.contrast; None: the model's, 0: not at all)."""
+        return self._conditioning(reference, language, emotion, intensity, style_reference,
+                                  speaker_contrast)[0]  # fmt: skip
+
+    def _conditioning(
+        self,
+        reference: object | None,
+        language: str,
+        emotion: str | None,
+        intensity: float | None,
+        style_reference: object | None,
+        speaker_contrast: float | None,
+    ) -> tuple[Conditioning, torch.Tensor]:
+        """(`conditioning`, the voice's embedding [D] before the speaker contrast)."""
         embedding, cloned = None, True
         if reference is None or (isinstance(reference, str) and reference in self.voices):
             if not self.voices:
@@ -359,10 +381,11 @@ class Synthesizer:
             intensity=intensity,
             speaker_embedding=embedding,
         )
+        voice = cond.speaker[0]
         contrast = self._contrast_at(speaker_contrast)
         if cloned and contrast is not None:
             cond.speaker = contrast.apply(cond.speaker)
-        return cond
+        return cond, voice
 
     def _contrast_at(self, strength: float | None) -> SpeakerContrast | None:
         """The model's speaker contrast, at `strength` if one is given."""
@@ -390,7 +413,11 @@ class Synthesizer:
         speed: float,
         sampling: SamplingConfig | None,
         speaker_contrast: float | None = None,
-    ) -> tuple[list[TextChunk], Conditioning, SamplingConfig, TimbreFilter | None]:
+    ) -> tuple[
+        list[TextChunk], Conditioning, SamplingConfig, TimbreFilter | None, torch.Tensor | None
+    ]:
+        """(sentence chunks, the LM's conditioning, sampling, the timbre filter or None, the
+        embedding the codec's decoder reads or None: `decoder_speaker`)."""
         language = check_language(language)
         if isinstance(speed, bool) or not isinstance(speed, (int, float)):
             raise ConfigError(f"speed must be a number, got {speed!r}")
@@ -399,10 +426,33 @@ class Synthesizer:
         chunks = self.frontend.process(text, language)
         stored = reference is None or (isinstance(reference, str) and reference in self.voices)
         clip = None if stored else load_reference(reference)  # loaded once, for both uses
-        cond = self.conditioning(clip if clip is not None else reference, language, emotion,
-                                 intensity, style_reference, speaker_contrast)  # fmt: skip
+        cond, voice = self._conditioning(clip if clip is not None else reference, language,
+                                         emotion, intensity, style_reference, speaker_contrast)  # fmt: skip
         timbre = self.timbre_filter(clip) if clip is not None else None
-        return chunks, cond.to(self.device), sampling or self.config.sampling, timbre
+        decoder_voice = self._decoder_voice(cond, voice)
+        cond = cond.to(self.device)
+        return chunks, cond, sampling or self.config.sampling, timbre, decoder_voice
+
+    def _decoder_voice(self, cond: Conditioning, voice: torch.Tensor) -> torch.Tensor | None:
+        """What the codec's decoder reads of the voice (`PipelineConfig.decoder_speaker`): the
+        embedding as made, or the LM's; None when the decoder reads none."""
+        if not getattr(self.codec, "reads_speaker", 0):
+            return None
+        return voice if self.config.decoder_speaker == "reference" else cond.speaker[0]
+
+    def decoder_speaker(
+        self, reference: object | None, language: str, speaker_contrast: float | None = None
+    ) -> torch.Tensor | None:
+        """The embedding [D] the codec's decoder reads when synthesis speaks in `reference`'s
+        voice (a clip, path, bytes or stored voice name; None: the default voice), or None when
+        the decoder reads none: for decoding codes made elsewhere in the same voice."""
+        if not getattr(self.codec, "reads_speaker", 0):
+            return None
+        stored = reference is None or (isinstance(reference, str) and reference in self.voices)
+        voice = reference if stored else load_reference(reference)
+        return self._decoder_voice(
+            *self._conditioning(voice, language, None, None, None, speaker_contrast)
+        )
 
     def timbre_filter(self, clip: ReferenceClip) -> TimbreFilter | None:
         """The filter that undoes the codec's colouring of this reference (None when the
@@ -500,15 +550,24 @@ class Synthesizer:
         return 1.0, tempo
 
     def _decode(
-        self, codes: torch.Tensor, pitch_range: float, tempo: float = 1.0, shift: float = 0.0
+        self,
+        codes: torch.Tensor,
+        pitch_range: float,
+        tempo: float = 1.0,
+        shift: float = 0.0,
+        speaker: torch.Tensor | None = None,
     ) -> np.ndarray:
         """One sequence's codec frames [1, K, F] -> waveform, with the F0 range and shift and
-        the decoder's tempo (see `_tempo_split`) applied."""
+        the decoder's tempo (see `_tempo_split`) applied; `speaker`: the voice's embedding
+        for a decoder that reads one (`_prepare`)."""
         pitch = PitchRange(pitch_range, shift)
+        voice = {} if speaker is None else {"speaker": speaker}  # codecs without: as before
         if pitch.is_identity and tempo == 1.0:
-            return self.codec.decode(codes)[0].cpu().numpy()
+            return self.codec.decode(codes, **voice)[0].cpu().numpy()
         pitch_or_none = None if pitch.is_identity else pitch
-        wav, _ = self.codec.decode_window(codes, 0, 0, 0.0, pitch=pitch_or_none, tempo=tempo)
+        wav, _ = self.codec.decode_window(
+            codes, 0, 0, 0.0, pitch=pitch_or_none, tempo=tempo, **voice
+        )
         return wav[0].cpu().numpy()
 
     def _phonemes(self, chunk: TextChunk) -> torch.Tensor:
@@ -579,7 +638,7 @@ class Synthesizer:
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
         sampling, watermark, pitch_range, label_prosody, speaker_contrast,
     ) -> Audio:  # fmt: skip
-        chunks, cond, sampling, timbre = self._prepare(
+        chunks, cond, sampling, timbre, voice = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling,
             speaker_contrast,
         )  # fmt: skip
@@ -613,7 +672,7 @@ class Synthesizer:
                     results[j * takes : (j + 1) * takes],
                     lambda take: self._decode(
                         self._codec_codes(take.codes)[None], pitch, decoder_tempo,
-                        extra.f0_shift_st,
+                        extra.f0_shift_st, voice,
                     ),
                 )  # fmt: skip
                 if takes > 1 and not result.stopped:
@@ -717,7 +776,7 @@ class Synthesizer:
         sampling, watermark, chunk_frames, min_chunk_ms, pitch_range, label_prosody,
         speaker_contrast,
     ) -> Iterator[np.ndarray]:  # fmt: skip
-        chunks, cond, sampling, timbre = self._prepare(
+        chunks, cond, sampling, timbre, voice = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling,
             speaker_contrast,
         )  # fmt: skip
@@ -756,7 +815,11 @@ class Synthesizer:
         for chunk, chunk_seed in zip(chunks, seeds, strict=True):
             pending.append(joiner.start_segment())
             decoder = StreamingDecoder(
-                self.codec, pitch_range=pitch, tempo=decoder_tempo, pitch_shift=extra.f0_shift_st
+                self.codec,
+                pitch_range=pitch,
+                tempo=decoder_tempo,
+                pitch_shift=extra.f0_shift_st,
+                speaker=voice,
             )
             for part in generate_stream(
                 self.lm,

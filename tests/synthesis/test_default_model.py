@@ -73,8 +73,8 @@ def test_the_shipped_decoder_reads_the_lms_semantic_units(
     seen: list = []
     features = codec.model.decoder.features
     monkeypatch.setattr(
-        codec.model.decoder, "features", lambda latent, units=None: (
-            seen.append(units) or features(latent, units)
+        codec.model.decoder, "features", lambda latent, units=None, speaker=None: (
+            seen.append(units) or features(latent, units, speaker)
         ),
     )  # fmt: skip
     default_synth.synthesize("Hello there.", language="en", seed=0, watermark=False)

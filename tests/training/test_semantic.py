@@ -3,6 +3,7 @@ sidecars, an LM that predicts them first, and its bundle."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -280,8 +281,8 @@ def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
     synth = Synthesizer(*parts, plain.config, plain.semantic)
     seen: list[torch.Tensor | None] = []
     features = codec.model.decoder.features
-    codec.model.decoder.features = lambda latent, units=None: (  # type: ignore[method-assign]
-        seen.append(units) or features(latent, units)
+    codec.model.decoder.features = lambda latent, units=None, speaker=None: (  # type: ignore[method-assign]
+        seen.append(units) or features(latent, units, speaker)
     )
     audio = synth.synthesize("Good morning to you.", language="en", seed=3, watermark=False)
     assert audio.wav.size and seen and all(u is not None for u in seen)
@@ -293,3 +294,107 @@ def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
     other = SemanticTokenizer(tokenizer.centroids[:4].clone(), SemanticConfig(n_clusters=4))
     with pytest.raises(CheckpointError, match="reads 8 semantic units"):
         Synthesizer(*parts, plain.config, other)
+
+
+def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds_it(
+    base_run: dict, tokens: Path, codec_dir: Path, tokenizer: SemanticTokenizer, tmp_path: Path
+) -> None:
+    """recipes/train_codec.py with model.speaker_dim: each crop comes with the embedding of
+    another utterance of its voice, the decoder's speaker FiLM trains, and a synthesizer hands
+    the decoder the reference clip's embedding (or, asked to, the LM's contrasted one)."""
+    from trainkit import load_script
+
+    from tts.codecs import load_codec
+    from tts.codecs.data import ShardCrops
+    from tts.speakers.contrast import SpeakerContrast
+    from tts.synthesizer import PipelineConfig
+
+    root = tmp_path / "tokens"
+    shutil.copytree(tokens, root)
+    tokenizer.save(tmp_path / "units")
+    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
+    crops = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1, speakers=True)
+    embeddings = ShardDataset(root).speaker_embeddings()
+    assert embeddings.shape == (len(crops.items), 256)
+    without = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1)
+    for index in range(8):
+        *crop, speaker = crops[index]
+        assert len(crop) == 3  # the same audio, codes and units as without speakers
+        for part, same in zip(crop, without[index], strict=True):
+            assert torch.equal(part, same)
+        k, _ = crops.locate(index)
+        other = crops.other_utterance(index)
+        assert other != k and crops.voices[other] == crops.voices[k]
+        assert torch.equal(speaker, embeddings[other])
+
+    recipe = load_script("recipes/train_codec.py")
+    args = ["--out", str(tmp_path / "dec"), "--preset", "tiny", "model.fsq_levels=[4,4]",
+            f"units_from={root}", f"init_from={codec_dir}", "train_encoder=false",
+            "crop_seconds=0.24", "num_workers=0", "warmup_steps=2", "lr=3e-3", "batch_size=4",
+            "log_every=1", "sample_every=100", "model.n_units=8"]  # fmt: skip
+    with pytest.raises(ConfigError, match="model.speaker_dim=256"):
+        recipe.main([*args, "model.speaker_dim=8", "max_steps=1"])
+    with pytest.raises(ConfigError, match="speaker_dim > 0 needs units_from"):
+        recipe.main(["--out", str(tmp_path / "x"), "--data", str(tmp_path),
+                     "model.speaker_dim=256", "max_steps=1"])  # fmt: skip
+    run = recipe.main([*args, "model.speaker_dim=256", "speaker_drop=0.25", "max_steps=12"])
+    assert run["step"] == 12
+    codec, before = load_codec(tmp_path / "dec"), load_codec(codec_dir)
+    assert codec.reads_speaker == 256
+    after = codec.model.state_dict()
+    for name, value in before.model.state_dict().items():
+        if not name.startswith("decoder."):
+            assert torch.equal(after[name], value), name
+    assert after["decoder.speaker_film.weight"].abs().sum() > 0  # the FiLM trained
+    frames = ShardDataset(root, semantic=True)[0].codes[None]
+    assert (codec.decode(frames, speaker=embeddings[0]) - codec.decode(frames)).abs().max() > 0
+
+    # a synthesizer around the unit-predicting LM of the units test's recipe and this decoder
+    k = read_index(root)["codec"]["n_codebooks"]
+    cfg = TrainConfig(
+        data=str(root), init_from=base_run["bundle"], model={"n_semantic": 1, "n_codebooks": k + 1},
+        max_frames=400, max_steps=2, lr=3e-3, warmup_steps=1, log_every=1, eval_every=2,
+        ckpt_every=2, seed=4,
+    )  # fmt: skip
+    train(cfg, tmp_path / "lm", progress=False)
+    plain = Synthesizer.from_pretrained(tmp_path / "lm" / "bundle", device="cpu")
+    parts = (plain.lm, codec, plain.frontend, plain.speaker_encoder, None, plain.voices)
+    mean = torch.nn.functional.normalize(embeddings.mean(0), dim=0)
+    contrast = SpeakerContrast(mean, strength=2.0)
+    seen: list[torch.Tensor | None] = []
+    features = codec.model.decoder.features
+    codec.model.decoder.features = lambda latent, units=None, speaker=None: (  # type: ignore[method-assign]
+        seen.append(speaker) or features(latent, units, speaker)
+    )
+    wav, sr = load_audio(json.loads(_meta(root, 0)["audio"])[0])
+    clip_embedding = plain.conditioning((wav, sr), "en").speaker[0]  # no contrast: as made
+    for choice, expected in (
+        ("reference", clip_embedding),
+        ("conditioning", contrast.apply(clip_embedding[None])[0]),
+    ):
+        config = dataclasses.replace(plain.config, decoder_speaker=choice)
+        synth = Synthesizer(*parts, config, plain.semantic, speaker_contrast=contrast)
+        seen.clear()
+        audio = synth.synthesize(
+            "Good morning.", reference=(wav, sr), language="en", seed=3, watermark=False
+        )
+        assert audio.wav.size and seen
+        for speaker in seen:
+            torch.testing.assert_close(speaker.reshape(-1), expected.reshape(-1).float())
+        seen.clear()
+        streamed = list(synth.stream("Good morning.", reference=(wav, sr), language="en",
+                                     seed=3, watermark=False))  # fmt: skip
+        assert streamed and seen
+        torch.testing.assert_close(seen[-1].reshape(-1), expected.reshape(-1).float())
+        # what `tts eval` decodes the engines' clips with, for the codec-alone column
+        torch.testing.assert_close(synth.decoder_speaker((wav, sr), "en"), expected.float())
+    # a stored voice: its own embedding
+    synth = Synthesizer(*parts, plain.config, plain.semantic)
+    name = next(iter(plain.voices))
+    seen.clear()
+    synth.synthesize("Good morning.", reference=name, language="en", seed=3, watermark=False)
+    torch.testing.assert_close(seen[0].reshape(-1), plain.voices[name].reshape(-1).float())
+    torch.testing.assert_close(synth.decoder_speaker(None, "en"), seen[0].reshape(-1))
+    assert plain.decoder_speaker((wav, sr), "en") is None  # its codec reads no speaker
+    with pytest.raises(ConfigError, match="decoder_speaker"):
+        PipelineConfig(decoder_speaker="clip")

@@ -612,6 +612,13 @@ class ShardDataset(Dataset):
         """The speaker id of every item, in dataset order."""
         return [self._labels[n]["speakers"][i] for n, i in self._locations]
 
+    def speaker_embeddings(self) -> torch.Tensor:
+        """[N, D] the speaker embedding of every item, in dataset order (codes not read)."""
+        rows = [self._handle(n).get_slice("speaker")[i] for n, i in self._locations]
+        if not rows:
+            raise ConfigError(f"{self.root}: no items to take speaker embeddings of")
+        return torch.stack(rows).float()
+
     def mean_speaker_embeddings(self) -> dict[str, torch.Tensor]:
         """L2-normalised mean speaker embedding per speaker id, most frequent speaker first."""
         sums: dict[str, torch.Tensor] = {}

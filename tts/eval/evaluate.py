@@ -41,7 +41,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -51,6 +51,9 @@ from tts.config import apply_overrides, config_to_dict
 from tts.data.manifest import ManifestEntry, read_manifest
 from tts.errors import AudioInputError, ConfigError, ManifestError
 from tts.labels import EMOTIONS, LANGUAGES, check_emotion, check_language
+
+if TYPE_CHECKING:  # torch loads with the synthesizer, not with this module
+    import torch
 
 MEASUREMENTS = ("cer", "sim", "emotion", "speed")
 HELD_OUT_SPLITS = ("test", "valid")
@@ -211,12 +214,14 @@ def evaluate_intelligibility(
             "engine_cer": engine_cer,
         }
         if synth is not None:
-            resynth = codec_resynthesis(synth.codec, wav, sr)
+            ref = pick_reference(entry, pool)
+            reference = _load(ref) if ref is not None else None
+            # a decoder that reads the voice gets what synthesis would give it for this voice
+            speaker = synth.decoder_speaker(reference, entry.language)
+            resynth = codec_resynthesis(synth.codec, wav, sr, speaker)
             item["codec_transcript"], item["codec_cer"] = judge.score(
                 resynth, synth.codec.sample_rate, entry.text, entry.language
             )
-            ref = pick_reference(entry, pool)
-            reference = _load(ref) if ref is not None else None
             out = synth.synthesize(
                 entry.text, reference=reference, language=entry.language, seed=seed
             )
@@ -247,12 +252,17 @@ def evaluate_intelligibility(
     return {"per_language": per_language, "items": items}
 
 
-def codec_resynthesis(codec: Any, wav: np.ndarray, sr: int) -> np.ndarray:
-    """A clip encoded and decoded by `codec` (mono float32 at the codec's sample rate)."""
+def codec_resynthesis(
+    codec: Any, wav: np.ndarray, sr: int, speaker: torch.Tensor | None = None
+) -> np.ndarray:
+    """A clip encoded and decoded by `codec` (mono float32 at the codec's sample rate);
+    `speaker`: the voice's embedding, for a decoder that reads one."""
     mono = np.asarray(wav, dtype=np.float32)
     if mono.ndim > 1:
         mono = mono.mean(axis=-1)
-    return codec.resynthesize(mono, sr)
+    if speaker is None:
+        return codec.resynthesize(mono, sr)
+    return codec.resynthesize(mono, sr, speaker=speaker)
 
 
 # ----------------------------------------------------------------------------- 2. similarity
