@@ -50,6 +50,8 @@
 #                                          #   one core (~30 min)
 #   bash recipes/proof_model.sh lm13       # v11's LM 600 more steps on the first corpus only
 #                                          #   (~20 min on 2 cores), tried as a mean with v11
+#   bash recipes/proof_model.sh decoder5   # v13's decoder also reading the voice's speaker
+#                                          #   embedding (a FiLM; 2 x 3,000 steps, ~40 min on 2 cores)
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -427,6 +429,29 @@ lm12() {
     --stop-after "${STOP_AFTER:-700}"
 }
 
+decoder5() {
+  # Tried on v13 and not shipped (model card). decoder3's unit decoder (CODEC_UNITS:
+  # codec_units, or v13's shipped codec/ folder, the same weights) with a speaker FiLM
+  # (model.speaker_dim=256, started at zero), trained on the train splits of the first
+  # corpus's shards and Kokoro's English ones (reader2's) read together, each crop with the
+  # Resemblyzer embedding of another utterance of its voice (a fifth with none): 3,000 steps at
+  # 1e-4 (the FiLM at 10x), then 3,000 more from that checkpoint (seed 29, a fresh warm-up and
+  # cosine); 2.7 steps/s on 2 cores. Bundled for trial with `ship_model.py --bundle
+  # tts/pretrained/default --codec $RUNS/codec_speaker2 --speaker-contrast 2 --speaker-mean
+  # $RUNS/proof_tokens --default-voice kokoro-jf_alpha --cpu-threads 2`.
+  local shards="$RUNS/proof_tokens,$RUNS/kokoro_en_tokens"
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_speaker" --preset small \
+    model.decoder_kind=source_filter model.n_units=500 model.speaker_dim=256 \
+    units_from="$shards" init_from="${CODEC_UNITS:-$RUNS/codec_units}" train_encoder=false \
+    batch_size=8 lr=1e-4 warmup_steps=100 max_steps=3000 num_workers=1 log_every=20 \
+    ckpt_every=500 sample_every=500 seed=28
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_speaker2" --preset small \
+    model.decoder_kind=source_filter model.n_units=500 model.speaker_dim=256 \
+    units_from="$shards" init_from="$RUNS/codec_speaker/checkpoint" train_encoder=false \
+    batch_size=8 lr=1e-4 warmup_steps=100 max_steps=3000 num_workers=1 log_every=20 \
+    ckpt_every=500 sample_every=500 seed=29
+}
+
 decoder4() {
   # decoder3's unit decoder (codec_units, or the shipped codec/ folder) 4,000 more steps on the
   # train split of the full corpus's shards (decoder3 saw the first 2.9 h), at 1.5e-4. One
@@ -471,6 +496,7 @@ case "${1:-}" in
   lm5) lm5 ;;
   decoder2) decoder2 ;;
   decoder3) decoder3 ;;
+  decoder5) decoder5 ;;
   lm6) lm6 ;;
   soup) soup ;;
   lm7) lm7 ;;
