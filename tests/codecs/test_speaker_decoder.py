@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from tts.codecs.koe import KoeCodec
-from tts.codecs.losses import MultiResolutionLoss
 from tts.codecs.model import CodecConfig, CodecModel, tiny_config
 from tts.errors import ConfigError
-from tts.streaming import StreamingDecoder
+
+from .conftest import assert_streaming_matches, learn_two_tones
 
 DIM = 6
 
@@ -112,43 +112,15 @@ def test_the_codec_reads_the_speaker_and_keeps_it_when_saved(tmp_path) -> None:
 @pytest.mark.parametrize("step", [1, 5])
 def test_streaming_with_a_speaker_matches_one_shot_decoding(step: int) -> None:
     codec = random_speaker_codec()
-    frames = 40
-    codes = torch.randint(0, codec.codebook_size, (codec.n_codebooks, frames))
-    voice = torch.randn(DIM)
-    full = codec.decode(codes[None], speaker=voice)[0].numpy()
+    codes = torch.randint(0, codec.codebook_size, (codec.n_codebooks, 40))
+    full = assert_streaming_matches(codec, codes, step, speaker=torch.randn(DIM))
     assert np.abs(full - codec.decode(codes[None])[0].numpy()).max() > 0.05 * np.abs(full).max()
-    decoder = StreamingDecoder(codec, speaker=voice)
-    parts = [decoder.push(codes[:, i : i + step]) for i in range(0, frames, step)]
-    streamed = np.concatenate([*parts, decoder.flush()])
-    assert streamed.shape == full.shape
-    np.testing.assert_allclose(streamed, full, atol=1e-4 * np.abs(full).max())
-
-
-def dominant_hz(wav: torch.Tensor, sr: int = 24_000) -> float:
-    spectrum = np.abs(np.fft.rfft(wav.numpy() * np.hanning(len(wav))))
-    return float(np.argmax(spectrum) * sr / len(wav))
 
 
 def test_a_decoder_learns_what_only_the_speaker_says() -> None:
     # The same codes for both items, so only the speaker embedding can tell the decoder which
     # tone to make: voice A a 300 Hz tone, voice B a 1,200 Hz one.
     torch.manual_seed(0)
-    cfg = dataclasses.replace(tiny_config(), speaker_dim=2)
-    model = CodecModel(cfg)
-    loss_fn = MultiResolutionLoss(cfg.sample_rate)
-    frames, hop = 8, cfg.hop
-    t = torch.arange(frames * hop) / cfg.sample_rate
-    tones = torch.stack([0.3 * torch.sin(2 * torch.pi * f * t) for f in (300.0, 1200.0)])
-    codes = torch.zeros(2, cfg.n_codebooks, frames, dtype=torch.long)
-    voices = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    opt = torch.optim.Adam(model.decoder.parameters(), lr=3e-3)
-    for _ in range(250):
-        recon = model(tones[:, None], codes=codes, speaker=voices)[0]
-        loss = loss_fn(recon, tones)
-        opt.zero_grad()
-        (15 * loss["mel"] + loss["stft"]).backward()
-        opt.step()
-    with torch.no_grad():
-        out = model.decode(codes, speaker=voices)
-    low, high = dominant_hz(out[0]), dominant_hz(out[1])
+    model = CodecModel(dataclasses.replace(tiny_config(), speaker_dim=2))
+    low, high = learn_two_tones(model, speaker=torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
     assert abs(low - 300) < 60 and abs(high - 1200) < 120, (low, high)

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from tts.codecs.koe import KoeCodec
-from tts.codecs.losses import MultiResolutionLoss
 from tts.codecs.model import CodecConfig, CodecModel, tiny_config
 from tts.errors import AudioInputError, ConfigError
-from tts.streaming import StreamingDecoder
+
+from .conftest import assert_streaming_matches, learn_two_tones
 
 N_UNITS = 4
 
@@ -99,40 +99,14 @@ def test_streaming_with_units_matches_one_shot_decoding(step: int) -> None:
     frames = 40
     codes = torch.randint(0, codec.codebook_size, (codec.n_codebooks, frames))
     both = torch.cat([torch.randint(0, N_UNITS, (1, frames)), codes])
-    full = codec.decode(both[None])[0].numpy()
+    full = assert_streaming_matches(codec, both, step)
     assert np.abs(full - codec.decode(codes[None])[0].numpy()).max() > 0.05 * np.abs(full).max()
-    decoder = StreamingDecoder(codec)
-    parts = [decoder.push(both[:, i : i + step]) for i in range(0, frames, step)]
-    streamed = np.concatenate([*parts, decoder.flush()])
-    assert streamed.shape == full.shape
-    np.testing.assert_allclose(streamed, full, atol=1e-4 * np.abs(full).max())
-
-
-def dominant_hz(wav: torch.Tensor, sr: int = 24_000) -> float:
-    spectrum = np.abs(np.fft.rfft(wav.numpy() * np.hanning(len(wav))))
-    return float(np.argmax(spectrum) * sr / len(wav))
 
 
 def test_a_decoder_learns_what_only_the_units_say() -> None:
     # Every frame has the same code, so only the unit can tell the decoder which tone to
     # make: unit 0 is a 300 Hz tone, unit 1 a 1,200 Hz one.
     torch.manual_seed(0)
-    cfg = dataclasses.replace(tiny_config(), n_units=2)
-    model = CodecModel(cfg)
-    loss_fn = MultiResolutionLoss(cfg.sample_rate)
-    frames, hop = 8, cfg.hop
-    t = torch.arange(frames * hop) / cfg.sample_rate
-    tones = torch.stack([0.3 * torch.sin(2 * torch.pi * f * t) for f in (300.0, 1200.0)])
-    codes = torch.zeros(2, cfg.n_codebooks, frames, dtype=torch.long)
-    units = torch.tensor([[0] * frames, [1] * frames])
-    opt = torch.optim.Adam(model.decoder.parameters(), lr=3e-3)
-    for _ in range(250):
-        recon = model(tones[:, None], codes=codes, units=units)[0]
-        loss = loss_fn(recon, tones)
-        opt.zero_grad()
-        (15 * loss["mel"] + loss["stft"]).backward()
-        opt.step()
-    with torch.no_grad():
-        out = model.decode(codes, units)
-    low, high = dominant_hz(out[0]), dominant_hz(out[1])
+    model = CodecModel(dataclasses.replace(tiny_config(), n_units=2))
+    low, high = learn_two_tones(model, units=torch.tensor([[0] * 8, [1] * 8]))
     assert abs(low - 300) < 60 and abs(high - 1200) < 120, (low, high)

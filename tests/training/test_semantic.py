@@ -216,6 +216,59 @@ def test_recipe_fits_from_a_manifest_then_labels_shards(
         recipe.main(args)  # neither --shards nor --fit-manifest
 
 
+def _shards_with_units(tokens: Path, tokenizer: SemanticTokenizer, tmp_path: Path) -> Path:
+    """A copy of the test shards labelled with `tokenizer`'s units."""
+    root = tmp_path / "tokens"
+    shutil.copytree(tokens, root)
+    tokenizer.save(tmp_path / "units")
+    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
+    return root
+
+
+def _decoder_args(root: Path, codec_dir: Path, out: Path) -> list[str]:
+    """recipes/train_codec.py arguments that train a tiny decoder on `root`'s shards."""
+    return ["--out", str(out), "--preset", "tiny", "model.fsq_levels=[4,4]",
+            f"units_from={root}", f"init_from={codec_dir}", "train_encoder=false",
+            "crop_seconds=0.24", "num_workers=0", "warmup_steps=2", "lr=3e-3", "batch_size=4",
+            "log_every=1", "sample_every=100"]  # fmt: skip
+
+
+def _trained_decoder(out: Path, codec_dir: Path, table: str):  # type: ignore[no-untyped-def]
+    """The codec a decoder run left in `out`: only its decoder moved, `table` (a new decoder
+    tensor that started at zero) among what trained."""
+    from tts.codecs import load_codec
+
+    codec, before = load_codec(out), load_codec(codec_dir)
+    after = codec.model.state_dict()
+    for name, value in before.model.state_dict().items():
+        if not name.startswith("decoder."):
+            assert torch.equal(after[name], value), name
+    assert after[table].abs().sum() > 0
+    return codec
+
+
+def _unit_lm(base_run: dict, root: Path, tmp_path: Path) -> Synthesizer:
+    """The base run's LM continued 2 steps with a unit stream in front, as a synthesizer."""
+    k = read_index(root)["codec"]["n_codebooks"]
+    cfg = TrainConfig(
+        data=str(root), init_from=base_run["bundle"], model={"n_semantic": 1, "n_codebooks": k + 1},
+        max_frames=400, max_steps=2, lr=3e-3, warmup_steps=1, log_every=1, eval_every=2,
+        ckpt_every=2, seed=4,
+    )  # fmt: skip
+    train(cfg, tmp_path / "lm", progress=False)
+    return Synthesizer.from_pretrained(tmp_path / "lm" / "bundle", device="cpu")
+
+
+def _record(codec, what: str) -> list:  # type: ignore[no-untyped-def]
+    """Every `what` ("units" or "speaker") the codec's decoder is given from now on."""
+    seen: list = []
+    features = codec.model.decoder.features
+    codec.model.decoder.features = lambda latent, units=None, speaker=None: (  # type: ignore[method-assign]
+        seen.append({"units": units, "speaker": speaker}[what]) or features(latent, units, speaker)
+    )
+    return seen
+
+
 def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
     base_run: dict, tokens: Path, codec_dir: Path, tokenizer: SemanticTokenizer, tmp_path: Path
 ) -> None:
@@ -224,13 +277,9 @@ def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
     units hands them to that decoder."""
     from trainkit import load_script
 
-    from tts.codecs import load_codec
     from tts.codecs.data import ShardCrops
 
-    root = tmp_path / "tokens"
-    shutil.copytree(tokens, root)
-    tokenizer.save(tmp_path / "units")
-    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
+    root = _shards_with_units(tokens, tokenizer, tmp_path)
     # crops: the audio, codes and units of the same frames
     crops = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1)
     for index in (0, 5):
@@ -246,10 +295,7 @@ def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
         ShardCrops(root, 24_000, 960, crop_frames=100_000)
 
     recipe = load_script("recipes/train_codec.py")
-    args = ["--out", str(tmp_path / "dec"), "--preset", "tiny", "model.fsq_levels=[4,4]",
-            f"units_from={root}", f"init_from={codec_dir}", "train_encoder=false",
-            "crop_seconds=0.24", "num_workers=0", "warmup_steps=2", "lr=3e-3", "batch_size=4",
-            "log_every=1", "sample_every=100"]  # fmt: skip
+    args = _decoder_args(root, codec_dir, tmp_path / "dec")
     with pytest.raises(ConfigError, match="model.n_units=8"):
         recipe.main([*args, "max_steps=1"])
     with pytest.raises(ConfigError, match="train_encoder=false"):
@@ -258,32 +304,17 @@ def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
         recipe.main([*args[:-1], f"units_from={tokens}", "model.n_units=8", "max_steps=1"])
     run = recipe.main([*args, "model.n_units=8", "unit_drop=0.25", "max_steps=12"])
     assert run["step"] == 12
-    codec, before = load_codec(tmp_path / "dec"), load_codec(codec_dir)
+    codec = _trained_decoder(tmp_path / "dec", codec_dir, "decoder.unit_embedding.weight")
     assert codec.n_units == 8
-    after = codec.model.state_dict()
-    for name, value in before.model.state_dict().items():
-        if not name.startswith("decoder."):
-            assert torch.equal(after[name], value), name
-    assert after["decoder.unit_embedding.weight"].abs().sum() > 0  # the unit table trained
     frames = ShardDataset(root, semantic=True)[0].codes[None]
     assert (codec.decode(frames) - codec.decode(frames[:, 1:])).abs().max() > 0
 
     # an LM with a unit stream in front, and a synthesizer around it and the decoder above
     k = read_index(root)["codec"]["n_codebooks"]
-    cfg = TrainConfig(
-        data=str(root), init_from=base_run["bundle"], model={"n_semantic": 1, "n_codebooks": k + 1},
-        max_frames=400, max_steps=2, lr=3e-3, warmup_steps=1, log_every=1, eval_every=2,
-        ckpt_every=2, seed=4,
-    )  # fmt: skip
-    train(cfg, tmp_path / "lm", progress=False)
-    plain = Synthesizer.from_pretrained(tmp_path / "lm" / "bundle", device="cpu")
+    plain = _unit_lm(base_run, root, tmp_path)
     parts = (plain.lm, codec, plain.frontend, plain.speaker_encoder, None, plain.voices)
     synth = Synthesizer(*parts, plain.config, plain.semantic)
-    seen: list[torch.Tensor | None] = []
-    features = codec.model.decoder.features
-    codec.model.decoder.features = lambda latent, units=None, speaker=None: (  # type: ignore[method-assign]
-        seen.append(units) or features(latent, units, speaker)
-    )
+    seen = _record(codec, "units")
     audio = synth.synthesize("Good morning to you.", language="en", seed=3, watermark=False)
     assert audio.wav.size and seen and all(u is not None for u in seen)
     assert all(int(u.max()) <= 8 for u in seen)  # 8 = "no unit" for any unit beyond the table
@@ -304,15 +335,11 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
     the decoder the reference clip's embedding (or, asked to, the LM's contrasted one)."""
     from trainkit import load_script
 
-    from tts.codecs import load_codec
     from tts.codecs.data import ShardCrops
     from tts.speakers.contrast import SpeakerContrast
     from tts.synthesizer import PipelineConfig
 
-    root = tmp_path / "tokens"
-    shutil.copytree(tokens, root)
-    tokenizer.save(tmp_path / "units")
-    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
+    root = _shards_with_units(tokens, tokenizer, tmp_path)
     crops = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1, speakers=True)
     embeddings = ShardDataset(root).speaker_embeddings()
     assert embeddings.shape == (len(crops.items), 256)
@@ -328,10 +355,7 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
         assert torch.equal(speaker, embeddings[other])
 
     recipe = load_script("recipes/train_codec.py")
-    args = ["--out", str(tmp_path / "dec"), "--preset", "tiny", "model.fsq_levels=[4,4]",
-            f"units_from={root}", f"init_from={codec_dir}", "train_encoder=false",
-            "crop_seconds=0.24", "num_workers=0", "warmup_steps=2", "lr=3e-3", "batch_size=4",
-            "log_every=1", "sample_every=100", "model.n_units=8"]  # fmt: skip
+    args = [*_decoder_args(root, codec_dir, tmp_path / "dec"), "model.n_units=8"]
     with pytest.raises(ConfigError, match="model.speaker_dim=256"):
         recipe.main([*args, "model.speaker_dim=8", "max_steps=1"])
     with pytest.raises(ConfigError, match="speaker_dim > 0 needs units_from"):
@@ -339,33 +363,17 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
                      "model.speaker_dim=256", "max_steps=1"])  # fmt: skip
     run = recipe.main([*args, "model.speaker_dim=256", "speaker_drop=0.25", "max_steps=12"])
     assert run["step"] == 12
-    codec, before = load_codec(tmp_path / "dec"), load_codec(codec_dir)
+    codec = _trained_decoder(tmp_path / "dec", codec_dir, "decoder.speaker_film.weight")
     assert codec.reads_speaker == 256
-    after = codec.model.state_dict()
-    for name, value in before.model.state_dict().items():
-        if not name.startswith("decoder."):
-            assert torch.equal(after[name], value), name
-    assert after["decoder.speaker_film.weight"].abs().sum() > 0  # the FiLM trained
     frames = ShardDataset(root, semantic=True)[0].codes[None]
     assert (codec.decode(frames, speaker=embeddings[0]) - codec.decode(frames)).abs().max() > 0
 
-    # a synthesizer around the unit-predicting LM of the units test's recipe and this decoder
-    k = read_index(root)["codec"]["n_codebooks"]
-    cfg = TrainConfig(
-        data=str(root), init_from=base_run["bundle"], model={"n_semantic": 1, "n_codebooks": k + 1},
-        max_frames=400, max_steps=2, lr=3e-3, warmup_steps=1, log_every=1, eval_every=2,
-        ckpt_every=2, seed=4,
-    )  # fmt: skip
-    train(cfg, tmp_path / "lm", progress=False)
-    plain = Synthesizer.from_pretrained(tmp_path / "lm" / "bundle", device="cpu")
+    # a synthesizer around a unit-predicting LM (as in the units test) and this decoder
+    plain = _unit_lm(base_run, root, tmp_path)
     parts = (plain.lm, codec, plain.frontend, plain.speaker_encoder, None, plain.voices)
     mean = torch.nn.functional.normalize(embeddings.mean(0), dim=0)
     contrast = SpeakerContrast(mean, strength=2.0)
-    seen: list[torch.Tensor | None] = []
-    features = codec.model.decoder.features
-    codec.model.decoder.features = lambda latent, units=None, speaker=None: (  # type: ignore[method-assign]
-        seen.append(speaker) or features(latent, units, speaker)
-    )
+    seen = _record(codec, "speaker")
     wav, sr = load_audio(json.loads(_meta(root, 0)["audio"])[0])
     clip_embedding = plain.conditioning((wav, sr), "en").speaker[0]  # no contrast: as made
     for choice, expected in (
