@@ -326,7 +326,7 @@ class Decoder(nn.Module):
             return None
         if self.speaker_film is None:
             raise ConfigError("this decoder reads no speaker embedding (speaker_dim = 0)")
-        speaker = torch.as_tensor(speaker, dtype=torch.float32).to(self.speaker_film.weight.device)
+        speaker = torch.as_tensor(speaker).to(self.speaker_film.weight)  # its device and dtype
         if speaker.ndim == 1:
             speaker = speaker[None].expand(batch, -1)
         if speaker.shape != (batch, self.speaker_dim):
