@@ -33,6 +33,10 @@ of its voice (`ShardCrops(speakers=True)`), and `speaker_drop` of the crops with
     python recipes/train_codec.py --out runs/codec_speaker --preset small \
         model.decoder_kind=source_filter model.n_units=500 model.speaker_dim=256 \
         units_from=runs/tokens init_from=tts/pretrained/default/codec train_encoder=false
+
+`train_only=decoder.speaker_film` (any comma-separated module names) trains those modules
+alone and keeps every other weight as init_from has it: the FiLM then learns the voice on top
+of a decoder whose rendering of the sounds does not move.
 """
 
 from __future__ import annotations
@@ -112,6 +116,10 @@ class TrainConfig:
     # False: only the decoder trains. The encoder and FSQ stay as loaded, so codes (and any LM
     # trained on them) stay valid: use it to improve or swap the decoder of a shipped codec.
     train_encoder: bool = True
+    # Train only these modules (comma-separated names inside the codec model, e.g.
+    # "decoder.speaker_film") and freeze everything else: a new part learns to work with the
+    # trained decoder as it is, so what that decoder already renders well stays as it was.
+    train_only: str = ""
     # A token shard folder with semantic units: train a decoder that reads them (see the
     # module doc); model.n_units must equal their count. Replaces `data` as the crops' source.
     units_from: str = ""
@@ -239,6 +247,30 @@ def init_weights(model: CodecModel, source: str) -> None:
     print(f"initialised from {source}: {len(matched)} tensors copied, fresh: {fresh or 'none'}")
 
 
+def freeze_all_but(model: CodecModel, names: str) -> list[str]:
+    """Freeze every parameter of `model` outside the modules named in `names` (comma-separated
+    dotted paths, "decoder.speaker_film"); returns the names kept trainable."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        raise ConfigError("train_only names no module")
+    modules = []
+    for name in wanted:
+        try:
+            module = model.get_submodule(name)
+        except AttributeError:
+            module = None
+        if module is None or not any(True for _ in module.parameters()):
+            raise ConfigError(
+                f"train_only: the codec has no module {name!r} with weights (is the part it "
+                "names switched on in the model config, e.g. model.speaker_dim?)"
+            )
+        modules.append(module)
+    model.requires_grad_(False)
+    for module in modules:
+        module.requires_grad_(True)
+    return wanted
+
+
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to min_lr_ratio at max_steps (a LambdaLR factor)."""
     return cosine_lr(step, 1.0, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
@@ -316,6 +348,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     sr, hop = cfg.model.sample_rate, cfg.model.hop
     crop = max(1, round(cfg.crop_seconds * sr / hop)) * hop
+    if cfg.train_only and not cfg.init_from and resume_dir is None:
+        raise ConfigError("train_only trains a part of a trained codec: give init_from=")
     if not cfg.train_encoder and not cfg.init_from and resume_dir is None:
         raise ConfigError(
             "train_encoder=false freezes the encoder: give init_from=<a trained codec>, or a "
@@ -327,6 +361,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not cfg.train_encoder:
         for module in (model.encoder, model.pre_fsq_norm, model.to_fsq):
             module.requires_grad_(False)
+    if cfg.train_only:
+        freeze_all_but(model, cfg.train_only)
     model = model.to(device)
     source_filter = cfg.model.decoder_kind == "source_filter"
     recon_loss = MultiResolutionLoss(sr).to(device)
@@ -340,8 +376,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ]
     unit_ids = {id(p) for p in unit_params}
     groups = [{"params": [p for p in trained if id(p) not in unit_ids]}]
+    unit_params = [p for p in unit_params if p.requires_grad]  # (train_only may freeze them)
     if unit_params:
         groups.append({"params": unit_params, "lr": cfg.lr * cfg.unit_lr_mult})
+    groups = [g for g in groups if g["params"]]  # train_only: maybe the fast group alone
     opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     parts: dict[str, Any] = {"optimizer": opt, "scheduler": sched}

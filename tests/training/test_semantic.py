@@ -335,6 +335,7 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
     the decoder the reference clip's embedding (or, asked to, the LM's contrasted one)."""
     from trainkit import load_script
 
+    from tts.codecs import load_codec
     from tts.codecs.data import ShardCrops
     from tts.speakers.contrast import SpeakerContrast
     from tts.synthesizer import PipelineConfig
@@ -367,6 +368,22 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
     assert codec.reads_speaker == 256
     frames = ShardDataset(root, semantic=True)[0].codes[None]
     assert (codec.decode(frames, speaker=embeddings[0]) - codec.decode(frames)).abs().max() > 0
+
+    # train_only: the FiLM alone trains on top of that decoder; every other weight is kept
+    film_args = [*_decoder_args(root, tmp_path / "dec", tmp_path / "film"), "model.n_units=8",
+                 "model.speaker_dim=256"]  # fmt: skip
+    for bad in ("decoder.nope", "decoder.speaker_film,encoder.nope", " , "):
+        with pytest.raises(ConfigError, match="train_only"):
+            recipe.main([*film_args, f"train_only={bad}", "max_steps=1"])
+    with pytest.raises(ConfigError, match="model.speaker_dim"):  # no FiLM in this model
+        recipe.main([*film_args[:-1], "train_only=decoder.speaker_film", "max_steps=1"])
+    recipe.main([*film_args, "train_only=decoder.speaker_film", "max_steps=4"])
+    before = codec.model.state_dict()
+    after = load_codec(tmp_path / "film").model.state_dict()
+    assert set(after) == set(before)
+    for name, value in before.items():
+        moved = not torch.equal(after[name], value)
+        assert moved == (name == "decoder.speaker_film.weight"), name
 
     # a synthesizer around a unit-predicting LM (as in the units test) and this decoder
     plain = _unit_lm(base_run, root, tmp_path)
