@@ -39,6 +39,34 @@ def test_held_out_entries_and_reference_choice(pool):
         ev.held_out_entries(pool, splits=["train"])
 
 
+def test_cer_is_also_reported_per_held_out_voice(pool):
+    """Each language's voices apart: one voice's output may be held back by the codec, the
+    other's by the LM, and the language's mean hides which."""
+
+    class Judge:  # scores 0.1, 0.4, 0.3 in turn
+        def __init__(self) -> None:
+            self.cers = iter([0.1, 0.4, 0.3])
+
+        def score(self, wav, sr, text, language):  # type: ignore[no-untyped-def]
+            return "text", next(self.cers)
+
+    entries = ev.held_out_entries(pool, languages=["ja"], max_per_language=3)
+    a, b = entries[0].speaker, entries[1].speaker  # a, b, a: the voices in turn
+    result = ev.evaluate_intelligibility(None, entries, pool, Judge())
+    assert result["per_language"]["ja"]["engine_cer"] == pytest.approx(0.8 / 3)
+    by_voice = result["per_voice"]["ja"]
+    assert set(by_voice) == {a, b}
+    assert by_voice[a]["n"] == 2 and by_voice[a]["engine_cer"] == pytest.approx(0.2)
+    assert by_voice[b]["n"] == 1 and by_voice[b]["engine_cer"] == pytest.approx(0.4)
+    assert by_voice[a]["model_cer"] is None  # no model given: the engines' audio alone
+    report = ev.markdown_report({"cer": result})
+    assert f"| ja | {a} | 2 | - | 0.200 | - |" in report
+    assert f"| ja | {b} | 1 | - | 0.400 | - |" in report
+    # one voice a language: its rows would repeat the language's, so none are written
+    single = ev.evaluate_intelligibility(None, entries[:1], pool, Judge())
+    assert "Per held-out voice" not in ev.markdown_report({"cer": single})
+
+
 def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
     from tts.eval.asr import load_whisper
 

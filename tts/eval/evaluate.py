@@ -198,7 +198,8 @@ def evaluate_intelligibility(
     a ceiling on the LM's output that the engine's CER does not show).
 
     `entries`: the utterances to score; `pool`: where reference clips are looked up.
-    Returns {"per_language": {lang: {n, model_cer, engine_cer, codec_cer}}, "items": [...]}.
+    Returns {"per_language": {lang: {n, model_cer, engine_cer, codec_cer}}, "per_voice":
+    {lang: {speaker: the same}}, "items": [...]}.
     """
     items = []
     for entry in tqdm(entries, desc="cer", leave=False):
@@ -240,16 +241,24 @@ def evaluate_intelligibility(
                 reader_scores=[segment.reader_score for segment in out.segments],
             )
         items.append(item)
-    per_language = {}
+    per_language, per_voice = {}, {}
     for lang in sorted({i["language"] for i in items}, key=LANGUAGES.index):
         rows = [i for i in items if i["language"] == lang]
-        per_language[lang] = {
-            "n": len(rows),
-            "model_cer": _mean([r["model_cer"] for r in rows if "model_cer" in r]),
-            "engine_cer": _mean([r["engine_cer"] for r in rows]),
-            "codec_cer": _mean([r["codec_cer"] for r in rows if "codec_cer" in r]),
-        }
-    return {"per_language": per_language, "items": items}
+        per_language[lang] = _cer_means(rows)
+        # Per voice: where the model's output is well under the codec alone, the decoder gains
+        # from the LM's units and the codec is what limits it; where it is well over, the LM.
+        voices = sorted({r["speaker"] for r in rows})
+        per_voice[lang] = {v: _cer_means([r for r in rows if r["speaker"] == v]) for v in voices}
+    return {"per_language": per_language, "per_voice": per_voice, "items": items}
+
+
+def _cer_means(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "n": len(rows),
+        "model_cer": _mean([r["model_cer"] for r in rows if "model_cer" in r]),
+        "engine_cer": _mean([r["engine_cer"] for r in rows]),
+        "codec_cer": _mean([r["codec_cer"] for r in rows if "codec_cer" in r]),
+    }
 
 
 def codec_resynthesis(
@@ -699,6 +708,17 @@ def markdown_report(results: dict[str, Any]) -> str:
                 f"| {lang} | {r['n']} | {_fmt(r['model_cer'])} | {_fmt(r['engine_cer'])} | "
                 f"{_fmt(r.get('codec_cer'))} |"
             )
+        voices = results["cer"].get("per_voice", {})
+        if any(len(v) > 1 for v in voices.values()):  # one voice a language: the rows above
+            out += ["", "Per held-out voice:", ""]
+            out += ["| language | voice | n | model | source engine | engine audio through the codec |"]  # fmt: skip
+            out += ["|---|---|---|---|---|---|"]
+            for lang, by_voice in voices.items():
+                for voice, r in by_voice.items():
+                    out.append(
+                        f"| {lang} | {voice} | {r['n']} | {_fmt(r['model_cer'])} | "
+                        f"{_fmt(r['engine_cer'])} | {_fmt(r.get('codec_cer'))} |"
+                    )
         out.append("")
     if "sim" in results:
         s = results["sim"]
