@@ -52,6 +52,7 @@
 #                                          #   (~20 min on 2 cores), tried as a mean with v11
 #   bash recipes/proof_model.sh decoder5   # v13's decoder also reading the voice's speaker
 #                                          #   embedding (a FiLM; 2 x 3,000 steps, ~40 min on 2 cores)
+#   bash recipes/proof_model.sh decoder6   # that FiLM alone on v13's frozen decoder (~20 min)
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -452,6 +453,20 @@ decoder5() {
     ckpt_every=500 sample_every=500 seed=29
 }
 
+decoder6() {
+  # Tried on v13 and not shipped (model card): decoder5's FiLM trained alone on v13's frozen
+  # decoder (train_only=decoder.speaker_film), to learn whether decoder5's Japanese cost came
+  # from its retrained trunk. It did not: this costs Japanese as much (held-out ja +0.051 CER
+  # over two seeds) for a similarity of 0.803. 4,000 steps at 1e-4 (the FiLM at 10x), 3.3
+  # steps/s on 2 cores. Bundled for trial as decoder5.
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_film" --preset small \
+    model.decoder_kind=source_filter model.n_units=500 model.speaker_dim=256 \
+    units_from="$RUNS/proof_tokens,$RUNS/kokoro_en_tokens" \
+    init_from="${CODEC_UNITS:-$RUNS/codec_units}" train_encoder=false \
+    train_only=decoder.speaker_film batch_size=8 lr=1e-4 warmup_steps=100 max_steps=4000 \
+    num_workers=1 log_every=20 ckpt_every=500 sample_every=1000 seed=30
+}
+
 decoder4() {
   # decoder3's unit decoder (codec_units, or the shipped codec/ folder) 4,000 more steps on the
   # train split of the full corpus's shards (decoder3 saw the first 2.9 h), at 1.5e-4. One
@@ -497,6 +512,7 @@ case "${1:-}" in
   decoder2) decoder2 ;;
   decoder3) decoder3 ;;
   decoder5) decoder5 ;;
+  decoder6) decoder6 ;;
   lm6) lm6 ;;
   soup) soup ;;
   lm7) lm7 ;;
