@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -386,11 +387,55 @@ def fingerprint(model: torch.nn.Module) -> str:
 # ----- the loop --------------------------------------------------------------------------------
 
 
+def fit_into_minutes(
+    cfg: TrainConfig,
+    step: int,
+    minutes: float,
+    session_start: float,
+    timing_start: float,
+    ddp: Any,
+    device: torch.device,
+    out: Path,
+) -> None:
+    """Lower cfg.max_steps to the steps the time left holds at the last TIMED_STEPS' pace
+    (rank 0's figure on every rank, so all stop together)."""
+    now = time.perf_counter()
+    per_step = (now - timing_start) / TIMED_STEPS
+    left = minutes * 60.0 - (now - session_start)
+    fit = torch.tensor([step + max(1, int((1 - TIME_RESERVE) * left / per_step))], device=device)
+    if ddp.enabled:
+        dist.broadcast(fit, 0)
+    if int(fit) < cfg.max_steps:
+        cfg.max_steps = int(fit)
+        if ddp.master:
+            save_config(cfg, out / "train_config.json")
+            tqdm.write(
+                f"{per_step:.3f} s a step: max_steps {cfg.max_steps} fits the {minutes:g} "
+                "minutes (the schedule ends there)"
+            )
+
+
+TIMED_STEPS = 10  # steps timed (after the first, which warms up) to fit a run into `minutes`
+TIME_RESERVE = 0.15  # share of the time left kept for validation, checkpoints and bundles
+
+
 def train(
-    cfg: TrainConfig, out: str | Path, stop_after: int = 0, progress: bool = True
+    cfg: TrainConfig,
+    out: str | Path,
+    stop_after: int = 0,
+    progress: bool = True,
+    minutes: float = 0.0,
 ) -> dict[str, Any]:
     """Train (or resume) in `out`; `stop_after` > 0 ends this session after that many steps
-    with a checkpoint. Returns the final step, history rows, paths and the trained model."""
+    with a checkpoint. Returns the final step, history rows, paths and the trained model.
+
+    `minutes` > 0 fits the run into that much wall-clock time (a lent GPU for a few minutes):
+    the first steps are timed, and `max_steps` is lowered (never raised) to what the time left
+    holds, so the learning-rate schedule ends inside the budget instead of being cut off at
+    its peak. The lowered `max_steps` is saved with the run's config."""
+    session_start = time.perf_counter()
+    if not (math.isfinite(minutes) and minutes >= 0):
+        raise ConfigError(f"minutes must be a non-negative number, got {minutes}")
     out = Path(out)
     ddp = setup_distributed()
     device = setup_device(cfg.device, ddp)
@@ -504,6 +549,7 @@ def train(
         total=cfg.max_steps, initial=start_step, disable=not (progress and ddp.master), unit="step"
     )
     step = start_step
+    timing_start = session_start  # (set after the first step when `minutes` is given)
     first_batch: list[int] | None = None
     last: dict[str, float] = {}
     while step < cfg.max_steps:
@@ -552,6 +598,11 @@ def train(
             "grad_norm": float(grad_norm),
             "tokens_per_s": float(sums[-1]) / max(elapsed, 1e-9),
         }
+        if minutes > 0 and step - start_step == 1:
+            timing_start = time.perf_counter()
+        if minutes > 0 and step - start_step == 1 + TIMED_STEPS:
+            fit_into_minutes(cfg, step, minutes, session_start, timing_start, ddp, device, out)
+            bar.total = cfg.max_steps
         finished = step >= cfg.max_steps or (stop_after > 0 and step - start_step >= stop_after)
         bar.update(1)
         if not ddp.master:

@@ -84,6 +84,25 @@ def test_resume_continues_exactly(tokens: Path, tmp_path: Path) -> None:
         train(other, tmp_path / "b", progress=False)
 
 
+def test_a_run_fits_into_minutes(tokens: Path, tmp_path: Path) -> None:
+    """`minutes`: the first steps are timed and max_steps lowered to what the time holds, so
+    the schedule ends (the learning rate at its floor) inside the budget; saved with the run."""
+    from tts.config import load_config
+
+    cfg = _resume_config(tokens)
+    cfg.max_steps, cfg.log_every, cfg.eval_every = 100_000, 1, 100_000
+    run = train(cfg, tmp_path / "run", progress=False, minutes=0.1)  # 6 s
+    assert 11 < run["step"] < 100_000 and cfg.max_steps == run["step"]
+    saved = load_config(TrainConfig, tmp_path / "run" / "train_config.json")
+    assert saved.max_steps == run["step"]
+    lrs = [r["lr"] for r in run["history"]]
+    assert lrs[-1] < 0.2 * max(lrs)  # decayed to near min_lr_ratio (0.1) by the last step
+    unhurried = _resume_config(tokens)  # a budget the run fits: max_steps stays as configured
+    assert train(unhurried, tmp_path / "b", progress=False, minutes=30)["step"] == 8
+    with pytest.raises(ConfigError, match="minutes"):
+        train(_resume_config(tokens), tmp_path / "c", progress=False, minutes=-1)
+
+
 def test_two_process_gloo_run_keeps_ranks_in_sync(tokens: Path, tmp_path: Path) -> None:
     config = tmp_path / "cfg.json"
     cfg = _resume_config(tokens)
