@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 import torch
 from torch import nn
@@ -29,6 +28,8 @@ class MelConfig:
 class LogMel(nn.Module):
     def __init__(self, config: MelConfig) -> None:
         super().__init__()
+        import librosa  # here, not at import: LM training reads shards and needs none of it
+
         self.config = config
         fb = librosa.filters.mel(
             sr=config.sample_rate,

@@ -21,7 +21,6 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict
 from pathlib import Path
 
-import librosa
 import numpy as np
 import torch
 from torch import nn
@@ -147,6 +146,8 @@ class GE2EEncoder(SpeakerEncoder):
             starts.pop()
         needed = (starts[-1] + self.partial_frames) * self.hop
         wav = np.pad(wav, (0, max(0, needed - len(wav))))
+        import librosa  # here, not at import: LM training reads shards and needs none of it
+
         mel = librosa.feature.melspectrogram(
             y=wav, sr=SAMPLE_RATE, n_fft=400, hop_length=self.hop, n_mels=40
         ).T.astype(np.float32)
