@@ -387,6 +387,10 @@ def fingerprint(model: torch.nn.Module) -> str:
 # ----- the loop --------------------------------------------------------------------------------
 
 
+TIMED_STEPS = 10  # steps timed (after the first, which warms up) to fit a run into `minutes`
+TIME_RESERVE = 0.15  # share of the time left kept for validation, checkpoints and bundles
+
+
 def fit_into_minutes(
     cfg: TrainConfig,
     step: int,
@@ -413,10 +417,6 @@ def fit_into_minutes(
                 f"{per_step:.3f} s a step: max_steps {cfg.max_steps} fits the {minutes:g} "
                 "minutes (the schedule ends there)"
             )
-
-
-TIMED_STEPS = 10  # steps timed (after the first, which warms up) to fit a run into `minutes`
-TIME_RESERVE = 0.15  # share of the time left kept for validation, checkpoints and bundles
 
 
 def train(
