@@ -9,8 +9,8 @@
 # numpy, safetensors, tqdm and matplotlib but not this package or its audio dependencies; what
 # travels is the working tree (the shipped bundle, ~42 MiB, among it) plus the carried folder,
 # 64 MiB in all; what comes back is at most 8 files of 16 MiB. So:
-#   - pack copies the token shards (codes, units, phoneme ids, speaker embeddings: no audio)
-#     into .device/ (git-ignored), with wheels of the few pure or manylinux packages this
+#   - pack copies the token shards (codes, units, phoneme ids, speaker embeddings as
+#     float16: no audio) into .device/ (git-ignored), with wheels of the few packages this
 #     package imports that the device lacks, and says whether the tree will fit;
 #   - train points Python at this checkout (tts/ with codecs/ and speakers/ linked in as
 #     tts.codecs and tts.speakers, as pyproject.toml installs them), trains the LM from the
@@ -43,13 +43,35 @@ pack() {
     names+=("$name")
     cp -r "$dir" "$DEVICE_DIR/shards/$name"
   done
+  # The speaker (and style) embeddings are most of a shard's bytes: carried as float16 (the
+  # LM reads them as float32; the rounding is ~1e-3 of a unit vector), the first corpus,
+  # Kokoro's English and the second corpus fit beside the tree.
+  "$PY" - "$DEVICE_DIR/shards" <<'PYTHON'
+import sys
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+for path in sorted(Path(sys.argv[1]).glob("*/shard-*.safetensors")):
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    for key in ("speaker", "style"):
+        if key in tensors:
+            tensors[key] = tensors[key].half()
+    save_file(tensors, str(path), metadata=metadata)
+PYTHON
   # What this package imports that the device's Python lacks, as wheels for its Python
   # (WHEEL_PY, default 3.12; docopt, num2words' need, is a source package: built here).
+  # NO_WHEELS=1 skips them (a device that has them, or a test).
   mkdir -p "$DEVICE_DIR/whl"
-  "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version "${WHEEL_PY:-3.12}" \
-    --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform manylinux2014_x86_64 -d "$DEVICE_DIR/whl" $DEVICE_WHEELS
-  "$PY" -m pip wheel -q --no-deps -w "$DEVICE_DIR/whl" docopt==0.6.2
+  if [ -z "${NO_WHEELS:-}" ]; then
+    "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version "${WHEEL_PY:-3.12}" \
+      --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform manylinux2014_x86_64 -d "$DEVICE_DIR/whl" $DEVICE_WHEELS
+    "$PY" -m pip wheel -q --no-deps -w "$DEVICE_DIR/whl" docopt==0.6.2
+  fi
   local tree carried
   tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
   carried=$(du -sb "$DEVICE_DIR" | cut -f1)

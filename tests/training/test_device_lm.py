@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 from trainkit import REPO
 
@@ -33,7 +33,30 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
     base_run: dict, tokens: Path, tmp_path: Path
 ) -> None:
     carried = tmp_path / "carried"  # what `pack` fills (here without wheels: nothing is missing)
-    shutil.copytree(tokens, carried / "shards" / tokens.name)
+    env = {
+        **os.environ, "DEVICE_DIR": str(carried), "OUT": str(tmp_path / "out"),
+        "DEVICE_PY": sys.executable, "PY": sys.executable, "INIT": str(base_run["bundle"]),
+        "MINUTES": "30", "DEVICE_CONFIG": str(tmp_path / "config.json"), "NO_WHEELS": "1",
+        "OMP_NUM_THREADS": "1",
+    }  # fmt: skip
+    done = _stage("pack", str(tokens), env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "MiB (limit 64)" in done.stdout
+    packed = carried / "shards" / tokens.name
+    # the same shards, with the speaker embeddings as float16
+    for path in sorted(tokens.glob("shard-*.safetensors")):
+        with safe_open(str(path), "pt") as a, safe_open(str(packed / path.name), "pt") as b:
+            keys = set(a.keys())
+            assert a.metadata() == b.metadata() and keys == set(b.keys())
+            for key in keys:
+                x, y = a.get_tensor(key), b.get_tensor(key)
+                if key == "speaker":
+                    assert y.dtype == torch.float16
+                    torch.testing.assert_close(y.float(), x, atol=1e-3, rtol=1e-3)
+                else:
+                    assert torch.equal(x, y), key
+    twice = _stage("pack", f"{tokens},{tokens}", env=env)
+    assert twice.returncode != 0 and "two shard folders named" in twice.stderr
     cfg = dataclasses.replace(
         base_run["config"], max_steps=3, export_bundle=False, eval_every=100, ckpt_every=100,
         device="cpu", num_workers=0,
@@ -41,11 +64,8 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
     save_config(cfg, tmp_path / "config.json")
     out = tmp_path / "out"
     out.mkdir()
-    env = {
-        **os.environ, "DEVICE_DIR": str(carried), "OUT": str(out), "DEVICE_PY": sys.executable,
-        "PY": sys.executable, "INIT": str(base_run["bundle"]), "MINUTES": "30",
-        "DEVICE_CONFIG": str(tmp_path / "config.json"), "OMP_NUM_THREADS": "1",
-    }  # fmt: skip
+    done = _stage("pack", str(tokens), env=env)  # (the failed pack above emptied it)
+    assert done.returncode == 0, done.stderr[-2000:]
     done = _stage("train", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     parts = sorted(out.glob("lm.part*"))
