@@ -32,11 +32,18 @@ LIMIT_MIB=64
 DEVICE_WHEELS="soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 soxr==1.1.0 num2words==0.5.14"
 
 pack() {
-  local shards=${1:-$HOME/koe-runs/proof_tokens,$HOME/koe-runs/kokoro_en_tokens}
+  # default: the first corpus, Kokoro's English (reader_mel's kokoro_en) and the second
+  # corpus (tokenize_words), as recipes/proof_model.sh leaves them in RUNS
+  local runs=${RUNS:-$HOME/koe-runs}
+  local shards=${1:-$runs/proof_tokens,$runs/kokoro_en_tokens,$runs/words_tokens}
   rm -rf "$DEVICE_DIR" && mkdir -p "$DEVICE_DIR/shards"
   local names=()
   for dir in ${shards//,/ }; do
-    [ -f "$dir/index.json" ] || { echo "$dir is not a shard folder (no index.json)" >&2; exit 2; }
+    [ -f "$dir/index.json" ] || {
+      echo "$dir is not a shard folder (no index.json): build it (recipes/proof_model.sh)" \
+        "or name the folders to carry: pack a,b" >&2
+      exit 2
+    }
     local name
     name=$(basename "$dir")
     case " ${names[*]-} " in *" $name "*) echo "two shard folders named $name" >&2; exit 2 ;; esac

@@ -8,6 +8,8 @@
 #   bash recipes/proof_model.sh corpus2    # + 8 h of fast-engine audio reading 3,000 wordfreq
 #                                          #   lines per language (~12 min), merged with the above
 #   bash recipes/proof_model.sh tokenize2  # shards of the merged corpus (~45 min)
+#   bash recipes/proof_model.sh tokenize_words  # corpus2's audio alone, with semantic units
+#                                          #   (for recipes/device_lm.sh; ~55 min)
 #   bash recipes/proof_model.sh lm2        # continue the LM on it: dropout 0.1, guided attention
 #                                          #   (2,000 steps, ~70 min on 2 cores)
 #   bash recipes/proof_model.sh semantic   # Whisper-base semantic units: fit 500 units on 1,500
@@ -130,6 +132,17 @@ tokenize3() {
     --codec "${CODEC_V8:-$RUNS/codec_v8}" --out "$RUNS/kokoro_words_tokens"
   "$PY" recipes/semantic_units.py --shards "$RUNS/kokoro_words_tokens" \
     --tokenizer "${SEMANTIC:-$RUNS/semantic500}"
+}
+
+tokenize_words() {
+  # corpus2's audio alone (synth_words), with the shipped codec (the same frozen encoder) and
+  # labelled with the shipped semantic units: read beside proof_tokens (data=a,b) it is the
+  # 10.5 h corpus without proof2_tokens' second copy of the first corpus, and small enough to
+  # carry to a lent GPU (recipes/device_lm.sh). ~25 min, then ~30 min of units, on 2 cores.
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/synth_words/manifest.jsonl" \
+    --codec tts/pretrained/default/codec --out "$RUNS/words_tokens"
+  "$PY" recipes/semantic_units.py --shards "$RUNS/words_tokens" \
+    --tokenizer "${SEMANTIC:-$RUNS/semantic500}" --threads 2
 }
 
 tokenize2() {
@@ -502,6 +515,7 @@ case "${1:-}" in
   corpus2) corpus2 ;;
   corpus3) corpus3 ;;
   tokenize2) tokenize2 ;;
+  tokenize_words) tokenize_words ;;
   tokenize3) tokenize3 ;;
   lm2) lm2 ;;
   semantic) semantic ;;
