@@ -9,8 +9,8 @@
 # numpy, safetensors, tqdm and matplotlib but not this package or its audio dependencies; what
 # travels is the working tree (the shipped bundle, ~42 MiB, among it) plus the carried folder,
 # 64 MiB in all; what comes back is at most 8 files of 16 MiB. So:
-#   - pack copies the token shards (codes, units, phoneme ids, speaker embeddings as
-#     float16: no audio) into .device/ (git-ignored), with wheels of the few packages this
+#   - pack puts the token shards (codes, units, phoneme ids, speaker embeddings as float16:
+#     no audio) into .device/ (git-ignored) as one tar.xz, with wheels of the few packages this
 #     package imports that the device lacks, and says whether the tree will fit;
 #   - train points Python at this checkout (tts/ with codecs/ and speakers/ linked in as
 #     tts.codecs and tts.speakers, as pyproject.toml installs them), trains the LM from the
@@ -36,7 +36,9 @@ pack() {
   # corpus (tokenize_words), as recipes/proof_model.sh leaves them in RUNS
   local runs=${RUNS:-$HOME/koe-runs}
   local shards=${1:-$runs/proof_tokens,$runs/kokoro_en_tokens,$runs/words_tokens}
-  rm -rf "$DEVICE_DIR" && mkdir -p "$DEVICE_DIR/shards"
+  local staging
+  staging=$(mktemp -d)
+  rm -rf "$DEVICE_DIR" && mkdir -p "$DEVICE_DIR" "$staging/shards"
   local names=()
   for dir in ${shards//,/ }; do
     [ -f "$dir/index.json" ] || {
@@ -48,12 +50,12 @@ pack() {
     name=$(basename "$dir")
     case " ${names[*]-} " in *" $name "*) echo "two shard folders named $name" >&2; exit 2 ;; esac
     names+=("$name")
-    cp -r "$dir" "$DEVICE_DIR/shards/$name"
+    cp -r "$dir" "$staging/shards/$name"
   done
   # The speaker (and style) embeddings are most of a shard's bytes: carried as float16 (the
   # LM reads them as float32; the rounding is ~1e-3 of a unit vector), the first corpus,
   # Kokoro's English and the second corpus fit beside the tree.
-  "$PY" - "$DEVICE_DIR/shards" <<'PYTHON'
+  "$PY" - "$staging/shards" <<'PYTHON'
 import sys
 from pathlib import Path
 
@@ -69,6 +71,10 @@ for path in sorted(Path(sys.argv[1]).glob("*/shard-*.safetensors")):
             tensors[key] = tensors[key].half()
     save_file(tensors, str(path), metadata=metadata)
 PYTHON
+  # xz: codes and phoneme ids compress well (with the float16 embeddings, the first corpus
+  # and Kokoro's English go from 9.3 MB to 3.0 MB).
+  tar -cf - -C "$staging" shards | xz -6 > "$DEVICE_DIR/shards.tar.xz"
+  rm -rf "$staging"
   # What this package imports that the device's Python lacks, as wheels for its Python
   # (WHEEL_PY, default 3.12; docopt, num2words' need, is a source package: built here).
   # NO_WHEELS=1 skips them (a device that has them, or a test).
@@ -102,8 +108,12 @@ train() {
   ln -s "$PWD/codecs" "$site/tts/codecs"
   ln -s "$PWD/speakers" "$site/tts/speakers"
   export PYTHONPATH=$site:$deps PYTHONUNBUFFERED=1
-  data=$(find "$DEVICE_DIR/shards" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | paste -sd,)
-  [ -n "$data" ] || { echo "no shards in $DEVICE_DIR/shards: run pack here, carry it" >&2; exit 2; }
+  [ -f "$DEVICE_DIR/shards.tar.xz" ] || {
+    echo "no $DEVICE_DIR/shards.tar.xz: run pack here, and carry $DEVICE_DIR" >&2
+    exit 2
+  }
+  tar -xJf "$DEVICE_DIR/shards.tar.xz" -C "$work"
+  data=$(find "$work/shards" -mindepth 1 -maxdepth 1 -type d | sort | paste -sd,)
   nvidia-smi -L || true
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
   "$py" recipes/train.py --config "${DEVICE_CONFIG:-configs/lm_device.json}" --out "$run" --no-progress \
