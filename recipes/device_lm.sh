@@ -137,9 +137,11 @@ PYTHON
 unpack() {
   local from=${1:?give FILES_AT, where the device files came back} to=${2:?give OUT_BUNDLE}
   compgen -G "$from/lm.part*" >/dev/null || { echo "no lm.part* files in $from" >&2; exit 2; }
-  rm -rf "$to" && cp -r "$INIT" "$to"
-  cat "$from"/lm.part* > "$to/model.safetensors"
-  "$PY" - "$from/config.json" "$INIT/config.json" "$to/model.safetensors" <<'PYTHON'
+  [ ! -e "$to" ] || { echo "$to exists: give unpack a new folder" >&2; exit 2; }
+  local joined
+  joined=$(mktemp)
+  cat "$from"/lm.part* > "$joined"
+  "$PY" - "$from/config.json" "$INIT/config.json" "$joined" <<'PYTHON'
 import json
 import sys
 
@@ -151,6 +153,8 @@ if trained["config"] != base["config"]:
 with safe_open(sys.argv[3], "pt") as f:
     print(f"{len(list(f.keys()))} tensors; LM config as the base bundle's")
 PYTHON
+  cp -r "$INIT" "$to"  # (only once the parts are known good: no half-made bundle is left)
+  mv "$joined" "$to/model.safetensors"
   "$PY" -c "from tts.synthesizer import Synthesizer; Synthesizer.from_pretrained('$to', device='cpu'); print('loads: $to')"
 }
 

@@ -90,12 +90,16 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
     for name, value in trained.items():
         torch.testing.assert_close(lm[name].float(), value.float())
 
+    again = _stage("unpack", str(out), str(bundle), env=env)  # never over an existing folder
+    assert again.returncode != 0 and "exists" in again.stderr
+    assert (bundle / "model.safetensors").is_file()
     # parts from a run of another architecture are refused, not shipped under the wrong config
     config = json.loads((out / "config.json").read_text())
     config["config"]["n_layer"] += 1
     (out / "config.json").write_text(json.dumps(config))
     done = _stage("unpack", str(out), str(tmp_path / "other"), env=env)
     assert done.returncode != 0 and "differs from the base bundle" in done.stderr
+    assert not (tmp_path / "other").exists()  # nothing half-made left behind
     empty = tmp_path / "empty"
     empty.mkdir()
     done = _stage("unpack", str(empty), str(tmp_path / "none"), env=env)
