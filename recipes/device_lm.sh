@@ -71,9 +71,15 @@ for path in sorted(Path(sys.argv[1]).glob("*/shard-*.safetensors")):
             tensors[key] = tensors[key].half()
     save_file(tensors, str(path), metadata=metadata)
 PYTHON
-  # xz: codes and phoneme ids compress well (with the float16 embeddings, the first corpus
+  # xz (through Python: no xz program needed): codes and phoneme ids compress well (with the float16 embeddings, the first corpus
   # and Kokoro's English go from 9.3 MB to 3.0 MB).
-  tar -cf - -C "$staging" shards | xz -6 > "$DEVICE_DIR/shards.tar.xz"
+  "$PY" - "$DEVICE_DIR/shards.tar.xz" "$staging/shards" <<'PYTHON'
+import sys
+import tarfile
+
+with tarfile.open(sys.argv[1], "w:xz") as archive:  # Python's lzma: no xz program needed
+    archive.add(sys.argv[2], "shards")
+PYTHON
   rm -rf "$staging"
   # What this package imports that the device's Python lacks, as wheels for its Python
   # (WHEEL_PY, default 3.12; docopt, num2words' need, is a source package: built here).
@@ -112,7 +118,13 @@ train() {
     echo "no $DEVICE_DIR/shards.tar.xz: run pack here, and carry $DEVICE_DIR" >&2
     exit 2
   }
-  tar -xJf "$DEVICE_DIR/shards.tar.xz" -C "$work"
+  "$py" - "$DEVICE_DIR/shards.tar.xz" "$work" <<'PYTHON'
+import sys
+import tarfile
+
+with tarfile.open(sys.argv[1]) as archive:
+    archive.extractall(sys.argv[2], filter="data")
+PYTHON
   data=$(find "$work/shards" -mindepth 1 -maxdepth 1 -type d | sort | paste -sd,)
   nvidia-smi -L || true
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
