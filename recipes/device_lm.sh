@@ -71,8 +71,8 @@ for path in sorted(Path(sys.argv[1]).glob("*/shard-*.safetensors")):
             tensors[key] = tensors[key].half()
     save_file(tensors, str(path), metadata=metadata)
 PYTHON
-  # xz (through Python: no xz program needed): codes and phoneme ids compress well (with the float16 embeddings, the first corpus
-  # and Kokoro's English go from 9.3 MB to 3.0 MB).
+  # xz (through Python: no xz program needed): codes and phoneme ids compress well (with the
+  # float16 embeddings, the first corpus and Kokoro's English go from 9.3 MB to 3.0 MB).
   "$PY" - "$DEVICE_DIR/shards.tar.xz" "$staging/shards" <<'PYTHON'
 import sys
 import tarfile
