@@ -30,28 +30,37 @@ INIT=${INIT:-tts/pretrained/default}
 DEVICE_DIR=${DEVICE_DIR:-.device}  # what pack fills and the device call carries
 LIMIT_MIB=64
 DEVICE_WHEELS="soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 soxr==1.1.0 num2words==0.5.14"
+TEMPS=()  # scratch files and folders, removed however the script ends
+trap 'rm -rf ${TEMPS[@]+"${TEMPS[@]}"}' EXIT
+
+scratch() {  # scratch NAME [-d]: a new scratch file (or folder) in $NAME, removed at exit
+  local path
+  path=$(mktemp "${@:2}")
+  TEMPS+=("$path")
+  printf -v "$1" '%s' "$path"
+}
 
 pack() {
   # default: the first corpus, Kokoro's English (reader_mel's kokoro_en) and the second
   # corpus (tokenize_words), as recipes/proof_model.sh leaves them in RUNS
   local runs=${RUNS:-$HOME/koe-runs}
   local shards=${1:-$runs/proof_tokens,$runs/kokoro_en_tokens,$runs/words_tokens}
-  local staging
-  staging=$(mktemp -d)
-  rm -rf "$DEVICE_DIR" && mkdir -p "$DEVICE_DIR" "$staging/shards"
-  local names=()
-  for dir in ${shards//,/ }; do
+  local names=() dir name
+  for dir in ${shards//,/ }; do  # every folder checked before anything is written
     [ -f "$dir/index.json" ] || {
       echo "$dir is not a shard folder (no index.json): build it (recipes/proof_model.sh)" \
         "or name the folders to carry: pack a,b" >&2
       exit 2
     }
-    local name
     name=$(basename "$dir")
     case " ${names[*]-} " in *" $name "*) echo "two shard folders named $name" >&2; exit 2 ;; esac
     names+=("$name")
-    cp -r "$dir" "$staging/shards/$name"
   done
+  rm -rf "$DEVICE_DIR" && mkdir -p "$DEVICE_DIR"
+  local staging
+  scratch staging -d
+  mkdir -p "$staging/shards"
+  for dir in ${shards//,/ }; do cp -r "$dir" "$staging/shards/$(basename "$dir")"; done
   # The speaker (and style) embeddings are most of a shard's bytes: carried as float16 (the
   # LM reads them as float32; the rounding is ~1e-3 of a unit vector), the first corpus,
   # Kokoro's English and the second corpus fit beside the tree.
@@ -80,7 +89,6 @@ import tarfile
 with tarfile.open(sys.argv[1], "w:xz") as archive:  # Python's lzma: no xz program needed
     archive.add(sys.argv[2], "shards")
 PYTHON
-  rm -rf "$staging"
   # What this package imports that the device's Python lacks, as wheels for its Python
   # (WHEEL_PY, default 3.12; docopt, num2words' need, is a source package: built here).
   # NO_WHEELS=1 skips them (a device that has them, or a test).
@@ -104,7 +112,7 @@ PYTHON
 train() {
   local out=${OUT:?set OUT, the folder whose files come back} py=${DEVICE_PY:-python3} data
   local work
-  work=$(mktemp -d)
+  scratch work -d
   local site=$work/site deps=$work/deps run=$work/lm
   mkdir -p "$site/tts"
   if compgen -G "$DEVICE_DIR/whl/*.whl" >/dev/null; then
@@ -151,7 +159,7 @@ unpack() {
   compgen -G "$from/lm.part*" >/dev/null || { echo "no lm.part* files in $from" >&2; exit 2; }
   [ ! -e "$to" ] || { echo "$to exists: give unpack a new folder" >&2; exit 2; }
   local joined
-  joined=$(mktemp)
+  scratch joined
   cat "$from"/lm.part* > "$joined"
   "$PY" - "$from/config.json" "$INIT/config.json" "$joined" <<'PYTHON'
 import json
