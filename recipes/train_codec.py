@@ -247,9 +247,9 @@ def init_weights(model: CodecModel, source: str) -> None:
     print(f"initialised from {source}: {len(matched)} tensors copied, fresh: {fresh or 'none'}")
 
 
-def freeze_all_but(model: CodecModel, names: str) -> list[str]:
+def freeze_all_but(model: CodecModel, names: str) -> None:
     """Freeze every parameter of `model` outside the modules named in `names` (comma-separated
-    dotted paths, "decoder.speaker_film"); returns the names kept trainable."""
+    dotted paths, "decoder.speaker_film")."""
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     if not wanted:
         raise ConfigError("train_only names no module")
@@ -268,7 +268,6 @@ def freeze_all_but(model: CodecModel, names: str) -> list[str]:
     model.requires_grad_(False)
     for module in modules:
         module.requires_grad_(True)
-    return wanted
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
