@@ -6,7 +6,7 @@ and transients (short windows); a decoder trained on one resolution rings or sme
 
 from __future__ import annotations
 
-import librosa
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,6 +19,39 @@ DEFAULT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = (
 )
 
 
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear (3 mels per 200 Hz) below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    log_step = np.log(6.4) / 27.0
+    return np.where(
+        hz < 1000.0, hz * 3.0 / 200.0, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / log_step
+    )
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    log_step = np.log(6.4) / 27.0
+    return np.where(mel < 15.0, mel * 200.0 / 3.0, 1000.0 * np.exp(log_step * (mel - 15.0)))
+
+
+def mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None
+) -> np.ndarray:
+    """[n_mels, n_fft // 2 + 1] triangular filters on Slaney's mel scale, each scaled to unit
+    area in Hz (Slaney normalisation): the filterbank of HiFi-GAN and of librosa's defaults
+    (equal to `librosa.filters.mel` to float32 precision, tested), without importing librosa,
+    so codec training runs where only torch and numpy are (a lent GPU)."""
+    f_max = sample_rate / 2 if f_max is None else f_max
+    bins = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(f_min), _hz_to_mel(f_max), n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - bins[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    filters = np.maximum(0.0, np.minimum(rising, falling))
+    filters *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return filters.astype(np.float32)
+
+
 def stft_magnitude(wav: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:
     """[B, T] -> magnitude [B, n_fft/2+1, frames] (centred, reflect-padded)."""
     spec = torch.stft(
@@ -28,14 +61,12 @@ def stft_magnitude(wav: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor
 
 
 class MelSpectrogram(nn.Module):
-    """Log-mel spectrogram; the filterbank comes from librosa (Slaney mel scale, as in HiFi-GAN)."""
+    """Log-mel spectrogram with Slaney's mel filterbank (as in HiFi-GAN)."""
 
     def __init__(self, sample_rate: int, n_fft: int, hop: int, n_mels: int) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
-        fb = librosa.filters.mel(
-            sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=sample_rate / 2
-        )
+        fb = mel_filterbank(sample_rate, n_fft, n_mels)
         self.register_buffer("filterbank", torch.from_numpy(fb).float(), persistent=False)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 

@@ -112,3 +112,23 @@ def test_fresh_codec_gives_speech_many_codes(preset, speech_clips):
     frames = codes.shape[1]
     for k in range(codes.shape[0]):
         assert len(torch.unique(codes[k])) >= frames // 8, (preset, k, codes[k])
+
+
+def test_the_mel_filterbank_is_librosas_without_librosa() -> None:
+    """codecs/losses.py builds Slaney's filterbank itself (a lent GPU has no librosa): it must
+    be the one the codec was trained with, librosa's, for every resolution the loss uses."""
+    import librosa
+    import numpy as np
+
+    from tts.codecs.losses import DEFAULT_RESOLUTIONS, mel_filterbank
+
+    cases = [(24_000, n, m, 0.0, None) for n, _, m in DEFAULT_RESOLUTIONS]
+    cases += [(16_000, 400, 80, 0.0, 8_000.0), (22_050, 1024, 80, 50.0, 7_600.0)]
+    for sr, n_fft, n_mels, f_min, f_max in cases:
+        ours = mel_filterbank(sr, n_fft, n_mels, f_min, f_max)
+        theirs = librosa.filters.mel(
+            sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max or sr / 2
+        )
+        assert ours.shape == theirs.shape == (n_mels, n_fft // 2 + 1) and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-7)
+        assert (ours.sum(axis=1) > 0).all()  # no empty filter
