@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from tts.audio import load_audio, resample, to_mono
+from tts.codecs.audio_pack import AudioPack
 from tts.data.importers import AUDIO_SUFFIXES, audio_files
 from tts.data.manifest import read_manifest
 from tts.errors import AudioInputError, ConfigError, ManifestError
@@ -91,6 +92,10 @@ class ShardCrops(Dataset):
     (drawn from the same splits), as synthesis gives the decoder a reference clip's embedding,
     not the embedding of the words it is decoding.
 
+    With `audio` (a `tts.codecs.audio_pack.AudioPack`), the audio comes from the pack, keyed
+    by the path each shard recorded, instead of from that path (a machine without the corpus);
+    only the items it holds are drawn, and `pitch(i)` gives crop i's pitch targets from it.
+
     For training a decoder that reads units (`CodecConfig.n_units`): the codes come from the
     shards (the codec that made them encoded whole utterances, as the LM's codes are made)
     instead of being encoded again per crop. Crops start on a frame boundary of the audio
@@ -108,6 +113,7 @@ class ShardCrops(Dataset):
         splits: tuple[str, ...] | None = ("train",),
         seed: int = 0,
         speakers: bool = False,
+        audio: AudioPack | None = None,
     ) -> None:
         from tts.data.shards import ShardDataset  # tts.data imports tts.codecs
 
@@ -126,8 +132,17 @@ class ShardCrops(Dataset):
         self.sample_rate, self.hop = sample_rate, hop
         self.crop_frames, self.seed = crop_frames, seed
         self.usable = [i for i, n in enumerate(self.items.frames) if n >= crop_frames]
+        self.audio = audio
+        if audio is not None:
+            if audio.sample_rate != sample_rate:
+                raise ConfigError(
+                    f"the audio pack {audio.root} holds {audio.sample_rate} Hz audio; this "
+                    f"codec runs at {sample_rate}"
+                )
+            self.usable = [i for i in self.usable if self.items.audio_path(i) in audio]
         if not self.usable:
-            raise ManifestError(f"no utterance in {root} ({splits}) has {crop_frames} frames")
+            held = "" if audio is None else f" and in the audio pack {audio.root}"
+            raise ManifestError(f"no utterance in {root} ({splits}){held} has {crop_frames} frames")
 
     def __len__(self) -> int:
         return 2**62
@@ -148,8 +163,11 @@ class ShardCrops(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         k, start = self.locate(index)
         frames = slice(start, start + self.crop_frames)
-        wav, sr = load_audio(self.items.audio_path(k))
-        wav = resample(wav, sr, self.sample_rate)
+        if self.audio is not None:
+            wav = self.audio.audio(self.items.audio_path(k))
+        else:
+            wav, sr = load_audio(self.items.audio_path(k))
+            wav = resample(wav, sr, self.sample_rate)
         crop = wav[frames.start * self.hop : frames.stop * self.hop]
         crop = np.pad(crop, (0, self.crop_frames * self.hop - len(crop)))  # the last frame's pad
         codes = self.items[k].codes[:, frames]
@@ -157,6 +175,24 @@ class ShardCrops(Dataset):
         if self.embeddings is None:
             return wav_t, codes[1:], codes[0]
         return wav_t, codes[1:], codes[0], self.embeddings[self.other_utterance(index)]
+
+    def pitch(self, index: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(F0 Hz, voiced 0/1) per `hop` samples of crop `index`, from the audio pack (computed
+        there on the whole clean utterance); frames past the utterance's end are unvoiced."""
+        if self.audio is None or self.audio.hop != hop or self.hop % hop:
+            raise ConfigError(
+                f"crop pitch needs an audio pack with a hop of {hop} samples dividing {self.hop}"
+            )
+        k, start = self.locate(index)
+        f0, voiced = self.audio.pitch(self.items.audio_path(k))
+        per_frame = self.hop // hop
+        first, n = start * per_frame, self.crop_frames * per_frame
+        f0, voiced = f0[first : first + n], voiced[first : first + n]
+        pad = n - len(f0)
+        edge = f0[-1] if len(f0) else 0.0  # the contour continues; voicing stops
+        f0 = np.pad(f0, (0, pad), constant_values=edge)
+        voiced = np.pad(voiced, (0, pad))
+        return torch.from_numpy(f0.astype(np.float32)), torch.from_numpy(voiced.astype(np.float32))
 
 
 class StepSampler(Sampler[int]):
