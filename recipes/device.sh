@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
-# Continue the default model's LM on a lent GPU (the `device` tool's machine), in three steps:
+# Train the default model's LM and its codec's decoder on a lent GPU (the `device` tool's
+# machine), in three steps:
 #
-#   here:        bash recipes/device_lm.sh pack [SHARDS]     # SHARDS: shard folders, "a,b,c"
-#   the device:  run(command="bash recipes/device_lm.sh train", carry=[".device"], timeout_s=540)
-#   here:        bash recipes/device_lm.sh unpack FILES_AT OUT_BUNDLE
+#   here:        bash recipes/device.sh pack [SHARDS]     # SHARDS: shard folders, "a,b,c"
+#   the device:  run(command="bash recipes/device.sh train", carry=[".device"], timeout_s=540)
+#   here:        bash recipes/device.sh unpack FILES_AT OUT_BUNDLE
 #
 # Why this shape: the device machine starts bare, reaches nothing, and has Python with torch,
 # numpy, safetensors, tqdm and matplotlib but not this package or its audio dependencies; what
 # travels is the working tree (the shipped bundle, ~42 MiB, among it) plus the carried folder,
 # 64 MiB in all; what comes back is at most 8 files of 16 MiB. So:
-#   - pack puts the token shards (codes, units, phoneme ids, speaker embeddings as float16:
-#     no audio) into .device/ (git-ignored) as one tar.xz, with wheels of the few packages this
-#     package imports that the device lacks, and says whether the tree will fit;
+#   - pack puts the token shards (codes, units, phoneme ids, speaker embeddings as float16)
+#     into .device/ (git-ignored) as one tar.xz, with wheels of the few packages this package
+#     imports that the device lacks; then, in the room left, the train split's audio as an
+#     Opus audio pack (recipes/pack_audio.py: about 16 kbit/s, WORLD's pitch targets computed
+#     here; AUDIO_MIB sets its size, 0 packs none), and says whether the tree will fit;
 #   - train points Python at this checkout (tts/ with codecs/ and speakers/ linked in as
-#     tts.codecs and tts.speakers, as pyproject.toml installs them), trains the LM from the
-#     shipped bundle (INIT) on the shards for MINUTES with configs/lm_device.json (the run
-#     lowers max_steps to what the minutes hold, so its schedule ends in time; no bundle is
-#     written there: that needs the speaker encoder, which is not on the device), and writes
-#     the weights as float16 in parts under 16 MiB, with the run's config, log and curves;
-#   - unpack joins the parts, checks that the architecture is the base bundle's, and writes a
-#     bundle: the base bundle (INIT) with these weights, ready for recipes/dev_cer.py,
-#     `tts eval` and recipes/ship_model.py like any LM bundle.
+#     tts.codecs and tts.speakers, as pyproject.toml installs them) and runs two jobs side by
+#     side on the one GPU for MINUTES each (each run lowers max_steps to what the minutes hold,
+#     so its schedule ends in time):
+#       lm:    the LM from the shipped bundle (INIT) on the shards, configs/lm_device.json; no
+#              bundle is written there (that needs the speaker encoder, not on the device); the
+#              weights come back as float16 in parts under 16 MiB, with config, log and curves;
+#       codec: the codec's decoder from INIT's codec on the packed audio with the shards' codes
+#              and units (recipes/train_codec.py units_from= audio_from=, the encoder frozen so
+#              the codes and the LM stay valid); it comes back as codec.tar (float16 weights,
+#              config, log, curves, a sample);
+#     JOBS="lm" or "codec" runs one (default: both, the codec only when audio was packed);
+#   - unpack checks that the architectures are the base bundle's (and the codec's encoder
+#     untouched), and writes a bundle: the base bundle (INIT) with what came back, ready for
+#     recipes/dev_cer.py, `tts eval` and recipes/ship_model.py like any bundle.
 # MINUTES (default 7) leaves a 10-minute device command time to start Python, load, validate
 # and write; device time is 15 minutes a session, machine start included.
 set -euo pipefail
@@ -99,21 +108,45 @@ PYTHON
       --platform manylinux2014_x86_64 -d "$DEVICE_DIR/whl" $DEVICE_WHEELS
     "$PY" -m pip wheel -q --no-deps -w "$DEVICE_DIR/whl" docopt==0.6.2
   fi
-  local tree carried
+  local tree carried room
   tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+  carried=$(du -sb "$DEVICE_DIR" | cut -f1)
+  room=$(((LIMIT_MIB * 1048576 - tree - carried) / 1048576 - 1))  # MiB, one kept in hand
+  # The decoder's audio takes the room the shards leave (or AUDIO_MIB of it).
+  local audio_mib=${AUDIO_MIB:-$room}
+  if [ "$audio_mib" -gt "$room" ]; then
+    echo "AUDIO_MIB=$audio_mib does not fit: $room MiB are left beside the tree and shards" >&2
+    exit 2
+  elif [ "$audio_mib" -ge 1 ]; then
+    "$PY" recipes/pack_audio.py --shards "$shards" --out "$DEVICE_DIR/audio" \
+      --mib "$audio_mib" --kbps "${AUDIO_KBPS:-16}" --codec "$INIT/codec" \
+      --min-seconds "${AUDIO_MIN_SECONDS:-1.92}"
+  else
+    echo "no audio packed (AUDIO_MIB=0 or no room): the device trains the LM alone"
+  fi
   carried=$(du -sb "$DEVICE_DIR" | cut -f1)
   echo "working tree $((tree / 1048576)) MiB + $DEVICE_DIR $((carried / 1048576)) MiB (limit $LIMIT_MIB)"
   if [ $((tree + carried)) -gt $((LIMIT_MIB * 1048576)) ]; then
-    echo "too large to travel: pack fewer shard folders" >&2
+    echo "too large to travel: pack fewer shard folders, or less audio (AUDIO_MIB)" >&2
     exit 2
   fi
 }
 
 train() {
   local out=${OUT:?set OUT, the folder whose files come back} py=${DEVICE_PY:-python3} data
-  local work
+  local jobs=${JOBS:-} work
+  if [ -z "$jobs" ]; then  # both, the codec only when audio travelled
+    jobs=lm
+    if [ -f "$DEVICE_DIR/audio/pack.json" ]; then jobs="lm codec"; fi
+  fi
+  case " $jobs " in *" codec "*)
+    [ -f "$DEVICE_DIR/audio/pack.json" ] || {
+      echo "JOBS names codec but $DEVICE_DIR has no audio: pack with AUDIO_MIB > 0" >&2
+      exit 2
+    } ;;
+  esac
   scratch work -d
-  local site=$work/site deps=$work/deps run=$work/lm
+  local site=$work/site deps=$work/deps
   mkdir -p "$site/tts"
   if compgen -G "$DEVICE_DIR/whl/*.whl" >/dev/null; then
     "$py" -m pip install -q --no-index --no-deps --no-compile --target "$deps" "$DEVICE_DIR"/whl/*.whl
@@ -136,6 +169,23 @@ PYTHON
   data=$(find "$work/shards" -mindepth 1 -maxdepth 1 -type d | sort | paste -sd,)
   nvidia-smi -L || true
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  # The jobs run side by side (the GPU has room for both), each line of output tagged.
+  local job pids=() failed=0
+  for job in $jobs; do
+    case $job in
+      lm | codec) ;;
+      *) echo "unknown job $job (JOBS: lm, codec)" >&2; exit 2 ;;
+    esac
+    ( "${job}_job" "$py" "$data" "$work/$job" "$out" 2>&1 | sed -u "s/^/[$job] /" ) &
+    pids+=($!)
+  done
+  for job in "${pids[@]}"; do wait "$job" || failed=1; done
+  ls -la "$out"
+  [ "$failed" = 0 ] || { echo "a job failed (its lines are tagged above)" >&2; exit 1; }
+}
+
+lm_job() {  # lm_job PY SHARDS RUN OUT
+  local py=$1 data=$2 run=$3 out=$4
   "$py" recipes/train.py --config "${DEVICE_CONFIG:-configs/lm_device.json}" --out "$run" --no-progress \
     --minutes "${MINUTES:-7}" data="$data" init_from="$INIT" ${DEVICE_OVERRIDES:-}
   "$py" - "$run/checkpoint/model.safetensors" "$out/lm.safetensors" <<'PYTHON'
@@ -151,17 +201,46 @@ PYTHON
   cp "$run/checkpoint/config.json" "$out/config.json"
   cp "$run/train_config.json" "$run/log.csv" "$out/"
   cp "$run/loss.png" "$out/" 2>/dev/null || true
-  ls -la "$out"
+}
+
+codec_job() {  # codec_job PY SHARDS RUN OUT
+  # INIT's decoder continued with batches four times the CPU runs' (decoder3: 8 crops, 2e-4);
+  # CODEC_OVERRIDES adds recipes/train_codec.py key=value settings.
+  local py=$1 data=$2 run=$3 out=$4
+  [ -f "$INIT/codec/config.json" ] || { echo "$INIT has no codec/ folder to train" >&2; return 2; }
+  "$py" recipes/train_codec.py --out "$run" --model-of "$INIT/codec" --minutes "${MINUTES:-7}" \
+    init_from="$INIT/codec" train_encoder=false units_from="$data" audio_from="$DEVICE_DIR/audio" \
+    batch_size=32 lr=2e-4 warmup_steps=100 max_steps=100000 num_workers=4 log_every=50 \
+    ckpt_every=1000000 sample_every=1000000 seed=41 device=auto ${CODEC_OVERRIDES:-}
+  # one file back: float16 weights, config, log, curves and the last sample, as codec.tar
+  mkdir -p "$run/back/codec"
+  "$py" - "$run/checkpoint/model.safetensors" "$run/back/codec/model.safetensors" <<'PYTHON'
+import sys
+
+from safetensors.torch import load_file, save_file
+
+weights = load_file(sys.argv[1])
+save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, sys.argv[2])
+PYTHON
+  cp "$run/checkpoint/config.json" "$run/back/codec/"
+  cp "$run/train_config.json" "$run/log.jsonl" "$run/back/"
+  cp "$run/loss.png" "$run/back/" 2>/dev/null || true
+  mkdir -p "$run/back/samples"
+  cp "$run/samples/reference.wav" "$(ls "$run"/samples/step_*.wav | tail -1)" "$run/back/samples/"
+  tar -cf "$out/codec.tar" -C "$run/back" .
 }
 
 unpack() {
   local from=${1:?give FILES_AT, where the device files came back} to=${2:?give OUT_BUNDLE}
-  compgen -G "$from/lm.part*" >/dev/null || { echo "no lm.part* files in $from" >&2; exit 2; }
+  local lm=0 codec=0 joined unpacked
+  compgen -G "$from/lm.part*" >/dev/null && lm=1
+  [ -f "$from/codec.tar" ] && codec=1
+  [ $((lm + codec)) -gt 0 ] || { echo "no lm.part* files or codec.tar in $from" >&2; exit 2; }
   [ ! -e "$to" ] || { echo "$to exists: give unpack a new folder" >&2; exit 2; }
-  local joined
-  scratch joined
-  cat "$from"/lm.part* > "$joined"
-  "$PY" - "$from/config.json" "$INIT/config.json" "$joined" <<'PYTHON'
+  if [ "$lm" = 1 ]; then
+    scratch joined
+    cat "$from"/lm.part* > "$joined"
+    "$PY" - "$from/config.json" "$INIT/config.json" "$joined" <<'PYTHON'
 import json
 import sys
 
@@ -173,8 +252,39 @@ if trained["config"] != base["config"]:
 with safe_open(sys.argv[3], "pt") as f:
     print(f"{len(list(f.keys()))} tensors; LM config as the base bundle's")
 PYTHON
-  cp -r "$INIT" "$to"  # (only once the parts are known good: no half-made bundle is left)
-  mv "$joined" "$to/model.safetensors"
+  fi
+  if [ "$codec" = 1 ]; then
+    scratch unpacked -d
+    tar -xf "$from/codec.tar" -C "$unpacked"
+    # The codes the LM was trained on come from INIT's encoder: it must be untouched.
+    "$PY" - "$unpacked/codec" "$INIT/codec" "$unpacked/merged.safetensors" <<'PYTHON'
+import json
+import sys
+
+import torch
+from safetensors.torch import load_file, save_file
+
+trained, base = sys.argv[1:3]
+config, base_config = (json.load(open(f"{d}/config.json"))["config"] for d in (trained, base))
+if config != base_config:
+    sys.exit(f"the device run's codec config differs from the base bundle's: {config}")
+new, old = (load_file(f"{d}/model.safetensors") for d in (trained, base))
+if new.keys() != old.keys():
+    sys.exit("the device run's codec has other tensors than the base bundle's")
+# (the trip is in float16: an encoder kept frozen comes back as the base's, rounded)
+changed = [k for k in old if not k.startswith("decoder.") and
+           not torch.equal(new[k], old[k].to(new[k].dtype))]  # fmt: skip
+if changed:
+    sys.exit(f"the device run changed the codec's encoder ({changed[0]}, ...): its codes would differ")
+moved = sum(not torch.equal(new[k], old[k].to(new[k].dtype)) for k in old if k.startswith("decoder."))
+print(f"codec: {moved} decoder tensors trained, the encoder as the base bundle's")
+# the bundle keeps the base's encoder bit for bit, and takes the decoder that came back
+save_file({k: new[k] if k.startswith("decoder.") else old[k] for k in old}, sys.argv[3])
+PYTHON
+  fi
+  cp -r "$INIT" "$to"  # (only once what came back is known good: no half-made bundle is left)
+  if [ "$lm" = 1 ]; then mv "$joined" "$to/model.safetensors"; fi
+  if [ "$codec" = 1 ]; then mv "$unpacked/merged.safetensors" "$to/codec/model.safetensors"; fi
   "$PY" -c "from tts.synthesizer import Synthesizer; Synthesizer.from_pretrained('$to', device='cpu'); print('loads: $to')"
 }
 

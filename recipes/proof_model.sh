@@ -9,7 +9,7 @@
 #                                          #   lines per language (~12 min), merged with the above
 #   bash recipes/proof_model.sh tokenize2  # shards of the merged corpus (~45 min)
 #   bash recipes/proof_model.sh tokenize_words  # corpus2's audio alone, with semantic units
-#                                          #   (for recipes/device_lm.sh; over an hour)
+#                                          #   (for recipes/device.sh; over an hour)
 #   bash recipes/proof_model.sh lm2        # continue the LM on it: dropout 0.1, guided attention
 #                                          #   (2,000 steps, ~70 min on 2 cores)
 #   bash recipes/proof_model.sh semantic   # Whisper-base semantic units: fit 500 units on 1,500
@@ -138,7 +138,7 @@ tokenize_words() {
   # corpus2's audio alone (synth_words), with the shipped codec (the same frozen encoder) and
   # labelled with the shipped semantic units: read beside proof_tokens (data=a,b) it is the
   # 10.5 h corpus without proof2_tokens' second copy of the first corpus, and small enough to
-  # carry to a lent GPU (recipes/device_lm.sh). The codes took about 2 min a shard of 256
+  # carry to a lent GPU (recipes/device.sh). The codes took about 2 min a shard of 256
   # (36 shards) on 2 busy cores; resumes when rerun.
   "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/synth_words/manifest.jsonl" \
     --codec tts/pretrained/default/codec --out "$RUNS/words_tokens"

@@ -37,13 +37,26 @@ of its voice (`ShardCrops(speakers=True)`), and `speaker_drop` of the crops with
 `train_only=decoder.speaker_film` (any comma-separated module names) trains those modules
 alone and keeps every other weight as init_from has it: the FiLM then learns the voice on top
 of a decoder whose rendering of the sounds does not move.
+
+Where the corpus is not (a lent GPU, recipes/device.sh): `audio_from=` an audio pack of the
+units_from shards' audio (recipes/pack_audio.py: Opus, with the pitch targets computed when it
+was packed) replaces the audio paths the shards recorded. `--model-of DIR` takes the model
+config from a codec checkpoint (the one given as init_from) instead of a preset, and
+`--minutes M` fits the run into M minutes (after timing its first steps, max_steps is lowered
+to what the time holds, so the schedule ends in time):
+
+    python recipes/train_codec.py --out runs/dec --model-of tts/pretrained/default/codec \
+        init_from=tts/pretrained/default/codec train_encoder=false units_from=runs/tokens \
+        audio_from=runs/audio_pack --minutes 7 batch_size=32 device=cuda
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +67,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from tts.audio import load_audio, resample, save_audio
-from tts.checkpoint import load_checkpoint
+from tts.checkpoint import load_checkpoint, read_checkpoint_config
+from tts.codecs.audio_pack import AudioPack
 from tts.codecs.data import RandomCrops, ShardCrops, StepSampler, list_audio_files
 from tts.codecs.discriminators import (
     Discriminators,
@@ -72,10 +86,18 @@ from tts.codecs.source_filter import (
     pitch_targets,
 )
 from tts.codecs.weights import load_weights_into
-from tts.config import apply_overrides, config_to_dict, load_config, save_config
+from tts.config import (
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    save_config,
+)
 from tts.errors import ConfigError
 from tts.runs import (
+    TIMED_STEPS,
     cosine_lr,
+    fit_into_minutes,
     latest_checkpoint,
     load_training_state,
     plot_curves,
@@ -123,6 +145,10 @@ class TrainConfig:
     # A token shard folder with semantic units: train a decoder that reads them (see the
     # module doc); model.n_units must equal their count. Replaces `data` as the crops' source.
     units_from: str = ""
+    # An audio pack (tts.codecs.audio_pack, recipes/pack_audio.py) holding the units_from
+    # shards' audio: crops read it instead of the paths the shards recorded (a machine without
+    # the corpus), and the source-filter decoder's pitch targets come from it.
+    audio_from: str = ""
     unit_drop: float = 0.2  # share of crops decoded without units (the "no unit" entry)
     unit_lr_mult: float = 10.0  # the unit table starts at zero: a faster rate to get going
     speaker_drop: float = 0.2  # model.speaker_dim > 0: share of crops decoded without a speaker
@@ -147,10 +173,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--preset", choices=["tiny", "small", "base"], help="model size (default small)"
     )
     parser.add_argument(
+        "--model-of",
+        help="take the model config from this codec (a checkpoint folder or run), e.g. the one "
+        "given as init_from; model.* overrides still apply",
+    )
+    parser.add_argument(
         "--stop-after",
         type=int,
         default=0,
         help="stop after N steps this session (with a checkpoint); rerun to go on",
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help="fit the run into M minutes (a lent GPU): after timing its first steps, max_steps "
+        "is lowered to what the time holds, so the learning-rate schedule ends in time",
     )
     parser.add_argument(
         "overrides",
@@ -162,8 +200,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
     """Preset (or the resumed run's config) -> CLI overrides -> --data."""
-    if saved is not None and args.preset is None:
+    if args.preset and args.model_of:
+        raise ConfigError("give --preset or --model-of, not both")
+    if saved is not None and args.preset is None and args.model_of is None:
         cfg = load_config(TrainConfig, saved)
+    elif args.model_of:
+        config = read_checkpoint_config(find_checkpoint_dir(args.model_of))["config"]
+        cfg = TrainConfig(model=config_from_dict(CodecConfig, config))
     else:
         cfg = TrainConfig(model=preset_config(args.preset or "small"))
     cfg = apply_overrides(cfg, args.overrides)
@@ -186,6 +229,10 @@ def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
 def check_units(cfg: TrainConfig) -> None:
     """units_from and model.n_units go together, with a frozen encoder and the shards' count."""
     if not cfg.units_from:
+        if cfg.audio_from:
+            raise ConfigError(
+                "audio_from holds the audio of token shards: give them as units_from="
+            )
         if cfg.model.n_units:
             raise ConfigError("model.n_units > 0 needs units_from=<token shards with units>")
         if cfg.model.speaker_dim:
@@ -229,6 +276,8 @@ class WithPitch(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         item = self.crops[index]
         item = item if isinstance(item, tuple) else (item,)
+        if isinstance(self.crops, ShardCrops) and self.crops.audio is not None:
+            return *item, *self.crops.pitch(index, self.hop)  # computed when it was packed
         f0, voiced = pitch_targets(item[0].numpy(), self.crops.sample_rate, self.hop)
         return *item, torch.from_numpy(f0), torch.from_numpy(voiced)
 
@@ -334,6 +383,9 @@ def plot_losses(out: Path, history: list[dict[str, float]]) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    session_start = time.perf_counter()
+    if not (math.isfinite(args.minutes) and args.minutes >= 0):
+        raise ConfigError(f"--minutes must be a non-negative number, got {args.minutes}")
     out = Path(args.out)
     resume_dir = latest_checkpoint(out)
     cfg = build_config(args, resume_dir / "train_config.json" if resume_dir else None)
@@ -403,16 +455,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     speakers = cfg.model.speaker_dim > 0
     if cfg.units_from:
-        dataset = ShardCrops(cfg.units_from, sr, hop, crop // hop, seed=cfg.seed, speakers=speakers)
+        pack = AudioPack(cfg.audio_from) if cfg.audio_from else None
+        if pack is not None and source_filter and pack.hop != cfg.model.istft_hop:
+            raise ConfigError(
+                f"the audio pack {cfg.audio_from} holds pitch every {pack.hop} samples; this "
+                f"decoder's frames are {cfg.model.istft_hop}: pack it again with that hop"
+            )
+        dataset = ShardCrops(
+            cfg.units_from, sr, hop, crop // hop, seed=cfg.seed, speakers=speakers, audio=pack
+        )
         if speakers and dataset.embeddings.shape[1] != cfg.model.speaker_dim:
             raise ConfigError(
                 f"{cfg.units_from} holds {dataset.embeddings.shape[1]}-value speaker "
                 f"embeddings: set model.speaker_dim={dataset.embeddings.shape[1]}"
             )
-        files = [Path(dataset.items.audio_path(dataset.usable[0]))]  # the fixed sample clip
+        sample_key = dataset.items.audio_path(dataset.usable[0])  # the fixed sample clip
+        files = [Path(sample_key)]
+        n_items = len(dataset.usable)
     else:
+        pack = None
         files = list_audio_files(cfg.data)
         dataset = RandomCrops(files, sr, crop, seed=cfg.seed)
+        n_items = len(files)
     if source_filter:
         dataset = WithPitch(dataset, cfg.model.istft_hop)
     loader = DataLoader(
@@ -433,13 +497,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             history = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
             history = [h for h in history if h["step"] <= start_step]
             log_path.write_text("".join(json.dumps(h) + "\n" for h in history))
-        wav, file_sr = load_audio(files[0])
-        reference = torch.from_numpy(resample(wav, file_sr, sr)[: int(cfg.sample_seconds * sr)])
+        if pack is not None:
+            wav = pack.audio(sample_key)
+        else:
+            wav, file_sr = load_audio(files[0])
+            wav = resample(wav, file_sr, sr)
+        reference = torch.from_numpy(wav[: int(cfg.sample_seconds * sr)].copy())
         reference = torch.nn.functional.pad(reference, (0, (-len(reference)) % hop)).to(device)
         n_params = sum(p.numel() for p in raw_model.parameters())
         print(
             f"codec {n_params / 1e6:.2f} M params, {cfg.model.frame_rate:g} frames/s x {cfg.model.n_codebooks} "
-            f"codebooks of {raw_model.fsq.codebook_size}; {len(files)} files; world size {world}; device {device}"
+            f"codebooks of {raw_model.fsq.codebook_size}; {n_items} files; world size {world}; device {device}"
         )
 
         if start_step == 0:  # where the loss starts, on a fixed clip (training losses are noisy)
@@ -507,6 +575,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         opt.step()
         sched.step()
         done = step + 1
+        if args.minutes > 0 and done - start_step == 1:  # the first step warms up: not timed
+            timing_start = time.perf_counter()
+        if args.minutes > 0 and done - start_step == 1 + TIMED_STEPS:
+            fit_into_minutes(cfg, done, args.minutes, session_start, timing_start, ddp, device, out)
+            pbar.total = cfg.max_steps
         last = {
             "step": done,
             "loss": loss.item(),

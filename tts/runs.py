@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from tqdm import tqdm
 
 from tts.checkpoint import safe_torch_load
 from tts.config import save_config
@@ -176,3 +178,40 @@ def plot_curves(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+TIMED_STEPS = 10  # steps timed (after the first, which warms up) to fit a run into `minutes`
+TIME_RESERVE = 0.15  # share of the time left kept for validation, checkpoints and bundles
+
+
+def fit_into_minutes(
+    cfg: Any,
+    step: int,
+    minutes: float,
+    session_start: float,
+    timing_start: float,
+    ddp: DistInfo,
+    device: torch.device,
+    out: Path,
+) -> None:
+    """Lower cfg.max_steps to the steps the time left holds at the last TIMED_STEPS' pace
+    (rank 0's figure on every rank, so all stop together), and save the lowered config.
+
+    For a run given a few minutes of a lent GPU: its cosine schedule then ends when the time
+    does instead of being cut off at full learning rate. `cfg` is any training config with
+    `max_steps` (tts.trainer's or recipes/train_codec.py's); `timing_start` is when the timed
+    steps began, `session_start` when the run did."""
+    now = time.perf_counter()
+    per_step = (now - timing_start) / TIMED_STEPS
+    left = minutes * 60.0 - (now - session_start)
+    fit = torch.tensor([step + max(1, int((1 - TIME_RESERVE) * left / per_step))], device=device)
+    if ddp.enabled:
+        dist.broadcast(fit, 0)
+    if int(fit) < cfg.max_steps:
+        cfg.max_steps = int(fit)
+        if ddp.master:
+            save_config(cfg, out / "train_config.json")
+            tqdm.write(
+                f"{per_step:.3f} s a step: max_steps {cfg.max_steps} fits the {minutes:g} "
+                "minutes (the schedule ends there)"
+            )

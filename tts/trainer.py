@@ -47,7 +47,9 @@ from tts.errors import ConfigError
 from tts.lora import LoRAConfig, apply_lora, merged_state_dict, save_lora
 from tts.model import N_CONDITION_TOKENS, CodecLM, LMConfig
 from tts.runs import (
+    TIMED_STEPS,
     cosine_lr,
+    fit_into_minutes,
     latest_checkpoint,
     load_training_state,
     plot_curves,
@@ -385,38 +387,6 @@ def fingerprint(model: torch.nn.Module) -> str:
 
 
 # ----- the loop --------------------------------------------------------------------------------
-
-
-TIMED_STEPS = 10  # steps timed (after the first, which warms up) to fit a run into `minutes`
-TIME_RESERVE = 0.15  # share of the time left kept for validation, checkpoints and bundles
-
-
-def fit_into_minutes(
-    cfg: TrainConfig,
-    step: int,
-    minutes: float,
-    session_start: float,
-    timing_start: float,
-    ddp: Any,
-    device: torch.device,
-    out: Path,
-) -> None:
-    """Lower cfg.max_steps to the steps the time left holds at the last TIMED_STEPS' pace
-    (rank 0's figure on every rank, so all stop together)."""
-    now = time.perf_counter()
-    per_step = (now - timing_start) / TIMED_STEPS
-    left = minutes * 60.0 - (now - session_start)
-    fit = torch.tensor([step + max(1, int((1 - TIME_RESERVE) * left / per_step))], device=device)
-    if ddp.enabled:
-        dist.broadcast(fit, 0)
-    if int(fit) < cfg.max_steps:
-        cfg.max_steps = int(fit)
-        if ddp.master:
-            save_config(cfg, out / "train_config.json")
-            tqdm.write(
-                f"{per_step:.3f} s a step: max_steps {cfg.max_steps} fits the {minutes:g} "
-                "minutes (the schedule ends there)"
-            )
 
 
 def train(

@@ -1,8 +1,9 @@
-"""recipes/device_lm.sh: an LM run made to travel to a lent GPU and come back as a bundle.
+"""recipes/device.sh: LM and decoder runs made to travel to a lent GPU and come back as a bundle.
 
-The device has Python and torch but not this package; `train` must run it from the checkout
-(tts.codecs and tts.speakers linked in as pyproject.toml installs them), and what comes back
-must be files under 16 MiB that `unpack` turns into a bundle of the trained weights."""
+The device has Python and torch but not this package or the corpus; `train` must run it from
+the checkout (tts.codecs and tts.speakers linked in as pyproject.toml installs them), the
+decoder must train from the audio pack that travelled, and what comes back must be at most 8
+files under 16 MiB that `unpack` turns into a bundle of the trained weights."""
 
 from __future__ import annotations
 
@@ -14,15 +15,18 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from trainkit import REPO
 
 from tts.config import save_config
+from tts.errors import ConfigError
 from tts.synthesizer import Synthesizer
 
-SCRIPT = REPO / "recipes" / "device_lm.sh"
+SCRIPT = REPO / "recipes" / "device.sh"
 
 
 def _stage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -38,11 +42,12 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
         **os.environ, "DEVICE_DIR": str(carried), "OUT": str(tmp_path / "out"),
         "DEVICE_PY": sys.executable, "PY": sys.executable, "INIT": str(base_run["bundle"]),
         "MINUTES": "30", "DEVICE_CONFIG": str(tmp_path / "config.json"), "NO_WHEELS": "1",
-        "OMP_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1", "AUDIO_MIB": "0",
     }  # fmt: skip
     done = _stage("pack", str(tokens), env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "MiB (limit 64)" in done.stdout
+    assert "MiB (limit 64)" in done.stdout and "no audio packed" in done.stdout
+    assert not (carried / "audio").exists()
     with tarfile.open(carried / "shards.tar.xz") as archive:
         archive.extractall(tmp_path / "unpacked", filter="data")
     packed = tmp_path / "unpacked" / "shards" / tokens.name
@@ -71,6 +76,8 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
     out.mkdir()
     done = _stage("train", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "[lm] " in done.stdout and "[codec]" not in done.stdout  # no audio: the LM alone
+    assert not (out / "codec.tar").exists()
     parts = sorted(out.glob("lm.part*"))
     assert parts and all(p.stat().st_size <= 15 * 2**20 for p in parts)
     assert {"config.json", "train_config.json", "log.csv"} <= {p.name for p in out.iterdir()}
@@ -103,4 +110,127 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
     empty = tmp_path / "empty"
     empty.mkdir()
     done = _stage("unpack", str(empty), str(tmp_path / "none"), env=env)
-    assert done.returncode != 0 and "no lm.part" in done.stderr
+    assert done.returncode != 0 and "no lm.part* files or codec.tar" in done.stderr
+
+
+def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
+    base_run: dict,
+    tokens: Path,
+    codec_dir: Path,
+    tokenizer,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from trainkit import decoder_args, load_script, shards_with_units, unit_lm
+
+    from tts.codecs import load_codec
+    from tts.codecs.audio_pack import AudioPack
+    from tts.codecs.data import ShardCrops
+    from tts.data.shards import ShardDataset
+
+    # a base bundle whose codec reads the shards' units, as the shipped one does
+    root = shards_with_units(tokens, tokenizer, tmp_path)
+    load_script("recipes/train_codec.py").main(
+        [*decoder_args(root, codec_dir, tmp_path / "dec"), "model.n_units=8", "max_steps=2"]
+    )
+    plain = unit_lm(base_run, root, tmp_path)
+    parts = (plain.lm, load_codec(tmp_path / "dec"), plain.frontend, plain.speaker_encoder, None,
+             plain.voices, plain.config, plain.semantic)  # fmt: skip
+    init = Synthesizer(*parts).save(tmp_path / "init")
+
+    carried, out = tmp_path / "carried", tmp_path / "out"
+    env = {
+        **os.environ, "DEVICE_DIR": str(carried), "OUT": str(out), "DEVICE_PY": sys.executable,
+        "PY": sys.executable, "INIT": str(init), "MINUTES": "30", "NO_WHEELS": "1",
+        "OMP_NUM_THREADS": "1", "AUDIO_MIB": "1", "AUDIO_MIN_SECONDS": "0.24",
+        "CODEC_OVERRIDES": "max_steps=3 batch_size=4 num_workers=0 crop_seconds=0.24 device=cpu "
+        "warmup_steps=1 lr=3e-3 log_every=1",
+    }  # fmt: skip
+    too_much = _stage("pack", str(root), env={**env, "AUDIO_MIB": "999"})
+    assert too_much.returncode != 0 and "does not fit" in too_much.stderr
+    done = _stage("pack", str(root), env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # every train-split utterance of the shards, as Opus, keyed by the path the shards recorded
+    train_items = ShardDataset(root, splits=("train",))
+    pack = AudioPack(carried / "audio")
+    assert sorted(pack.keys()) == sorted(train_items.audio_path(k) for k in range(len(train_items)))
+
+    # crops read the pack (Opus: not the clean files' samples), with its pitch per 240 samples
+    crops = ShardCrops(root, 24_000, 960, crop_frames=6, seed=1, audio=pack)
+    assert {crops.items.audio_path(k) for k in crops.usable} <= set(pack.keys())
+    for index in range(4):
+        wav = crops[index][0]
+        k, start = crops.locate(index)
+        key = crops.items.audio_path(k)
+        expected = pack.audio(key)[start * 960 : (start + 6) * 960]
+        np.testing.assert_array_equal(wav.numpy()[: len(expected)], expected)
+        f0, voiced = crops.pitch(index, 240)
+        assert f0.shape == voiced.shape == (24,)
+        np.testing.assert_array_equal(voiced.numpy()[: len(expected) // 240],
+                                      pack.pitch(key)[1][start * 4 : start * 4 + 24])  # fmt: skip
+    with pytest.raises(ConfigError, match="hop of 200"):
+        crops.pitch(0, 200)
+    with pytest.raises(ConfigError, match="holds 24000 Hz audio"):
+        ShardCrops(root, 16_000, 640, crop_frames=6, audio=pack)
+    recipe = load_script("recipes/train_codec.py")
+    with pytest.raises(ConfigError, match="give them as units_from"):
+        recipe.main(["--out", str(tmp_path / "x"), "--data", str(root),
+                     f"audio_from={carried / 'audio'}", "max_steps=1"])  # fmt: skip
+    args = [*decoder_args(root, tmp_path / "dec", tmp_path / "y"), "model.n_units=8",
+            "model.decoder_kind=source_filter", f"audio_from={carried / 'audio'}"]  # fmt: skip
+    with pytest.raises(ConfigError, match="pitch every 240 samples"):
+        recipe.main([*args, "model.decoder_upsample=2", "max_steps=1"])
+    with pytest.raises(ConfigError, match="--minutes"):
+        recipe.main([*args, "--minutes", "-1"])
+    # a source-filter decoder trains on the pack's audio and pitch, fitted into 3 seconds: the
+    # run times its first steps and lowers max_steps (saved) so that its schedule ends in time
+    run = recipe.main([*args, "max_steps=5000", "--minutes", "0.05"])
+    assert 1 + 10 < run["step"] < 5000
+    saved = json.loads((tmp_path / "y" / "train_config.json").read_text())
+    assert saved["max_steps"] == run["step"] and saved["audio_from"] == str(carried / "audio")
+    assert all(np.isfinite(h["f0"]) for h in run["history"] if "f0" in h)
+
+    out.mkdir()
+    done = _stage("train", env={**env, "JOBS": "codec"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "[codec] " in done.stdout and "[lm]" not in done.stdout
+    assert [p.name for p in out.iterdir()] == ["codec.tar"]
+    with tarfile.open(out / "codec.tar") as archive:
+        names = set(archive.getnames())
+    assert {"./codec/model.safetensors", "./codec/config.json", "./log.jsonl",
+            "./train_config.json", "./samples/reference.wav"} <= names  # fmt: skip
+    assert (out / "codec.tar").stat().st_size <= 16 * 2**20
+
+    bundle = tmp_path / "bundle"
+    done = _stage("unpack", str(out), str(bundle), env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    before = load_file(init / "codec" / "model.safetensors")
+    after = load_file(bundle / "codec" / "model.safetensors")
+    assert after.keys() == before.keys()
+    moved = {k for k in before if not torch.equal(after[k], before[k])}
+    assert moved and all(k.startswith("decoder.") for k in moved)  # the encoder as it was
+    assert "decoder.unit_embedding.weight" in moved
+    for name in ("model.safetensors", "config.json"):  # the LM is the base bundle's
+        assert (bundle / name).read_bytes() == (init / name).read_bytes()
+    decoder = Synthesizer.from_pretrained(bundle, device="cpu").codec.model.state_dict()
+    torch.testing.assert_close(
+        decoder["decoder.unit_embedding.weight"], after["decoder.unit_embedding.weight"].float()
+    )
+
+    # a decoder whose encoder moved would change the codes the LM was trained on: refused
+    tampered = tmp_path / "tampered"
+    with tarfile.open(out / "codec.tar") as archive:
+        archive.extractall(tampered / "files", filter="data")
+    weights = load_file(tampered / "files" / "codec" / "model.safetensors")
+    name = next(k for k in weights if k.startswith("encoder."))
+    weights[name] = weights[name] + 1
+    save_file(weights, str(tampered / "files" / "codec" / "model.safetensors"))
+    (tampered / "back").mkdir()
+    with tarfile.open(tampered / "back" / "codec.tar", "w") as archive:
+        archive.add(tampered / "files", ".")
+    done = _stage("unpack", str(tampered / "back"), str(tmp_path / "bad"), env=env)
+    assert done.returncode != 0 and "changed the codec's encoder" in done.stderr
+    assert not (tmp_path / "bad").exists()
+
+    # the codec job without audio is refused before anything runs
+    bare = _stage("train", env={**env, "JOBS": "codec", "DEVICE_DIR": str(tmp_path / "none")})
+    assert bare.returncode != 0 and "has no audio" in bare.stderr

@@ -216,23 +216,6 @@ def test_recipe_fits_from_a_manifest_then_labels_shards(
         recipe.main(args)  # neither --shards nor --fit-manifest
 
 
-def _shards_with_units(tokens: Path, tokenizer: SemanticTokenizer, tmp_path: Path) -> Path:
-    """A copy of the test shards labelled with `tokenizer`'s units."""
-    root = tmp_path / "tokens"
-    shutil.copytree(tokens, root)
-    tokenizer.save(tmp_path / "units")
-    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
-    return root
-
-
-def _decoder_args(root: Path, codec_dir: Path, out: Path) -> list[str]:
-    """recipes/train_codec.py arguments that train a tiny decoder on `root`'s shards."""
-    return ["--out", str(out), "--preset", "tiny", "model.fsq_levels=[4,4]",
-            f"units_from={root}", f"init_from={codec_dir}", "train_encoder=false",
-            "crop_seconds=0.24", "num_workers=0", "warmup_steps=2", "lr=3e-3", "batch_size=4",
-            "log_every=1", "sample_every=100"]  # fmt: skip
-
-
 def _trained_decoder(out: Path, codec_dir: Path, table: str):  # type: ignore[no-untyped-def]
     """The codec a decoder run left in `out`: only its decoder moved, `table` (a new decoder
     tensor that started at zero) among what trained."""
@@ -245,18 +228,6 @@ def _trained_decoder(out: Path, codec_dir: Path, table: str):  # type: ignore[no
             assert torch.equal(after[name], value), name
     assert after[table].abs().sum() > 0
     return codec
-
-
-def _unit_lm(base_run: dict, root: Path, tmp_path: Path) -> Synthesizer:
-    """The base run's LM continued 2 steps with a unit stream in front, as a synthesizer."""
-    k = read_index(root)["codec"]["n_codebooks"]
-    cfg = TrainConfig(
-        data=str(root), init_from=base_run["bundle"], model={"n_semantic": 1, "n_codebooks": k + 1},
-        max_frames=400, max_steps=2, lr=3e-3, warmup_steps=1, log_every=1, eval_every=2,
-        ckpt_every=2, seed=4,
-    )  # fmt: skip
-    train(cfg, tmp_path / "lm", progress=False)
-    return Synthesizer.from_pretrained(tmp_path / "lm" / "bundle", device="cpu")
 
 
 def _record(codec, what: str) -> list:  # type: ignore[no-untyped-def]
@@ -275,11 +246,11 @@ def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
     """recipes/train_codec.py with units_from: crops of the shards' audio with their codes and
     units train a decoder (the encoder stays as it was), and a synthesizer whose LM predicts
     units hands them to that decoder."""
-    from trainkit import load_script
+    from trainkit import decoder_args, load_script, shards_with_units, unit_lm
 
     from tts.codecs.data import ShardCrops
 
-    root = _shards_with_units(tokens, tokenizer, tmp_path)
+    root = shards_with_units(tokens, tokenizer, tmp_path)
     # crops: the audio, codes and units of the same frames
     crops = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1)
     for index in (0, 5):
@@ -295,7 +266,7 @@ def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
         ShardCrops(root, 24_000, 960, crop_frames=100_000)
 
     recipe = load_script("recipes/train_codec.py")
-    args = _decoder_args(root, codec_dir, tmp_path / "dec")
+    args = decoder_args(root, codec_dir, tmp_path / "dec")
     with pytest.raises(ConfigError, match="model.n_units=8"):
         recipe.main([*args, "max_steps=1"])
     with pytest.raises(ConfigError, match="train_encoder=false"):
@@ -311,7 +282,7 @@ def test_a_decoder_that_reads_units_trains_from_shards_and_synthesis_feeds_it(
 
     # an LM with a unit stream in front, and a synthesizer around it and the decoder above
     k = read_index(root)["codec"]["n_codebooks"]
-    plain = _unit_lm(base_run, root, tmp_path)
+    plain = unit_lm(base_run, root, tmp_path)
     parts = (plain.lm, codec, plain.frontend, plain.speaker_encoder, None, plain.voices)
     synth = Synthesizer(*parts, plain.config, plain.semantic)
     seen = _record(codec, "units")
@@ -333,14 +304,14 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
     """recipes/train_codec.py with model.speaker_dim: each crop comes with the embedding of
     another utterance of its voice, the decoder's speaker FiLM trains, and a synthesizer hands
     the decoder the reference clip's embedding (or, asked to, the LM's contrasted one)."""
-    from trainkit import load_script
+    from trainkit import decoder_args, load_script, shards_with_units, unit_lm
 
     from tts.codecs import load_codec
     from tts.codecs.data import ShardCrops
     from tts.speakers.contrast import SpeakerContrast
     from tts.synthesizer import PipelineConfig
 
-    root = _shards_with_units(tokens, tokenizer, tmp_path)
+    root = shards_with_units(tokens, tokenizer, tmp_path)
     crops = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1, speakers=True)
     embeddings = ShardDataset(root).speaker_embeddings()
     assert embeddings.shape == (len(crops.items), 256)
@@ -356,7 +327,7 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
         assert torch.equal(speaker, embeddings[other])
 
     recipe = load_script("recipes/train_codec.py")
-    args = [*_decoder_args(root, codec_dir, tmp_path / "dec"), "model.n_units=8"]
+    args = [*decoder_args(root, codec_dir, tmp_path / "dec"), "model.n_units=8"]
     with pytest.raises(ConfigError, match="model.speaker_dim=256"):
         recipe.main([*args, "model.speaker_dim=8", "max_steps=1"])
     with pytest.raises(ConfigError, match="speaker_dim > 0 needs units_from"):
@@ -370,7 +341,7 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
     assert (codec.decode(frames, speaker=embeddings[0]) - codec.decode(frames)).abs().max() > 0
 
     # train_only: the FiLM alone trains on top of that decoder; every other weight is kept
-    film_args = [*_decoder_args(root, tmp_path / "dec", tmp_path / "film"), "model.n_units=8",
+    film_args = [*decoder_args(root, tmp_path / "dec", tmp_path / "film"), "model.n_units=8",
                  "model.speaker_dim=256"]  # fmt: skip
     for bad in ("decoder.nope", "decoder.speaker_film,encoder.nope", " , "):
         with pytest.raises(ConfigError, match="train_only"):
@@ -386,7 +357,7 @@ def test_a_decoder_that_reads_the_speaker_trains_from_shards_and_synthesis_feeds
         assert moved == (name == "decoder.speaker_film.weight"), name
 
     # a synthesizer around a unit-predicting LM (as in the units test) and this decoder
-    plain = _unit_lm(base_run, root, tmp_path)
+    plain = unit_lm(base_run, root, tmp_path)
     parts = (plain.lm, codec, plain.frontend, plain.speaker_encoder, None, plain.voices)
     mean = torch.nn.functional.normalize(embeddings.mean(0), dim=0)
     contrast = SpeakerContrast(mean, strength=2.0)
