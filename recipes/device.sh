@@ -208,7 +208,7 @@ codec_job() {  # codec_job PY SHARDS RUN OUT
   # CODEC_OVERRIDES adds recipes/train_codec.py key=value settings.
   local py=$1 data=$2 run=$3 out=$4
   [ -f "$INIT/codec/config.json" ] || { echo "$INIT has no codec/ folder to train" >&2; return 2; }
-  "$py" recipes/train_codec.py --out "$run" --model-of "$INIT/codec" --minutes "${MINUTES:-7}" \
+  "$py" recipes/train_codec.py --out "$run" --model-of "$INIT/codec" --minutes "${MINUTES:-7}" --no-progress \
     init_from="$INIT/codec" train_encoder=false units_from="$data" audio_from="$DEVICE_DIR/audio" \
     batch_size=32 lr=2e-4 warmup_steps=100 max_steps=100000 num_workers=4 log_every=50 \
     ckpt_every=1000000 sample_every=1000000 seed=41 device=auto ${CODEC_OVERRIDES:-}
@@ -264,8 +264,15 @@ import sys
 import torch
 from safetensors.torch import load_file, save_file
 
+from tts.codecs.model import CodecConfig
+from tts.config import config_from_dict, config_to_dict
+
 trained, base = sys.argv[1:3]
-config, base_config = (json.load(open(f"{d}/config.json"))["config"] for d in (trained, base))
+# compared as CodecConfigs: a field added since the base was saved reads as its default
+config, base_config = (
+    config_to_dict(config_from_dict(CodecConfig, json.load(open(f"{d}/config.json"))["config"]))
+    for d in (trained, base)
+)
 if config != base_config:
     sys.exit(f"the device run's codec config differs from the base bundle's: {config}")
 new, old = (load_file(f"{d}/model.safetensors") for d in (trained, base))

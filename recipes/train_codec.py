@@ -191,6 +191,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "is lowered to what the time holds, so the learning-rate schedule ends in time",
     )
     parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (logs of remote runs)"
+    )
+    parser.add_argument(
         "overrides",
         nargs="*",
         help="key=value config overrides, e.g. batch_size=8 model.n_codebooks=2",
@@ -519,7 +522,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         range(start_step, cfg.max_steps),
         initial=start_step,
         total=cfg.max_steps,
-        disable=not master,
+        disable=not master or args.no_progress,
     )
     last: dict[str, float] = {}
     for step in pbar:

@@ -193,6 +193,7 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
     done = _stage("train", env={**env, "JOBS": "codec"})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "[codec] " in done.stdout and "[lm]" not in done.stdout
+    assert "it/s" not in done.stdout + done.stderr  # no progress bar in a remote log
     assert [p.name for p in out.iterdir()] == ["codec.tar"]
     with tarfile.open(out / "codec.tar") as archive:
         names = set(archive.getnames())
@@ -200,6 +201,11 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
             "./train_config.json", "./samples/reference.wav"} <= names  # fmt: skip
     assert (out / "codec.tar").stat().st_size <= 16 * 2**20
 
+    # a base saved before a codec config field existed (speaker_dim) still matches its default
+    config_path = init / "codec" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["config"]["speaker_dim"]
+    config_path.write_text(json.dumps(config))
     bundle = tmp_path / "bundle"
     done = _stage("unpack", str(out), str(bundle), env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
