@@ -13,8 +13,9 @@
 #   - pack puts the token shards (codes, units, phoneme ids, speaker embeddings as float16)
 #     into .device/ (git-ignored) as one tar.xz, with wheels of the few packages this package
 #     imports that the device lacks; then, in the room left, the train split's audio as an
-#     Opus audio pack (recipes/pack_audio.py: about 16 kbit/s, WORLD's pitch targets computed
-#     here; AUDIO_MIB sets its size, 0 packs none), and says whether the tree will fit;
+#     Opus audio pack (recipes/pack_audio.py: AUDIO_KBPS, default 48 kbit/s, as lower rates
+#     teach the decoder Opus's errors; WORLD's pitch targets computed here; AUDIO_MIB sets its
+#     size, 0 packs none), and says whether the tree will fit;
 #   - train points Python at this checkout (tts/ with codecs/ and speakers/ linked in as
 #     tts.codecs and tts.speakers, as pyproject.toml installs them) and runs two jobs side by
 #     side on the one GPU for MINUTES each (each run lowers max_steps to what the minutes hold,
@@ -119,7 +120,7 @@ PYTHON
     exit 2
   elif [ "$audio_mib" -ge 1 ]; then
     "$PY" recipes/pack_audio.py --shards "$shards" --out "$DEVICE_DIR/audio" \
-      --mib "$audio_mib" --kbps "${AUDIO_KBPS:-16}" --codec "$INIT/codec" \
+      --mib "$audio_mib" --kbps "${AUDIO_KBPS:-48}" --codec "$INIT/codec" \
       --min-seconds "${AUDIO_MIN_SECONDS:-1.92}"
   else
     echo "no audio packed (AUDIO_MIB=0 or no room): the device trains the LM alone"

@@ -1,7 +1,7 @@
 """Pack the audio of token shards into an Opus audio pack (tts.codecs.audio_pack), within a size.
 
     python recipes/pack_audio.py --shards runs/proof_tokens,runs/kokoro_en_tokens \
-        --out .device/audio --mib 12 --kbps 16
+        --out .device/audio --mib 12 --kbps 48
 
 For training a decoder where the corpus is not (a lent GPU; recipes/device.sh): with
 `recipes/train_codec.py units_from=<the same shards> audio_from=<the pack>`, crops read their
@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--shards", required=True, help="token shard folder(s), 'a,b'")
     p.add_argument("--out", required=True, help="the pack folder (must not exist)")
     p.add_argument("--mib", type=float, default=12.0, help="size limit of the audio, MiB")
-    p.add_argument("--kbps", type=float, default=16.0, help="Opus bitrate, kbit/s")
+    p.add_argument(
+        "--kbps", type=float, default=48.0, help="Opus bitrate, kbit/s (tts.codecs.audio_pack)"
+    )
     p.add_argument("--codec", default="tts/pretrained/default/codec", help="the codec to train")
     p.add_argument("--hop", type=int, default=0, help="pitch frame, samples (0: the codec's)")
     p.add_argument("--splits", default="train", help="comma-separated shard splits")
