@@ -5,32 +5,22 @@ reader with curves, and resumes."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from trainkit import load_script
+from trainkit import load_script, shards_with_units
 
 from tts.codecs import load_codec
-from tts.data.shards import ShardDataset, add_semantic_units
+from tts.data.shards import ShardDataset
 from tts.errors import CheckpointError, ConfigError
 from tts.reader import UnitReader, read_ids
-
-
-def with_units(tokens: Path, tokenizer, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    """A copy of the test shards with the tokenizer's semantic units added."""
-    root = tmp_path / "tokens"
-    shutil.copytree(tokens, root)
-    tokenizer.save(tmp_path / "units")
-    add_semantic_units(root, tokenizer, str((tmp_path / "units").resolve()), progress=False)
-    return root
 
 
 def test_recipe_trains_measures_saves_and_resumes(
     tokens: Path, tokenizer, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
-    root = with_units(tokens, tokenizer, tmp_path)
+    root = shards_with_units(tokens, tokenizer, tmp_path)
     recipe = load_script("recipes/train_unit_reader.py")
     out = tmp_path / "reader"
     args = [str(root), "--out", str(out), "--frames-per-batch", "300", "--eval-every", "4",
@@ -98,7 +88,7 @@ def test_recipe_fine_tunes_from_a_trained_reader(tokens: Path, tmp_path: Path) -
 
 
 def test_recipe_refuses_a_reader_of_other_inputs(tokens: Path, tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    root = with_units(tokens, tokenizer, tmp_path)
+    root = shards_with_units(tokens, tokenizer, tmp_path)
     recipe = load_script("recipes/train_unit_reader.py")
     units_reader = tmp_path / "units_reader"
     recipe.main([str(root), "--out", str(units_reader), "--steps", "2", "--eval-every", "2",
