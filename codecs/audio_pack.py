@@ -75,6 +75,7 @@ def write_audio_pack(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keys: list[str] = []
+    seen: set[str] = set()  # (keys, for the duplicate check without a scan per utterance)
     starts, lengths, pitch_starts = [], [], []
     f0s, voiceds = [], []
     position = pitch_position = 0
@@ -88,8 +89,9 @@ def write_audio_pack(
         compression_level=level,
     ) as stream:
         for key, wav in tqdm(items, desc="packing audio", disable=not progress, unit="utt"):
-            if key in keys:
+            if key in seen:
                 raise ConfigError(f"two utterances keyed {key!r}")
+            seen.add(key)
             wav = np.asarray(wav, dtype=np.float32)
             if wav.ndim != 1 or not len(wav):
                 raise AudioInputError(f"{key}: a pack takes non-empty mono audio")

@@ -185,11 +185,8 @@ PYTHON
   [ "$failed" = 0 ] || { echo "a job failed (its lines are tagged above)" >&2; exit 1; }
 }
 
-lm_job() {  # lm_job PY SHARDS RUN OUT
-  local py=$1 data=$2 run=$3 out=$4
-  "$py" recipes/train.py --config "${DEVICE_CONFIG:-configs/lm_device.json}" --out "$run" --no-progress \
-    --minutes "${MINUTES:-7}" data="$data" init_from="$INIT" ${DEVICE_OVERRIDES:-}
-  "$py" - "$run/checkpoint/model.safetensors" "$out/lm.safetensors" <<'PYTHON'
+half_weights() {  # half_weights PY SRC DST: a safetensors file with its floats as float16
+  "$1" - "$2" "$3" <<'PYTHON'
 import sys
 
 from safetensors.torch import load_file, save_file
@@ -197,6 +194,13 @@ from safetensors.torch import load_file, save_file
 weights = load_file(sys.argv[1])
 save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, sys.argv[2])
 PYTHON
+}
+
+lm_job() {  # lm_job PY SHARDS RUN OUT
+  local py=$1 data=$2 run=$3 out=$4
+  "$py" recipes/train.py --config "${DEVICE_CONFIG:-configs/lm_device.json}" --out "$run" --no-progress \
+    --minutes "${MINUTES:-7}" data="$data" init_from="$INIT" ${DEVICE_OVERRIDES:-}
+  half_weights "$py" "$run/checkpoint/model.safetensors" "$out/lm.safetensors"
   split -b 15M -d "$out/lm.safetensors" "$out/lm.part"
   rm "$out/lm.safetensors"
   cp "$run/checkpoint/config.json" "$out/config.json"
@@ -215,14 +219,7 @@ codec_job() {  # codec_job PY SHARDS RUN OUT
     ckpt_every=1000000 sample_every=1000000 seed=41 device=auto ${CODEC_OVERRIDES:-}
   # one file back: float16 weights, config, log, curves and the last sample, as codec.tar
   mkdir -p "$run/back/codec"
-  "$py" - "$run/checkpoint/model.safetensors" "$run/back/codec/model.safetensors" <<'PYTHON'
-import sys
-
-from safetensors.torch import load_file, save_file
-
-weights = load_file(sys.argv[1])
-save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, sys.argv[2])
-PYTHON
+  half_weights "$py" "$run/checkpoint/model.safetensors" "$run/back/codec/model.safetensors"
   cp "$run/checkpoint/config.json" "$run/back/codec/"
   cp "$run/train_config.json" "$run/log.jsonl" "$run/back/"
   cp "$run/loss.png" "$run/back/" 2>/dev/null || true
