@@ -22,7 +22,9 @@
 #     so its schedule ends in time):
 #       lm:    the LM from the shipped bundle (INIT) on the shards, configs/lm_device.json; no
 #              bundle is written there (that needs the speaker encoder, not on the device); the
-#              weights come back as float16 in parts under 16 MiB, with config, log and curves;
+#              weights come back as float16 in parts under 16 MiB (lm.part*; lm_best.part*
+#              too when the validation loss was lowest before the end), with config, log and
+#              curves as lm.tar;
 #       codec: the codec's decoder from INIT's codec on the packed audio with the shards' codes
 #              and units (recipes/train_codec.py units_from= audio_from=, the encoder frozen so
 #              the codes and the LM stay valid); it comes back as codec.tar (float16 weights,
@@ -30,7 +32,8 @@
 #     JOBS="lm" or "codec" runs one (default: both, the codec only when audio was packed);
 #   - unpack checks that the architectures are the base bundle's (and the codec's encoder
 #     untouched), and writes a bundle: the base bundle (INIT) with what came back, ready for
-#     recipes/dev_cer.py, `tts eval` and recipes/ship_model.py like any bundle.
+#     recipes/dev_cer.py, `tts eval` and recipes/ship_model.py like any bundle (LM_WEIGHTS=best
+#     takes the LM's best validation weights, lm_best.part*).
 # MINUTES (default 7) leaves a 10-minute device command time to start Python, load, validate
 # and write; device time is 15 minutes a session, machine start included.
 set -euo pipefail
@@ -200,12 +203,21 @@ lm_job() {  # lm_job PY SHARDS RUN OUT
   local py=$1 data=$2 run=$3 out=$4
   "$py" recipes/train.py --config "${DEVICE_CONFIG:-configs/lm_device.json}" --out "$run" --no-progress \
     --minutes "${MINUTES:-7}" data="$data" init_from="$INIT" ${DEVICE_OVERRIDES:-}
-  half_weights "$py" "$run/checkpoint/model.safetensors" "$out/lm.safetensors"
-  split -b 15M -d "$out/lm.safetensors" "$out/lm.part"
-  rm "$out/lm.safetensors"
-  cp "$run/checkpoint/config.json" "$out/config.json"
-  cp "$run/train_config.json" "$run/log.csv" "$out/"
-  cp "$run/loss.png" "$out/" 2>/dev/null || true
+  # the last weights as lm.part*, and the best validation loss's as lm_best.part* when that came
+  # earlier (the valid split's loss rising: overfitting); the small files as one lm.tar
+  local weights=lm
+  [ -f "$run/best/model.safetensors" ] && weights="lm lm_best"
+  cmp -s "$run/best/model.safetensors" "$run/checkpoint/model.safetensors" && weights=lm
+  for name in $weights; do
+    local from=$run/checkpoint/model.safetensors
+    [ "$name" = lm_best ] && from=$run/best/model.safetensors
+    half_weights "$py" "$from" "$run/$name.safetensors"
+    split -b 15M -d "$run/$name.safetensors" "$out/$name.part"
+  done
+  mkdir -p "$run/back"
+  cp "$run/checkpoint/config.json" "$run/train_config.json" "$run/log.csv" "$run/back/"
+  cp "$run/loss.png" "$run/best.json" "$run/back/" 2>/dev/null || true
+  tar -cf "$out/lm.tar" -C "$run/back" .
 }
 
 codec_job() {  # codec_job PY SHARDS RUN OUT
@@ -230,15 +242,23 @@ codec_job() {  # codec_job PY SHARDS RUN OUT
 
 unpack() {
   local from=${1:?give FILES_AT, where the device files came back} to=${2:?give OUT_BUNDLE}
-  local lm=0 codec=0 joined unpacked
-  compgen -G "$from/lm.part*" >/dev/null && lm=1
+  local lm=0 codec=0 joined unpacked unpacked_lm
+  local parts=lm  # LM_WEIGHTS=best: the best validation loss's weights (lm_best.part*)
+  [ "${LM_WEIGHTS:-last}" = best ] && parts=lm_best
+  compgen -G "$from/$parts.part*" >/dev/null && lm=1
+  if [ "$parts" = lm_best ] && [ "$lm" = 0 ]; then
+    echo "LM_WEIGHTS=best, but no lm_best.part* in $from (the last weights were the best)" >&2
+    exit 2
+  fi
   [ -f "$from/codec.tar" ] && codec=1
   [ $((lm + codec)) -gt 0 ] || { echo "no lm.part* files or codec.tar in $from" >&2; exit 2; }
   [ ! -e "$to" ] || { echo "$to exists: give unpack a new folder" >&2; exit 2; }
   if [ "$lm" = 1 ]; then
     scratch joined
-    cat "$from"/lm.part* > "$joined"
-    "$PY" - "$from/config.json" "$INIT/config.json" "$joined" <<'PYTHON'
+    cat "$from/$parts".part* > "$joined"
+    scratch unpacked_lm -d
+    tar -xf "$from/lm.tar" -C "$unpacked_lm"
+    "$PY" - "$unpacked_lm/config.json" "$INIT/config.json" "$joined" <<'PYTHON'
 import json
 import sys
 

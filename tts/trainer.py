@@ -8,7 +8,7 @@ One plain loop, read top to bottom in `train`:
                                     how much of it the text explains (text_reliance)
     every ckpt_every: checkpoint/ (atomic) and bundle/ (a Synthesizer bundle)
     a new best validation loss: bundle_best/ (+ best.json), the bundle to ship when the
-    latest one has started to overfit
+    latest one has started to overfit (best/, the LM's weights alone, when no bundles are made)
 
 Distributed: under torchrun (RANK / WORLD_SIZE set) every process trains a disjoint share of
 each epoch's batches with DistributedDataParallel (nccl on GPU, gloo on CPU); without torchrun
@@ -585,9 +585,13 @@ def train(
             last["val_loss"], gain = validation_losses(raw_model, valid_set, cfg, device, True)  # type: ignore[arg-type]
             if gain is not None:
                 last["val_text_gain"] = gain
-            if exporter is not None and last["val_loss"] < best.get("val_loss", float("inf")):
+            if last["val_loss"] < best.get("val_loss", float("inf")):
                 best = {"step": step, "val_loss": last["val_loss"]}
-                exporter.export(raw_model, out / "bundle_best")
+                if exporter is not None:
+                    exporter.export(raw_model, out / "bundle_best")
+                else:  # (no bundle without a speaker encoder, a lent GPU's case: the weights)
+                    config = config_to_dict(raw_model.config)
+                    save_checkpoint(out / "best", raw_model.state_dict(), STATE_KIND, config)
                 (out / "best.json").write_text(json.dumps(best) + "\n")
                 tqdm.write(f"step {step}: best validation loss so far ({best['val_loss']:.4f})")
         if step % cfg.log_every == 0 or evaluate_now or finished:

@@ -80,7 +80,11 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
     assert not (out / "codec.tar").exists()
     parts = sorted(out.glob("lm.part*"))
     assert parts and all(p.stat().st_size <= 15 * 2**20 for p in parts)
-    assert {"config.json", "train_config.json", "log.csv"} <= {p.name for p in out.iterdir()}
+    with tarfile.open(out / "lm.tar") as archive:  # the small files as one
+        names = {Path(n).name for n in archive.getnames()}
+        assert {"config.json", "train_config.json", "log.csv", "best.json"} <= names
+    # validated only at the end: the best weights are the last, and come back once
+    assert not list(out.glob("lm_best.part*"))
     assert len(list(out.iterdir())) <= 8  # what the device tool brings back at most
 
     bundle = tmp_path / "bundle"
@@ -100,10 +104,25 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
     again = _stage("unpack", str(out), str(bundle), env=env)  # never over an existing folder
     assert again.returncode != 0 and "exists" in again.stderr
     assert (bundle / "model.safetensors").is_file()
+    done = _stage("unpack", str(out), str(tmp_path / "best"), env={**env, "LM_WEIGHTS": "best"})
+    assert done.returncode != 0 and "no lm_best.part*" in done.stderr
+    # LM_WEIGHTS=best takes the best validation loss's weights (here the base's, as if the
+    # first validation had been the best)
+    half = {k: v.half() if v.is_floating_point() else v for k, v in base.items()}
+    save_file(half, tmp_path / "best.safetensors")
+    (out / "lm_best.part00").write_bytes((tmp_path / "best.safetensors").read_bytes())
+    done = _stage("unpack", str(out), str(tmp_path / "best"), env={**env, "LM_WEIGHTS": "best"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    chosen = load_file(tmp_path / "best" / "model.safetensors")
+    assert all(torch.equal(chosen[k], half[k]) for k in half)
     # parts from a run of another architecture are refused, not shipped under the wrong config
-    config = json.loads((out / "config.json").read_text())
+    with tarfile.open(out / "lm.tar") as archive:
+        archive.extractall(tmp_path / "lm_tar", filter="data")
+    config = json.loads((tmp_path / "lm_tar" / "config.json").read_text())
     config["config"]["n_layer"] += 1
-    (out / "config.json").write_text(json.dumps(config))
+    (tmp_path / "lm_tar" / "config.json").write_text(json.dumps(config))
+    with tarfile.open(out / "lm.tar", "w") as archive:
+        archive.add(tmp_path / "lm_tar", ".")
     done = _stage("unpack", str(out), str(tmp_path / "other"), env=env)
     assert done.returncode != 0 and "differs from the base bundle" in done.stderr
     assert not (tmp_path / "other").exists()  # nothing half-made left behind
