@@ -15,7 +15,9 @@
 #     imports that the device lacks; then, in the room left, the train split's audio as an
 #     Opus audio pack (recipes/pack_audio.py: AUDIO_KBPS, default 48 kbit/s, as lower rates
 #     teach the decoder Opus's errors; WORLD's pitch targets computed here; AUDIO_MIB sets its
-#     size, 0 packs none), and says whether the tree will fit;
+#     size, 0 packs none; VALID_MIB of it, default 2, holds valid-split utterances losslessly
+#     as audio_valid/, on which the decoder's run measures val_mel), and says whether the
+#     tree will fit;
 #   - train points Python at this checkout (tts/ with codecs/ and speakers/ linked in as
 #     tts.codecs and tts.speakers, as pyproject.toml installs them) and runs two jobs side by
 #     side on the one GPU for MINUTES each (each run lowers max_steps to what the minutes hold,
@@ -28,12 +30,14 @@
 #       codec: the codec's decoder from INIT's codec on the packed audio with the shards' codes
 #              and units (recipes/train_codec.py units_from= audio_from=, the encoder frozen so
 #              the codes and the LM stay valid); it comes back as codec.tar (float16 weights,
-#              config, log, curves, a sample);
+#              config, log, curves, a sample), and as codec_best.tar the weights of its lowest
+#              val_mel when that came before the end (step 0's: training never beat the base);
 #     JOBS="lm" or "codec" runs one (default: both, the codec only when audio was packed);
 #   - unpack checks that the architectures are the base bundle's (and the codec's encoder
 #     untouched), and writes a bundle: the base bundle (INIT) with what came back, ready for
 #     recipes/dev_cer.py, `tts eval` and recipes/ship_model.py like any bundle (LM_WEIGHTS=best
-#     takes the LM's best validation weights, lm_best.part*).
+#     takes the LM's best validation weights, lm_best.part*; CODEC_WEIGHTS=best the decoder's,
+#     codec_best.tar).
 # MINUTES (default 7) leaves a 10-minute device command time to start Python, load, validate
 # and write; device time is 15 minutes a session, machine start included.
 set -euo pipefail
@@ -121,12 +125,25 @@ PYTHON
   if [ "$audio_mib" -gt "$room" ]; then
     echo "AUDIO_MIB=$audio_mib does not fit: $room MiB are left beside the tree and shards" >&2
     exit 2
-  elif [ "$audio_mib" -ge 1 ]; then
+  elif [ "$audio_mib" -gt "${VALID_MIB:-2}" ]; then
+    # VALID_MIB of it (default 2) the valid split's, lossless (FLAC: about 20 utterances), for
+    # the decoder's held-out val_mel: against Opus-coded audio, a decoder learning Opus's errors
+    # scores better while it moves away from the clean speech (tts.codecs.audio_pack)
+    local valid_mib=${VALID_MIB:-2} n_valid
+    n_valid=$("$PY" -c 'import sys; from tts.data.shards import ShardDataset
+print(len(ShardDataset(sys.argv[1], splits=("valid",))))' "$shards")
+    if [ "$n_valid" -gt 0 ] && [ "$valid_mib" -ge 1 ]; then
+      "$PY" recipes/pack_audio.py --shards "$shards" --out "$DEVICE_DIR/audio_valid" \
+        --splits valid --mib "$valid_mib" --kbps 0 --codec "$INIT/codec" --min-seconds 0
+    else
+      valid_mib=0
+      echo "no valid-split audio packed: the decoder's run has no held-out val_mel"
+    fi
     "$PY" recipes/pack_audio.py --shards "$shards" --out "$DEVICE_DIR/audio" \
-      --mib "$audio_mib" --kbps "${AUDIO_KBPS:-48}" --codec "$INIT/codec" \
+      --mib "$((audio_mib - valid_mib))" --kbps "${AUDIO_KBPS:-48}" --codec "$INIT/codec" \
       --min-seconds "${AUDIO_MIN_SECONDS:-1.92}"
   else
-    echo "no audio packed (AUDIO_MIB=0 or no room): the device trains the LM alone"
+    echo "no audio packed (AUDIO_MIB not above VALID_MIB, or no room): the device trains the LM alone"
   fi
   carried=$(du -sb "$DEVICE_DIR" | cut -f1)
   echo "working tree $((tree / 1048576)) MiB + $DEVICE_DIR $((carried / 1048576)) MiB (limit $LIMIT_MIB)"
@@ -145,7 +162,7 @@ train() {
   fi
   case " $jobs " in *" codec "*)
     [ -f "$DEVICE_DIR/audio/pack.json" ] || {
-      echo "JOBS names codec but $DEVICE_DIR has no audio: pack with AUDIO_MIB > 0" >&2
+      echo "JOBS names codec but $DEVICE_DIR has no audio: pack with AUDIO_MIB above VALID_MIB" >&2
       exit 2
     } ;;
   esac
@@ -223,21 +240,33 @@ lm_job() {  # lm_job PY SHARDS RUN OUT
 codec_job() {  # codec_job PY SHARDS RUN OUT
   # INIT's decoder continued with batches four times the CPU runs' (decoder3: 8 crops, 2e-4);
   # CODEC_OVERRIDES adds recipes/train_codec.py key=value settings.
-  local py=$1 data=$2 run=$3 out=$4
+  local py=$1 data=$2 run=$3 out=$4 valid=
   [ -f "$INIT/codec/config.json" ] || { echo "$INIT has no codec/ folder to train" >&2; return 2; }
+  [ -f "$DEVICE_DIR/audio_valid/pack.json" ] && valid=$DEVICE_DIR/audio_valid
   "$py" recipes/train_codec.py --out "$run" --model-of "$INIT/codec" --minutes "${MINUTES:-7}" --no-progress \
     init_from="$INIT/codec" train_encoder=false units_from="$data" audio_from="$DEVICE_DIR/audio" \
     batch_size=32 lr=2e-4 warmup_steps=100 max_steps=100000 num_workers=4 log_every=50 \
-    ckpt_every=1000000 sample_every=1000000 seed=41 device=auto ${CODEC_OVERRIDES:-}
+    ckpt_every=1000000 sample_every=1000000 seed=41 device=auto \
+    ${valid:+valid_from=$valid valid_every=500} ${CODEC_OVERRIDES:-}
   # one file back: float16 weights, config, log, curves and the last sample, as codec.tar
   mkdir -p "$run/back/codec"
   half_weights "$py" "$run/checkpoint/model.safetensors" "$run/back/codec/model.safetensors"
   cp "$run/checkpoint/config.json" "$run/back/codec/"
   cp "$run/train_config.json" "$run/log.jsonl" "$run/back/"
-  cp "$run/loss.png" "$run/back/" 2>/dev/null || true
+  cp "$run/loss.png" "$run/best.json" "$run/back/" 2>/dev/null || true
   mkdir -p "$run/back/samples"
   cp "$run/samples/reference.wav" "$(ls "$run"/samples/step_*.wav | tail -1)" "$run/back/samples/"
   tar -cf "$out/codec.tar" -C "$run/back" .
+  # and the lowest val_mel's weights as codec_best.tar, when that came before the end (the
+  # step-0 weights are the base's: training never beat it on the held-out utterances)
+  if [ -f "$run/best/model.safetensors" ] &&
+    ! cmp -s "$run/best/model.safetensors" "$run/checkpoint/model.safetensors"; then
+    mkdir -p "$run/back_best/codec"
+    half_weights "$py" "$run/best/model.safetensors" "$run/back_best/codec/model.safetensors"
+    cp "$run/best/config.json" "$run/back_best/codec/"
+    cp "$run/best.json" "$run/back_best/"
+    tar -cf "$out/codec_best.tar" -C "$run/back_best" .
+  fi
 }
 
 unpack() {
@@ -250,7 +279,13 @@ unpack() {
     echo "LM_WEIGHTS=best, but no lm_best.part* in $from (the last weights were the best)" >&2
     exit 2
   fi
-  [ -f "$from/codec.tar" ] && codec=1
+  local codec_tar=codec.tar  # CODEC_WEIGHTS=best: the lowest val_mel's (codec_best.tar)
+  [ "${CODEC_WEIGHTS:-last}" = best ] && codec_tar=codec_best.tar
+  [ -f "$from/$codec_tar" ] && codec=1
+  if [ "$codec_tar" = codec_best.tar ] && [ "$codec" = 0 ]; then
+    echo "CODEC_WEIGHTS=best, but no codec_best.tar in $from (the last weights were the best)" >&2
+    exit 2
+  fi
   [ $((lm + codec)) -gt 0 ] || { echo "no lm.part* files or codec.tar in $from" >&2; exit 2; }
   [ ! -e "$to" ] || { echo "$to exists: give unpack a new folder" >&2; exit 2; }
   if [ "$lm" = 1 ]; then
@@ -273,7 +308,7 @@ PYTHON
   fi
   if [ "$codec" = 1 ]; then
     scratch unpacked -d
-    tar -xf "$from/codec.tar" -C "$unpacked"
+    tar -xf "$from/$codec_tar" -C "$unpacked"
     # The codes the LM was trained on come from INIT's encoder: it must be untouched.
     "$PY" - "$unpacked/codec" "$INIT/codec" "$unpacked/merged.safetensors" <<'PYTHON'
 import json

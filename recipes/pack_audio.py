@@ -10,8 +10,9 @@ audio and pitch targets from the pack, keyed by the audio path each shard record
 Which utterances: those of --splits at least --min-seconds long (a shorter one holds no
 training crop), taken round-robin over the voices in a seeded shuffle, so that a size limit
 keeps every voice and drops utterances evenly; they stop when the next would pass --mib at
---kbps (with 10% for Opus's variable rate) plus 3 bytes of pitch targets per --hop. The real
-size is printed. The pitch targets are WORLD's (F0 and voicing per --hop samples, the
+--kbps (with 10% for Opus's variable rate; --kbps 0: lossless 16-bit FLAC, counted as 1.3 bytes
+a sample, about 1.08 on this project's speech) plus 3 bytes of pitch targets per --hop. The
+real size is printed. The pitch targets are WORLD's (F0 and voicing per --hop samples, the
 source-filter decoder's frame; default: the codec's) on the clean audio of each whole
 utterance.
 """
@@ -39,6 +40,7 @@ from tts.errors import ConfigError
 # out (2,201 utterances, 1.74 h); the size estimate allows 10% more.
 VBR_MARGIN = 1.1
 PITCH_BYTES = 3  # per pitch frame: F0 as float16, voicing as uint8
+LOSSLESS_BYTES = 1.3  # per sample of 16-bit FLAC (measured 1.08 on speech), for the estimate
 
 
 def choose(
@@ -76,7 +78,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", required=True, help="the pack folder (must not exist)")
     p.add_argument("--mib", type=float, default=12.0, help="size limit of the audio, MiB")
     p.add_argument(
-        "--kbps", type=float, default=48.0, help="Opus bitrate, kbit/s (tts.codecs.audio_pack)"
+        "--kbps",
+        type=float,
+        default=48.0,
+        help="Opus bitrate, kbit/s (tts.codecs.audio_pack); 0: lossless (FLAC)",
     )
     p.add_argument("--codec", default="tts/pretrained/default/codec", help="the codec to train")
     p.add_argument("--hop", type=int, default=0, help="pitch frame, samples (0: the codec's)")
@@ -96,7 +101,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     sample_rate, hop = codec.sample_rate, args.hop or codec.istft_hop
     items = ShardDataset(args.shards, splits=tuple(args.splits.split(",")))
-    rate = args.kbps * 1000 / 8 * VBR_MARGIN + PITCH_BYTES * sample_rate / hop
+    audio_rate = args.kbps * 1000 / 8 * VBR_MARGIN if args.kbps else LOSSLESS_BYTES * sample_rate
+    rate = audio_rate + PITCH_BYTES * sample_rate / hop
     chosen = choose(items, rate, args.mib * 2**20, args.min_seconds, args.seed)
     if not chosen:
         raise ConfigError(f"no utterance of {args.shards} fits {args.mib} MiB")

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
@@ -93,6 +94,7 @@ from tts.config import (
     load_config,
     save_config,
 )
+from tts.data.shards import ShardDataset
 from tts.errors import ConfigError
 from tts.runs import (
     TIMED_STEPS,
@@ -149,6 +151,12 @@ class TrainConfig:
     # shards' audio: crops read it instead of the paths the shards recorded (a machine without
     # the corpus), and the source-filter decoder's pitch targets come from it.
     audio_from: str = ""
+    # An audio pack of held-out utterances of the units_from shards (their valid split): every
+    # valid_every steps (and at step 0 and the end) the decoder renders each whole utterance
+    # from its codes and units, and the log-mel distance to its audio is logged as val_mel;
+    # the best so far is kept in best/ (a run that only memorises its crops shows here).
+    valid_from: str = ""
+    valid_every: int = 500
     unit_drop: float = 0.2  # share of crops decoded without units (the "no unit" entry)
     unit_lr_mult: float = 10.0  # the unit table starts at zero: a faster rate to get going
     speaker_drop: float = 0.2  # model.speaker_dim > 0: share of crops decoded without a speaker
@@ -236,6 +244,8 @@ def check_units(cfg: TrainConfig) -> None:
             raise ConfigError(
                 "audio_from holds the audio of token shards: give them as units_from="
             )
+        if cfg.valid_from:
+            raise ConfigError("valid_from needs units_from: the shards hold the utterances' codes")
         if cfg.model.n_units:
             raise ConfigError("model.n_units > 0 needs units_from=<token shards with units>")
         if cfg.model.speaker_dim:
@@ -366,6 +376,57 @@ def evaluate(
     return recon[0], mel
 
 
+def validation_set(
+    cfg: TrainConfig, device: torch.device
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]]:
+    """(codes [K, F], units [F], speaker [D] or None, audio [T]) of every utterance of the
+    valid_from pack, found in the units_from shards by the audio path each shard recorded."""
+    check_units(cfg)
+    pack = AudioPack(cfg.valid_from)
+    items = ShardDataset(cfg.units_from, semantic=True)
+    where = {items.audio_path(k): k for k in range(len(items))}
+    keys = pack.keys()
+    if missing := [key for key in keys if key not in where]:
+        raise ConfigError(
+            f"{len(missing)} utterances of {cfg.valid_from} are not in {cfg.units_from} "
+            f"(e.g. {missing[0]}): pack the validation audio from the same shards"
+        )
+    if overlap := [key for key in keys if items[where[key]].split == "train"]:
+        raise ConfigError(
+            f"{cfg.valid_from} holds {len(overlap)} train-split utterances (e.g. {overlap[0]}): "
+            "validation must be held out (pack_audio.py --splits valid)"
+        )
+    embeddings = items.speaker_embeddings() if cfg.model.speaker_dim > 0 else None
+    valid = []
+    for key in keys:
+        k = where[key]
+        codes = items[k].codes
+        speaker = None if embeddings is None else embeddings[k].to(device)
+        audio = torch.from_numpy(np.ascontiguousarray(pack.audio(key), np.float32))
+        valid.append((codes[1:].to(device), codes[0].to(device), speaker, audio.to(device)))
+    return valid
+
+
+def validate(
+    model: CodecModel,
+    valid: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]],
+    recon_loss: MultiResolutionLoss,
+) -> float:
+    """The mean log-mel distance of the decoder's rendering of each validation utterance (as
+    synthesis decodes: codes and units alone, its own pitch) to the utterance's audio."""
+    model.eval()
+    distances = []
+    with torch.no_grad():
+        for codes, units, speaker, audio in valid:
+            recon = model.decode(
+                codes[None], units[None], None if speaker is None else speaker[None]
+            )
+            n = min(recon.shape[-1], len(audio))
+            distances.append(recon_loss(recon[:, :n], audio[None, :n])["mel"].item())
+    model.train()
+    return sum(distances) / len(distances)
+
+
 def write_sample(
     out: Path, reference: torch.Tensor, recon: torch.Tensor, step: int, sr: int
 ) -> None:
@@ -376,7 +437,7 @@ def write_sample(
 
 
 def plot_losses(out: Path, history: list[dict[str, float]]) -> None:
-    keys = ("loss", "mel", "stft", "eval_mel", "adv", "feat", "disc", "f0", "voicing")
+    keys = ("loss", "mel", "stft", "eval_mel", "val_mel", "adv", "feat", "disc", "f0", "voicing")
     panels = {k: [k] for k in keys if any(k in h for h in history)}
     plot_curves(out / "loss.png", history, panels, f"codec training: {out.name}")
 
@@ -513,8 +574,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"codebooks of {raw_model.fsq.codebook_size}; {n_items} files; world size {world}; device {device}"
         )
 
+        valid = validation_set(cfg, device) if cfg.valid_from else []
+        best_path = out / "best.json"  # the step and val_mel of best/, kept across resumes
+        best = json.loads(best_path.read_text()) if best_path.is_file() else {}
+        if best.get("step", 0) > start_step:  # written after the checkpoint we resume from
+            best = {}
+
+        def keep_if_best(step: int, val_mel: float) -> None:
+            nonlocal best
+            if val_mel < best.get("val_mel", math.inf):
+                best = {"step": step, "val_mel": val_mel}
+                KoeCodec(raw_model, name=f"koe:{out.name}").save(out / "best", step=step)
+                best_path.write_text(json.dumps(best) + "\n")
+
         if start_step == 0:  # where the loss starts, on a fixed clip (training losses are noisy)
             history = [{"step": 0, "eval_mel": evaluate(raw_model, reference, recon_loss)[1]}]
+            if valid:  # and on the held-out utterances: the mark training has to beat
+                history[0]["val_mel"] = validate(raw_model, valid, recon_loss)
+                keep_if_best(0, history[0]["val_mel"])
+                print(
+                    f"{len(valid)} validation utterances: val_mel {history[0]['val_mel']:.4f} at step 0"
+                )
             log_path.write_text(json.dumps(history[0]) + "\n")
 
     model.train()
@@ -602,7 +682,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if done % cfg.sample_every == 0 or finished:
             recon_ref, last["eval_mel"] = evaluate(raw_model, reference, recon_loss)
             write_sample(out, reference, recon_ref, done, sr)
-        if done % cfg.log_every == 0 or finished or "eval_mel" in last:
+        if valid and (done % cfg.valid_every == 0 or finished):
+            last["val_mel"] = validate(raw_model, valid, recon_loss)
+            keep_if_best(done, last["val_mel"])
+        if done % cfg.log_every == 0 or finished or "eval_mel" in last or "val_mel" in last:
             history.append(last)
             with log_path.open("a") as f:
                 f.write(json.dumps(last) + "\n")
@@ -610,8 +693,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             plot_losses(out, history)
         if done % cfg.ckpt_every == 0 or finished:
             save_state(out, cfg, done, parts, raw_model)
+            held_out = (
+                f", val_mel {last['val_mel']:.4f} (best {best['val_mel']:.4f} at step {best['step']})"
+                if "val_mel" in last
+                else ""
+            )
             tqdm.write(
-                f"step {done}: loss {last['loss']:.4f} (mel {logs['mel']:.4f}); checkpoint saved"
+                f"step {done}: loss {last['loss']:.4f} (mel {logs['mel']:.4f}){held_out}; checkpoint saved"
             )
         if finished:
             break

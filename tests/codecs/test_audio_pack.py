@@ -94,3 +94,25 @@ def test_bad_packs_and_settings_are_refused(
     (tmp_path / "ok" / "pack.json").write_text(json.dumps({**info, "format": 99}))
     with pytest.raises(ConfigError, match="format 99"):
         AudioPack(tmp_path / "ok")
+
+
+def test_a_lossless_pack_keeps_the_samples_to_16_bits(
+    utterances: list[tuple[str, np.ndarray]], tmp_path: Path
+) -> None:
+    # kbps=0: FLAC, for the validation audio a decoder is measured against (not Opus's errors)
+    info = write_audio_pack(tmp_path / "flac", utterances, 22_050, HOP, kbps=0, progress=False)
+    assert info["file"] == "audio.flac" and not (tmp_path / "flac" / "audio.opus").exists()
+    pack = AudioPack(tmp_path / "flac")
+    for key, wav in utterances:
+        got = pack.audio(key)
+        assert len(got) == len(wav)
+        np.testing.assert_allclose(got, np.clip(wav, -1, 1), atol=1.0 / 32768 + 1e-7)
+    # 16-bit PCM compressed: under raw 16-bit, above what Opus needs
+    seconds = sum(len(w) for _, w in utterances) / 22_050
+    kbps = 8 * (tmp_path / "flac" / "audio.flac").stat().st_size / seconds / 1000
+    assert 48 < kbps < 16 * 22.05
+    # a pack.json naming another file is not read
+    meta = json.loads((tmp_path / "flac" / "pack.json").read_text())
+    (tmp_path / "flac" / "pack.json").write_text(json.dumps({**meta, "file": "../x.wav"}))
+    with pytest.raises(ConfigError, match="not an audio pack's file"):
+        AudioPack(tmp_path / "flac")

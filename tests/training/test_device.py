@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
@@ -144,6 +145,7 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
     from tts.codecs import load_codec
     from tts.codecs.audio_pack import AudioPack
     from tts.codecs.data import ShardCrops
+    from tts.codecs.losses import MultiResolutionLoss
     from tts.data.shards import ShardDataset
 
     # a base bundle whose codec reads the shards' units, as the shipped one does
@@ -160,7 +162,7 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
     env = {
         **os.environ, "DEVICE_DIR": str(carried), "OUT": str(out), "DEVICE_PY": sys.executable,
         "PY": sys.executable, "INIT": str(init), "MINUTES": "30", "NO_WHEELS": "1",
-        "OMP_NUM_THREADS": "1", "AUDIO_MIB": "1", "AUDIO_MIN_SECONDS": "0.24",
+        "OMP_NUM_THREADS": "1", "AUDIO_MIB": "2", "VALID_MIB": "1", "AUDIO_MIN_SECONDS": "0.24",
         "CODEC_OVERRIDES": "max_steps=3 batch_size=4 num_workers=0 crop_seconds=0.24 device=cpu "
         "warmup_steps=1 lr=3e-3 log_every=1",
     }  # fmt: skip
@@ -172,6 +174,15 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
     train_items = ShardDataset(root, splits=("train",))
     pack = AudioPack(carried / "audio")
     assert sorted(pack.keys()) == sorted(train_items.audio_path(k) for k in range(len(train_items)))
+    # and, apart and lossless, the valid split's (the decoder's held-out val_mel)
+    valid_items = ShardDataset(root, splits=("valid",))
+    valid_pack = AudioPack(carried / "audio_valid")
+    assert len(valid_items) > 0 and (carried / "audio_valid" / "audio.flac").is_file()
+    keys = [valid_items.audio_path(k) for k in range(len(valid_items))]
+    assert sorted(valid_pack.keys()) == sorted(keys)
+    clean, sr = sf.read(keys[0], dtype="float32")
+    assert sr == 24_000
+    np.testing.assert_allclose(valid_pack.audio(keys[0]), clean, atol=1.0 / 32768 + 1e-7)
 
     # crops read the pack (Opus: not the clean files' samples), with its pitch per 240 samples
     crops = ShardCrops(root, 24_000, 960, crop_frames=6, seed=1, audio=pack)
@@ -207,18 +218,48 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
     saved = json.loads((tmp_path / "y" / "train_config.json").read_text())
     assert saved["max_steps"] == run["step"] and saved["audio_from"] == str(carried / "audio")
     assert all(np.isfinite(h["f0"]) for h in run["history"] if "f0" in h)
+    # validation on held-out utterances: val_mel at step 0 (the base's), every valid_every and
+    # at the end; best/ holds the lowest one's weights, which measure that again
+    valid_args = [*decoder_args(root, tmp_path / "dec", tmp_path / "v"), "model.n_units=8",
+                  "model.decoder_kind=source_filter", f"audio_from={carried / 'audio'}",
+                  f"valid_from={carried / 'audio_valid'}", "valid_every=2", "max_steps=5",
+                  "lr=3e-3", "warmup_steps=1"]  # fmt: skip
+    run = recipe.main(valid_args)
+    measured = {h["step"]: h["val_mel"] for h in run["history"] if "val_mel" in h}
+    assert sorted(measured) == [0, 2, 4, 5] and len(set(measured.values())) > 1
+    best = json.loads((tmp_path / "v" / "best.json").read_text())
+    assert best["val_mel"] == min(measured.values()) and measured[best["step"]] == best["val_mel"]
+    config = recipe.load_config(recipe.TrainConfig, tmp_path / "v" / "train_config.json")
+    held_out = recipe.validation_set(config, torch.device("cpu"))
+    assert len(held_out) == len(valid_items)
+    again = recipe.validate(
+        load_codec(tmp_path / "v" / "best").model, held_out, MultiResolutionLoss(24_000)
+    )
+    assert again == pytest.approx(best["val_mel"], rel=1e-4)
+    with pytest.raises(ConfigError, match="must be held out"):
+        recipe.main([*valid_args, f"valid_from={carried / 'audio'}"])
+    with pytest.raises(ConfigError, match="valid_from needs units_from"):
+        recipe.main(["--out", str(tmp_path / "z"), "--data", str(root),
+                     f"valid_from={carried / 'audio_valid'}", "max_steps=1"])  # fmt: skip
 
     out.mkdir()
     done = _stage("train", env={**env, "JOBS": "codec"})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "[codec] " in done.stdout and "[lm]" not in done.stdout
     assert "it/s" not in done.stdout + done.stderr  # no progress bar in a remote log
-    assert [p.name for p in out.iterdir()] == ["codec.tar"]
+    assert {p.name for p in out.iterdir()} <= {"codec.tar", "codec_best.tar"}
     with tarfile.open(out / "codec.tar") as archive:
         names = set(archive.getnames())
+        log = [json.loads(x) for x in archive.extractfile("./log.jsonl").read().splitlines()]
+        best = json.loads(archive.extractfile("./best.json").read())
     assert {"./codec/model.safetensors", "./codec/config.json", "./log.jsonl",
             "./train_config.json", "./samples/reference.wav"} <= names  # fmt: skip
     assert (out / "codec.tar").stat().st_size <= 16 * 2**20
+    # the job validated on the packed valid split; its best weights come back apart when they
+    # are not the last ones
+    measured = {h["step"]: h["val_mel"] for h in log if "val_mel" in h}
+    assert 0 in measured and 3 in measured and best["val_mel"] == min(measured.values())
+    assert (out / "codec_best.tar").exists() == (best["step"] != 3)
 
     # a base saved before a codec config field existed (speaker_dim) still matches its default
     config_path = init / "codec" / "config.json"
@@ -240,6 +281,20 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
     torch.testing.assert_close(
         decoder["decoder.unit_embedding.weight"], after["decoder.unit_embedding.weight"].float()
     )
+
+    # CODEC_WEIGHTS=best takes codec_best.tar's decoder (refused when the last was the best)
+    chosen = _stage(
+        "unpack", str(out), str(tmp_path / "best"), env={**env, "CODEC_WEIGHTS": "best"}
+    )
+    if best["step"] == 3:
+        assert chosen.returncode != 0 and "no codec_best.tar" in chosen.stderr
+    else:
+        assert chosen.returncode == 0, chosen.stdout[-2000:] + chosen.stderr[-2000:]
+        with tarfile.open(out / "codec_best.tar") as archive:
+            archive.extractall(tmp_path / "best_files", filter="data")
+        came = load_file(tmp_path / "best_files" / "codec" / "model.safetensors")
+        kept = load_file(tmp_path / "best" / "codec" / "model.safetensors")
+        assert all(torch.equal(kept[k], came[k]) for k in came if k.startswith("decoder."))
 
     # a decoder whose encoder moved would change the codes the LM was trained on: refused
     tampered = tmp_path / "tampered"
