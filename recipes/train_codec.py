@@ -48,6 +48,12 @@ to what the time holds, so the schedule ends in time):
     python recipes/train_codec.py --out runs/dec --model-of tts/pretrained/default/codec \
         init_from=tts/pretrained/default/codec train_encoder=false units_from=runs/tokens \
         audio_from=runs/audio_pack --minutes 7 batch_size=32 device=cuda
+
+`valid_from=` a lossless pack of held-out utterances of the same shards (pack_audio.py
+--splits valid --kbps 0) measures the decoder on them as synthesis decodes (codes and units,
+its own pitch) at step 0, every valid_every steps and at the end: `val_mel` in the log, and
+the best weights so far in best/ (with best.json). A decoder trained on a small pack memorises
+it; this shows when, and keeps the weights from before.
 """
 
 from __future__ import annotations
