@@ -55,6 +55,9 @@
 #   bash recipes/proof_model.sh decoder5   # v13's decoder also reading the voice's speaker
 #                                          #   embedding (a FiLM; 2 x 3,000 steps, ~40 min on 2 cores)
 #   bash recipes/proof_model.sh decoder6   # that FiLM alone on v13's frozen decoder (~20 min)
+#   bash recipes/proof_model.sh device     # stop 32, a lent H200: the first corpus's fast-engine
+#                                          #   part as shards with units and an audio pack for
+#                                          #   recipes/device.sh (~1 h here), then the device call
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -267,6 +270,26 @@ assert a.keys() == b.keys(), "the two LMs differ in their tensors"
 mean = {k: (a[k].float() + b[k].float()).div(2).to(a[k].dtype) for k in a}
 save_file(mean, f"{sys.argv[3]}/model.safetensors")
 PY
+}
+
+device() {
+  # Stop 32 (not shipped; README, "Train your own model"): v13's LM and decoder trained on one
+  # lent H200 on the fast-engine part of the first corpus (2.4 h, 25 training voices), which
+  # `corpus` leaves in synth_fast, as shards made with the shipped codec and semantic units.
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/synth_fast/manifest.jsonl" \
+    --codec tts/pretrained/default/codec --out "$RUNS/fast_tokens"
+  "$PY" recipes/semantic_units.py --shards "$RUNS/fast_tokens" \
+    --tokenizer tts/pretrained/default/semantic --threads 2 --no-progress
+  bash recipes/device.sh pack "$RUNS/fast_tokens"
+  echo "now, through the device tool:"
+  echo '  run(command="MINUTES=7 DEVICE_OVERRIDES=eval_every=100 bash recipes/device.sh train",'
+  echo '      carry=[".device"], timeout_s=570)'
+  echo "then: bash recipes/device.sh unpack FILES_AT $RUNS/device_bundle (LM_WEIGHTS=best,"
+  echo "CODEC_WEIGHTS=best: the best-validation weights), and recipes/dev_cer.py --model on it"
+  # Measured (README): the LM's last weights lowered the development CER in the default voice
+  # (ja / en 0.140 / 0.293 -> 0.148 / 0.201 with the device's decoder), its best-validation
+  # weights (step 100) did not; the decoder memorised its 0.65 h of audio (clean log-mel L1 on
+  # the valid and test splits 0.683 -> 0.726).
 }
 
 evaluate() {
@@ -540,6 +563,7 @@ case "${1:-}" in
   reader) reader ;;
   reader2) reader2 ;;
   reader_mel) reader_mel ;;
+  device) device ;;
   eval) evaluate ;;
   ship) ship ;;
   calibrate) calibrate ;;
