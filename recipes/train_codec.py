@@ -110,6 +110,7 @@ from tts.runs import (
     load_training_state,
     plot_curves,
     restore_rng,
+    resumed_best,
     rng_state,
     save_training_state,
     setup_device,
@@ -397,7 +398,8 @@ def validation_set(
             f"{len(missing)} utterances of {cfg.valid_from} are not in {cfg.units_from} "
             f"(e.g. {missing[0]}): pack the validation audio from the same shards"
         )
-    if overlap := [key for key in keys if items[where[key]].split == "train"]:
+    chosen = {key: items[where[key]] for key in keys}  # each item (its codes) read once
+    if overlap := [key for key in keys if chosen[key].split == "train"]:
         raise ConfigError(
             f"{cfg.valid_from} holds {len(overlap)} train-split utterances (e.g. {overlap[0]}): "
             "validation must be held out (pack_audio.py --splits valid)"
@@ -405,9 +407,8 @@ def validation_set(
     embeddings = items.speaker_embeddings() if cfg.model.speaker_dim > 0 else None
     valid = []
     for key in keys:
-        k = where[key]
-        codes = items[k].codes
-        speaker = None if embeddings is None else embeddings[k].to(device)
+        codes = chosen[key].codes
+        speaker = None if embeddings is None else embeddings[where[key]].to(device)
         audio = torch.from_numpy(np.ascontiguousarray(pack.audio(key), np.float32))
         valid.append((codes[1:].to(device), codes[0].to(device), speaker, audio.to(device)))
     return valid
@@ -582,9 +583,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         valid = validation_set(cfg, device) if cfg.valid_from else []
         best_path = out / "best.json"  # the step and val_mel of best/, kept across resumes
-        best = json.loads(best_path.read_text()) if best_path.is_file() else {}
-        if best.get("step", 0) > start_step:  # written after the checkpoint we resume from
-            best = {}
+        best = resumed_best(best_path, start_step)
 
         def keep_if_best(step: int, val_mel: float) -> None:
             nonlocal best

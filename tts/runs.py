@@ -13,6 +13,7 @@ checkpoint/: at worst the previous one survives as checkpoint.old/.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -131,6 +132,13 @@ def load_training_state(directory: Path, parts: dict[str, Any]) -> dict[str, Any
     for name, part in parts.items():
         part.load_state_dict(state[name])
     return state
+
+
+def resumed_best(path: Path, start_step: int) -> dict[str, float]:
+    """The {"step", and its score} of a run's best weights so far (`path`, e.g. out/best.json),
+    or {} when there is none or it was written after the checkpoint the run resumes from."""
+    best = json.loads(path.read_text()) if path.is_file() else {}
+    return {} if best.get("step", 0) > start_step else best
 
 
 def rng_state() -> dict[str, Any]:

@@ -53,6 +53,7 @@ from tts.runs import (
     latest_checkpoint,
     load_training_state,
     plot_curves,
+    resumed_best,
     save_training_state,
     setup_device,
     setup_distributed,
@@ -497,9 +498,7 @@ def train(
     log_path, rows = out / "log.csv", []
     exporter = None
     best_path = out / "best.json"  # the step and loss of bundle_best, kept across resumes
-    best: dict[str, float] = json.loads(best_path.read_text()) if best_path.is_file() else {}
-    if best.get("step", 0) > start_step:  # written after the checkpoint we resume from
-        best = {}
+    best = resumed_best(best_path, start_step)
     if ddp.master:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / "train_config.json")
