@@ -58,6 +58,8 @@
 #   bash recipes/proof_model.sh device     # stop 32, a lent H200: the first corpus's fast-engine
 #                                          #   part as shards with units and an audio pack for
 #                                          #   recipes/device.sh (~1 h here), then the device call
+#   bash recipes/proof_model.sh soup14     # stop 33: v13 with the mean of its LM and the device
+#                                          #   stage's LM, as a bundle in $RUNS/soup14
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -290,6 +292,36 @@ device() {
   # (ja / en 0.140 / 0.293 -> 0.148 / 0.201 with the device's decoder), its best-validation
   # weights (step 100) did not; the decoder memorised its 0.65 h of audio (clean log-mel L1 on
   # the valid and test splits 0.683 -> 0.726).
+}
+
+soup14() {
+  # Stop 33 (not shipped; model card): v13 with its LM replaced by the elementwise mean of v13's
+  # LM and the LM that the `device` stage trained from it on a lent H200 (1,000 steps on the
+  # first corpus's fast-engine shards; its last weights, `device.sh unpack` without
+  # LM_WEIGHTS=best). Decoder, reader, sampling and speaker contrast stay v13's. Development
+  # CER (recipes/dev_cer.py, ja / en / de, 2 seeds, default voice): v13 0.133 / 0.311 / 0.500,
+  # the device LM alone (v13's decoder) 0.149 / 0.302 / 0.456, the mean 0.123 / 0.264 / 0.439;
+  # on the held-out set (seed 0, one rebuild) no change beyond the noise, so v13 stayed.
+  # V13: the v13 bundle (default: the shipped one); DEVICE_BUNDLE: what `device.sh unpack`
+  # wrote; the soup goes to $RUNS/soup14 (then `calibrate` on it before any shipping).
+  local v13=${V13:-tts/pretrained/default} dev=${DEVICE_BUNDLE:-$RUNS/device_bundle}
+  local out=$RUNS/soup14
+  if [ ! -e "$dev/model.safetensors" ]; then
+    echo "no $dev/model.safetensors: run the device stage, the device tool call it prints, and" \
+      "\`device.sh unpack FILES_AT $dev\` first" >&2
+    exit 2
+  fi
+  rm -rf "$out" && cp -r "$v13" "$out"
+  "$PY" - "$v13" "$dev" "$out" <<'PY'
+import sys
+from safetensors.torch import load_file, save_file
+a, b = (load_file(f"{d}/model.safetensors") for d in sys.argv[1:3])
+assert a.keys() == b.keys(), "the two LMs differ in their tensors"
+assert all(a[k].shape == b[k].shape for k in a), "the two LMs differ in their shapes"
+mean = {k: (a[k].float() + b[k].float()).div(2).to(a[k].dtype) for k in a}
+save_file(mean, f"{sys.argv[3]}/model.safetensors")
+PY
+  echo "wrote $out: recipes/dev_cer.py --model $out, then tts eval on one rebuild with v13"
 }
 
 evaluate() {
@@ -553,6 +585,7 @@ case "${1:-}" in
   decoder6) decoder6 ;;
   lm6) lm6 ;;
   soup) soup ;;
+  soup14) soup14 ;;
   lm7) lm7 ;;
   lm8) lm8 ;;
   lm10) lm10 ;;

@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,27 @@ def test_held_out_entries_and_reference_choice(pool):
     assert ref.speaker == picked[0].speaker and ref.text != picked[0].text
     with pytest.raises(ManifestError, match="split"):
         ev.held_out_entries(pool, splits=["train"])
+
+
+def test_held_out_fingerprint_tells_rebuilds_apart(pool, tmp_path):
+    """Equal for the same set, different for another sentence list and for a clip whose
+    bytes changed (an engine's new version), so two runs are known to be comparable."""
+    import dataclasses
+
+    entries = ev.held_out_entries(pool, languages=["ja"], max_per_language=3)
+    first = ev.held_out_fingerprint(entries, pool)
+    assert first == ev.held_out_fingerprint(list(entries), list(pool))
+    assert first["n"] == 3 and len(first["texts"]) == 12 and len(first["audio"]) == 12
+    fewer = ev.held_out_fingerprint(entries[:2], pool)
+    assert fewer["texts"] != first["texts"] and fewer["audio"] != first["audio"]
+    # the same texts, one clip's audio re-rendered: texts match, audio does not
+    changed = tmp_path / "changed.wav"
+    changed.write_bytes(Path(entries[0].audio).read_bytes() + b"\0")
+    swapped = [dataclasses.replace(entries[0], audio=changed), *entries[1:]]
+    other = ev.held_out_fingerprint(swapped, pool)
+    assert other["texts"] == first["texts"] and other["audio"] != first["audio"]
+    report = ev.markdown_report({"config": {"held_out": first}})
+    assert first["texts"] in report and first["audio"] in report
 
 
 def test_cer_is_also_reported_per_held_out_voice(pool):
@@ -321,6 +343,8 @@ def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
     assert "\n#### Intelligibility" in text and "\n### Intelligibility" not in text
     results = json.loads((out / "results.json").read_text())
     assert set(results) >= {"config", "cer", "sim"}
+    assert results["config"]["held_out"]["n"] == 1
+    assert results["config"]["held_out"]["texts"] in text
     assert results["config"]["sampling"]["temperature"] == 0.5
     assert results["config"]["sampling"]["top_k"] == 20
     assert results["cer"]["per_language"]["ja"]["engine_cer"] < 0.3

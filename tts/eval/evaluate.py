@@ -31,6 +31,7 @@ it is scored against.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import logging
@@ -144,6 +145,25 @@ def pick_reference(entry: ManifestEntry, pool: Sequence[ManifestEntry]) -> Manif
     ]
     candidates.sort(key=lambda e: (e.language != entry.language, -e.duration, str(e.audio)))
     return candidates[0] if candidates else None
+
+
+def held_out_fingerprint(
+    entries: Sequence[ManifestEntry], pool: Sequence[ManifestEntry]
+) -> dict[str, Any]:
+    """Which held-out set a run scored, as two short hashes: `texts` of its (voice, language,
+    text) list in order, and `audio` of the bytes of its clips and of the reference clip each
+    is synthesised from. The corpus is rebuilt on every fresh machine; two runs' figures
+    compare only when `texts` match, and their source-engine CER only when `audio` does too
+    (an engine's version changes its audio: at stop 32 a rebuild with the same commands read
+    the engines' English at 0.027 against the table's 0.043)."""
+    texts, audio = hashlib.sha256(), hashlib.sha256()
+    for entry in entries:
+        texts.update(json.dumps([entry.speaker, entry.language, entry.text]).encode() + b"\n")
+        ref = pick_reference(entry, pool)
+        for clip in (entry.audio, ref.audio if ref is not None else None):
+            audio.update(Path(clip).read_bytes() if clip is not None else b"-")
+            audio.update(b"\n")
+    return {"n": len(entries), "texts": texts.hexdigest()[:12], "audio": audio.hexdigest()[:12]}
 
 
 def longest_neutral_clips(
@@ -699,6 +719,13 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def markdown_report(results: dict[str, Any]) -> str:
     """README-ready Markdown tables of whatever `run_evaluation` measured."""
     out: list[str] = []
+    held = results.get("config", {}).get("held_out")
+    if held:
+        out += [
+            f"Held-out set: {held['n']} utterances; fingerprints: texts and voices "
+            f"`{held['texts']}`, audio `{held['audio']}` (runs compare only on equal texts).",
+            "",
+        ]
     if "cer" in results:
         out += ["### Intelligibility (Whisper base CER, lower is better)", ""]
         out += ["| language | n | model | source engine | engine audio through the codec |"]
@@ -813,6 +840,8 @@ def run_evaluation(
     results: dict[str, Any] = {"config": {"manifest": str(manifest) if manifest else None,
                                           "languages": languages, "seed": seed}}  # fmt: skip
     entries = held_out_entries(pool, splits, languages, max_sentences) if needs_manifest else []
+    if entries:
+        results["config"]["held_out"] = held_out_fingerprint(entries, pool)
     # Speed first, before Whisper has run in this process: once CTranslate2's OpenMP runtime
     # has worked here, torch's small two-thread operations run ~4x slower for the rest of the
     # process (a 8x320 @ 320x1000 matmul loop: 0.43 s -> 1.94 s; one thread unchanged), which
@@ -989,6 +1018,7 @@ __all__ = [
     "evaluate_speed",
     "expected_directions",
     "held_out_entries",
+    "held_out_fingerprint",
     "main",
     "markdown_report",
     "pick_reference",
