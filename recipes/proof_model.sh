@@ -44,6 +44,11 @@
 #   bash recipes/proof_model.sh calibrate  # what the shipped LM does per emotion -> lm_prosody
 #                                          #   in its config.json (~4 min)
 #   bash recipes/proof_model.sh eval       # the README results table (writes README.md)
+#   bash recipes/proof_model.sh testset    # only what CER evaluation reads: the fast engines'
+#                                          #   corpus and the held-out Kokoro voice (~8 min)
+#   MODEL=dir bash recipes/proof_model.sh compare  # a candidate's held-out CER at seeds 0 and 1
+#                                          #   against the shipped model's committed runs
+#                                          #   (docs/eval/v13), sentence by sentence (~12 min)
 #   bash recipes/proof_model.sh all
 # Tried after v9 and not shipped (model card; not in `all`):
 #   bash recipes/proof_model.sh lm10       # v8's LM 700 more steps on the full 10.5 h corpus, one core
@@ -331,6 +336,38 @@ evaluate() {
     --splits test --max-sentences 16 --out "$RUNS/eval" --readme README.md
 }
 
+testset() {
+  # The test split as `corpus` builds it, without Kokoro's training voices (two hours here):
+  # the held-out Kokoro voice reads the same 12 sentences per language with or without them.
+  # Stop 33 rebuilt it on a fresh machine and v13 read the README table's figures exactly
+  # (fingerprint ce86db9b1fcb / d3233505c989, `tts eval` prints it); the rebuild of stop 32
+  # had not (engines' English 0.027 against 0.043), which no fingerprint caught then.
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_fast" --engines "$FAST" --hours 3 \
+    --emotional-variants 1 --held-out-voices 1 --seed 0 --jobs 2
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro_test" --engines kokoro \
+    --voices kokoro-jf_gongitsune --utterances-per-voice 12 --emotional-variants 1 \
+    --held-out-voices kokoro-jf_gongitsune --seed 0 --jobs 2
+  "$PY" recipes/data/merge.py "$RUNS/synth_fast/manifest.jsonl" \
+    "$RUNS/synth_kokoro_test/manifest.jsonl" --out "$RUNS/testset/manifest.jsonl"
+}
+
+compare() {
+  # MODEL (a bundle folder) against v13's held-out runs committed in docs/eval/v13 (the same
+  # command, `tts eval --only cer`, seeds 0 and 1): paired by voice and text, raw and capped
+  # at 1, with a note if this rebuild's fingerprint differs from theirs.
+  local model=${MODEL:?set MODEL to the bundle folder to compare} manifest
+  manifest=$RUNS/testset/manifest.jsonl
+  [ -e "$manifest" ] || manifest=$RUNS/proof/manifest.jsonl
+  local out=$RUNS/compare/$(basename "$model")
+  for seed in 0 1; do
+    [ -e "$out/seed$seed/results.json" ] || "$PY" -m tts.cli eval --model "$model" \
+      --manifest "$manifest" --splits test --max-sentences 16 --only cer --seed "$seed" \
+      --out "$out/seed$seed"
+  done
+  "$PY" recipes/compare_cer.py --a docs/eval/v13/seed0.json docs/eval/v13/seed1.json \
+    --b "$out/seed0/results.json" "$out/seed1/results.json" --out "$out/compare.json"
+}
+
 ship() {
   # Tried on v10 and not shipped: --timbre (each reference's output filtered by what the codec
   # does to that reference's long-term spectrum, undone; tts.speakers.timbre). Development
@@ -598,6 +635,8 @@ case "${1:-}" in
   reader_mel) reader_mel ;;
   device) device ;;
   eval) evaluate ;;
+  testset) testset ;;
+  compare) compare ;;
   ship) ship ;;
   calibrate) calibrate ;;
   all) corpus; codec; tokenize; lm; corpus2; tokenize2; lm2; semantic; lm3; lm4; decoder; lm5; decoder2; lm6; soup; lm7; lm8; decoder3; reader; corpus3; tokenize3; lm12; SOUP=812 soup; reader_mel; ship; calibrate; evaluate ;;
