@@ -5,7 +5,8 @@
     python recipes/compare_cer.py --a dev_v13.json --b dev_new.json
 
 Reads `tts eval` results (`cer.items`, the seed from the run's config) or the files that
-`recipes/dev_cer.py --out` writes (items with their seed). An item of A is paired with the item
+`recipes/dev_cer.py --out` and `recipes/dev_similarity.py --out` write (items with their
+seed; the latter's development voices, each a training voice made new, are told apart). An item of A is paired with the item
 of B that has the same seed, language, voice and text, so both models are judged on the same
 sentences drawn with the same seed, wherever each run's corpus lay; items without a partner
 are counted and left out. `tts eval` records a fingerprint of the held-out set it scored
@@ -44,11 +45,16 @@ def read_items(path: str | Path) -> dict[Key, float]:
         for item in data["cer"]["items"]:
             what = f"{item.get('speaker', '')}: {item['text']}"
             out[(seed, item["language"], what)] = float(item["model_cer"])
-    elif isinstance(data.get("items"), list):  # recipes/dev_cer.py --out
+    elif isinstance(data.get("items"), list):  # recipes/dev_cer.py or dev_similarity.py --out
         for item in data["items"]:
-            out[(int(item["seed"]), item["language"], item["text"])] = float(item["cer"])
+            # dev_similarity: each training voice made new by a pitch shift reads the sentence
+            voice = f"{item['voice']} {item['shift']:+g} st: " if "voice" in item else ""
+            key = (int(item["seed"]), item["language"], voice + item["text"])
+            out[key] = float(item["cer"])
     else:
-        raise ValueError(f"{path}: neither `tts eval` results (cer.items) nor dev_cer items")
+        raise ValueError(
+            f"{path}: neither `tts eval` results (cer.items) nor dev_cer / dev_similarity items"
+        )
     return out
 
 

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from calibrate_prosody import new_voice, training_voices
 from dev_cer import dev_sentences
 
+from tts.config import apply_overrides, config_to_dict
 from tts.data.manifest import read_manifest
 from tts.eval.asr import load_whisper
 from tts.eval.evaluate import _load, cosine
@@ -99,10 +100,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seeds", default="0", help="comma list: every item is drawn with each")
     p.add_argument("--speaker-contrast", type=float, default=None,
                    help="the strength of the model's speaker contrast (0: off)")  # fmt: skip
+    p.add_argument("--sampling", default="", help="sampling overrides, e.g. candidates=4")
     p.add_argument("--out", default=None, help="also write every item here (JSON)")
     a = p.parse_args(argv)
     logging.getLogger("tts.watermark").setLevel(logging.ERROR)
     synth = Synthesizer.from_pretrained(a.model, threads=a.threads)
+    overrides = [x for x in a.sampling.split(",") if x.strip()]
+    if overrides:
+        synth.config.sampling = apply_overrides(synth.config.sampling, overrides)
     if a.timbre != "bundle":
         synth.config = replace(synth.config, timbre=TimbreConfig() if a.timbre == "on" else None)
     if a.speaker_contrast is not None:
@@ -113,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = dev_similarity(synth, pool, load_whisper(), languages, seeds=seeds)
     result["timbre"] = synth.config.timbre is not None
     result["speaker_contrast"] = synth.speaker_contrast and synth.speaker_contrast.strength
+    result["sampling"] = config_to_dict(synth.config.sampling)
     for lang, row in result["per_language"].items():
         cells = " ".join(f"{k} {v:.3f}" for k, v in row.items())
         print(f"{lang} (timbre {'on' if result['timbre'] else 'off'}): {cells}")

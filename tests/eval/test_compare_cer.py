@@ -113,3 +113,21 @@ def test_rebuilds_pair_by_voice_and_text_and_a_different_set_is_noted(tmp_path: 
     (tmp_path / "e.json").write_text(json.dumps(voice))
     paired = recipe.compare(recipe.read_items(a), recipe.read_items(tmp_path / "e.json"))
     assert paired["per_language"]["ja"]["n"] == 1
+
+
+def test_development_voices_are_paired_by_voice_shift_and_text(tmp_path: Path) -> None:
+    """recipes/dev_similarity.py items: the same sentence in two new voices is two items."""
+
+    def dev_sim(path: Path, cers: list[float]) -> Path:
+        voices = [("mei", 3.0), ("mei", -3.0), ("m7", 3.0)]
+        rows = [{"language": "ja", "voice": v, "shift": s, "text": "駅", "seed": 0, "cer": c}
+                for (v, s), c in zip(voices, cers, strict=True)]  # fmt: skip
+        path.write_text(json.dumps({"per_language": {}, "items": rows}))
+        return path
+
+    a = recipe.read_items(dev_sim(tmp_path / "a.json", [0.1, 0.2, 0.3]))
+    b = recipe.read_items(dev_sim(tmp_path / "b.json", [0.1, 0.0, 0.6]))
+    assert len(a) == 3
+    row = recipe.compare(a, b)["per_language"]["ja"]
+    assert row["n"] == 3 and row["raw"]["diff"] == pytest.approx(0.1 / 3)
+    assert (row["raw"]["better"], row["raw"]["worse"]) == (1, 1)

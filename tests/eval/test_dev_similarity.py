@@ -9,6 +9,7 @@ import pytest
 
 from tts.audio import Audio
 from tts.data.manifest import read_manifest
+from tts.errors import ConfigError
 from tts.speakers import load_speaker_encoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
@@ -74,3 +75,26 @@ def test_every_item_is_drawn_with_each_seed_and_its_closeness_to_the_mean_is_kep
         assert 0 < item["reference_to_mean"] < 1
     row = result["per_language"]["ja"]
     assert row["output_to_mean"] == pytest.approx(sum(i["output_to_mean"] for i in items) / 4)
+
+
+def test_sampling_overrides_reach_the_synthesizer(manifest_path, monkeypatch, tmp_path) -> None:
+    """`--sampling candidates=4` is what the development voices are then spoken with, and the
+    written file says which sampling it was."""
+    import json
+
+    seen = {}
+
+    def fake(synth, pool, judge, languages, seeds):  # type: ignore[no-untyped-def]
+        seen["candidates"] = synth.config.sampling.candidates
+        return {"per_language": {}, "items": []}
+
+    monkeypatch.setattr(recipe, "dev_similarity", fake)
+    monkeypatch.setattr(recipe, "load_whisper", lambda: None)
+    out = tmp_path / "dev.json"
+    argv = ["--manifest", str(manifest_path), "--sampling", "candidates=4,temperature=0.7"]
+    recipe.main([*argv, "--out", str(out)])
+    assert seen["candidates"] == 4
+    written = json.loads(out.read_text())["sampling"]
+    assert written["candidates"] == 4 and written["temperature"] == 0.7
+    with pytest.raises(ConfigError, match="nope"):
+        recipe.main(["--manifest", str(manifest_path), "--sampling", "nope=1"])
