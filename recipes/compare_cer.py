@@ -10,8 +10,9 @@ seed; the latter's development voices, each a training voice made new, are told 
 of B that has the same seed, language, voice and text, so both models are judged on the same
 sentences drawn with the same seed, wherever each run's corpus lay; items without a partner
 are counted and left out. `tts eval` records a fingerprint of the held-out set it scored
-(`config.held_out`): where A's and B's differ for a seed, a note says so, since a corpus
-rebuilt elsewhere can hold other sentences or other audio for the same voices.
+(`config.held_out`) and the machine it ran on (`config.machine`): where A's and B's differ for
+a seed, a note says so, since a corpus rebuilt elsewhere can hold other sentences or other
+audio for the same voices, and another CPU or library version can sample or hear otherwise.
 
 Per language and over all: the number of pairs, both means, the mean paired difference B - A
 with its standard error (a difference within about two standard errors is noise), and how
@@ -78,18 +79,25 @@ def held_out_notes(a_paths: list[str], b_paths: list[str]) -> list[str]:
     """One line per seed where A's and B's `tts eval` runs scored held-out sets with different
     fingerprints (other sentences, or the same sentences with other audio)."""
 
-    def fingerprints(paths: list[str]) -> dict[int, dict[str, Any]]:
+    def configs(paths: list[str]) -> dict[int, dict[str, Any]]:
         out = {}
         for path in paths:
             config = json.loads(Path(path).read_text(encoding="utf-8")).get("config") or {}
-            if config.get("held_out"):
-                out[int(config.get("seed", 0))] = config["held_out"]
+            out[int(config.get("seed", 0))] = config
         return out
 
-    a, b = fingerprints(a_paths), fingerprints(b_paths)
+    a, b = configs(a_paths), configs(b_paths)
     notes = []
     for seed in sorted(a.keys() & b.keys()):
-        fa, fb = a[seed], b[seed]
+        ma, mb = a[seed].get("machine"), b[seed].get("machine")
+        if ma and mb and ma != mb:
+            notes.append(
+                f"seed {seed}: run on different machines or libraries ({ma} vs {mb}): the same "
+                "model can sample other takes and Whisper hear other words there"
+            )
+        fa, fb = a[seed].get("held_out"), b[seed].get("held_out")
+        if not (fa and fb):
+            continue
         if fa.get("texts") != fb.get("texts"):
             notes.append(
                 f"seed {seed}: A and B scored different held-out sentences (texts "

@@ -107,6 +107,16 @@ def test_rebuilds_pair_by_voice_and_text_and_a_different_set_is_noted(tmp_path: 
     assert "different audio" in recipe.held_out_notes([str(a)], [str(other)])[0]
     other = eval_results(tmp_path / "d.json", 0, {"x": 0.1}, held_out={**set_a, "texts": "t2"})
     assert "different held-out sentences" in recipe.held_out_notes([str(a)], [str(other)])[0]
+    # the same set scored on another machine is noted too
+    cpu = {"cpu": "x", "torch": "2.13.0+cpu (AVX512)"}
+    for path, machine in ((tmp_path / "m1.json", cpu), (tmp_path / "m2.json", {**cpu, "cpu": "y"})):  # fmt: skip
+        eval_results(path, 0, {"x": 0.1}, held_out=set_a)
+        data = json.loads(path.read_text())
+        data["config"]["machine"] = machine
+        path.write_text(json.dumps(data))
+    notes = recipe.held_out_notes([str(tmp_path / "m1.json")], [str(tmp_path / "m2.json")])
+    assert len(notes) == 1 and "different machines" in notes[0]
+    assert recipe.held_out_notes([str(tmp_path / "m1.json")], [str(tmp_path / "m1.json")]) == []
     # another voice reading the same text is another sentence
     voice = json.loads(b.read_text())
     voice["cer"]["items"][0]["speaker"] = "w"

@@ -345,11 +345,20 @@ def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
     assert set(results) >= {"config", "cer", "sim"}
     assert results["config"]["held_out"]["n"] == 1
     assert results["config"]["held_out"]["texts"] in text
+    machine = results["config"]["machine"]
+    assert machine["cpu"] and machine["torch"].startswith(torch_version())
+    assert f"cpu {machine['cpu']}" in text
     assert results["config"]["sampling"]["temperature"] == 0.5
     assert results["config"]["sampling"]["top_k"] == 20
     assert results["cer"]["per_language"]["ja"]["engine_cer"] < 0.3
     table = (out / "results.md").read_text()
     assert "| ja | 1 |" in table and "Voice similarity" in table
+
+
+def torch_version() -> str:
+    import torch
+
+    return torch.__version__
 
 
 def test_readme_without_markers_is_refused(tmp_path):

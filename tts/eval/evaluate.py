@@ -166,6 +166,35 @@ def held_out_fingerprint(
     return {"n": len(entries), "texts": texts.hexdigest()[:12], "audio": audio.hexdigest()[:12]}
 
 
+def machine_info() -> dict[str, str]:
+    """What ran the judges and the model: the CPU, its instruction set as torch sees it, and
+    the torch and CTranslate2 versions. Runs repeat exactly on one machine, but not always on
+    another: the same model, code and seeds read a development CER (ja / en) of 0.140 / 0.293,
+    0.133 / 0.311 and 0.138 / 0.308 on three fresh machines, other takes sampled or other
+    words heard. So two models compare best when run on one machine."""
+    import platform
+    from importlib import metadata
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)  # fmt: skip
+    except OSError:
+        pass
+    info = {"cpu": cpu}
+    try:
+        import torch
+
+        info["torch"] = f"{torch.__version__} ({torch.backends.cpu.get_cpu_capability()})"
+    except ImportError:
+        pass
+    try:
+        info["ctranslate2"] = metadata.version("ctranslate2")
+    except metadata.PackageNotFoundError:
+        info["ctranslate2"] = "not installed"
+    return info
+
+
 def longest_neutral_clips(
     pool: Sequence[ManifestEntry], language: str, splits: Sequence[str]
 ) -> dict[str, ManifestEntry]:
@@ -726,6 +755,9 @@ def markdown_report(results: dict[str, Any]) -> str:
             f"`{held['texts']}`, audio `{held['audio']}` (runs compare only on equal texts).",
             "",
         ]
+    machine = results.get("config", {}).get("machine")
+    if machine:
+        out += ["Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()) + ".", ""]
     if "cer" in results:
         out += ["### Intelligibility (Whisper base CER, lower is better)", ""]
         out += ["| language | n | model | source engine | engine audio through the codec |"]
@@ -991,6 +1023,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             sim_utterances=args.sim_utterances,
         )
     results["config"]["model"] = args.model
+    results["config"]["machine"] = machine_info()
     if synth is not None:
         results["config"]["sampling"] = config_to_dict(synth.config.sampling)
     out = Path(args.out)
@@ -1019,6 +1052,7 @@ __all__ = [
     "expected_directions",
     "held_out_entries",
     "held_out_fingerprint",
+    "machine_info",
     "main",
     "markdown_report",
     "pick_reference",
