@@ -6,10 +6,10 @@
 
 Reads `tts eval` results (`cer.items`, the seed from the run's config) or the files that
 `recipes/dev_cer.py --out` and `recipes/dev_similarity.py --out` write (items with their
-seed; the latter's development voices, each a training voice made new, are told apart). An item of A is paired with the item
-of B that has the same seed, language, voice and text, so both models are judged on the same
-sentences drawn with the same seed, wherever each run's corpus lay; items without a partner
-are counted and left out. `tts eval` records a fingerprint of the held-out set it scored
+seed; the latter's development voices, each a training voice made new, are told apart). An
+item of A is paired with the item of B that has the same seed, language, voice and text, so
+both models are judged on the same sentences drawn with the same seed, wherever each run's
+corpus lay; items without a partner are counted and left out. `tts eval` records a fingerprint of the held-out set it scored
 (`config.held_out`) and the machine it ran on (`config.machine`): where A's and B's differ for
 a seed, a note says so, since a corpus rebuilt elsewhere can hold other sentences or other
 audio for the same voices, and another CPU or library version can sample or hear otherwise.
@@ -34,7 +34,8 @@ Key = tuple[int, str, str]
 
 
 def read_items(path: str | Path) -> dict[Key, float]:
-    """{(seed, language, clip or text): CER} from a `tts eval` results.json or a dev_cer file."""
+    """{(seed, language, "voice: text"): CER} from a `tts eval` results.json, or from a
+    dev_cer file (text alone: one voice) or a dev_similarity file (voice, shift and text)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -76,8 +77,9 @@ def read_runs(paths: list[str]) -> dict[Key, float]:
 
 
 def held_out_notes(a_paths: list[str], b_paths: list[str]) -> list[str]:
-    """One line per seed where A's and B's `tts eval` runs scored held-out sets with different
-    fingerprints (other sentences, or the same sentences with other audio)."""
+    """One line per seed where A's and B's `tts eval` runs ran on different machines, or
+    scored held-out sets with different fingerprints (other sentences, or the same sentences
+    with other audio)."""
 
     def configs(paths: list[str]) -> dict[int, dict[str, Any]]:
         out = {}
@@ -128,7 +130,9 @@ def compare(a: dict[Key, float], b: dict[Key, float]) -> dict[str, Any]:
     """Paired statistics per language and over all, raw and with each CER capped at 1."""
     keys = sorted(a.keys() & b.keys())
     if not keys:
-        raise ValueError("no sentence appears in both A and B (same seed, language and clip)")
+        raise ValueError(
+            "no sentence appears in both A and B (same seed, language, voice and text)"
+        )
     rows: dict[str, Any] = {}
     languages = sorted({k[1] for k in keys})
     for language in [*languages, "all"]:

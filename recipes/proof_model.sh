@@ -337,8 +337,9 @@ evaluate() {
 }
 
 testset() {
-  # The test split as `corpus` builds it, without Kokoro's training voices (two hours here):
-  # the held-out Kokoro voice reads the same 12 sentences per language with or without them.
+  # The test split as `corpus` builds it, without Kokoro's four training voices (25 minutes
+  # more here): the held-out Kokoro voice reads the same 12 sentences per language, the same
+  # audio, with or without them (the same fingerprint).
   # Stop 33 rebuilt it on a fresh machine and v13 read the README table's figures exactly
   # (fingerprint ce86db9b1fcb / d3233505c989, `tts eval` prints it); the rebuild of stop 32
   # had not (engines' English 0.027 against 0.043), which no fingerprint caught then.
