@@ -169,10 +169,10 @@ def held_out_fingerprint(
 
 def machine_info() -> dict[str, str]:
     """What ran the judges and the model: the CPU, its instruction set as torch sees it, and
-    the torch and CTranslate2 versions. Runs repeat exactly on one machine, but not always on
-    another: the same model, code and seeds read a development CER (ja / en) of 0.140 / 0.293,
-    0.133 / 0.311 and 0.138 / 0.308 on three fresh machines, other takes sampled or other
-    words heard. So two models compare best when run on one machine."""
+    the torch and CTranslate2 versions. A rerun on one machine repeats every figure, but the
+    same model and seeds read a development CER (ja / en) of 0.140 / 0.293, 0.133 / 0.311 and
+    0.138 / 0.308 in three sessions, and what differed between them was not recorded. So two
+    models compare best when run on one machine, and a run says which it was."""
     import platform
     from importlib import metadata
 
