@@ -38,6 +38,15 @@ def dev_sentences(language: str, root: Path = SENTENCES) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def apply_sampling(synth: Synthesizer, overrides: str) -> list[str]:
+    """Set the comma-listed sampling overrides ("candidates=4,cfg_scale=1.5") on `synth`;
+    returns them as a list (empty: the model's own sampling)."""
+    items = [x for x in overrides.split(",") if x.strip()]
+    if items:
+        synth.config.sampling = apply_overrides(synth.config.sampling, items)
+    return items
+
+
 def dev_cer(
     synth: Synthesizer,
     judge,
@@ -81,9 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default=None, help="also write every transcript here (JSON)")
     a = p.parse_args(argv)
     synth = Synthesizer.from_pretrained(a.model)
-    overrides = [x for x in a.sampling.split(",") if x.strip()]
-    if overrides:
-        synth.config.sampling = apply_overrides(synth.config.sampling, overrides)
+    overrides = apply_sampling(synth, a.sampling)
     languages = [check_language(x.strip()) for x in a.languages.split(",") if x.strip()]
     seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
     result = dev_cer(synth, load_whisper(), languages, seeds, reference=a.reference)

@@ -29,9 +29,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
 from calibrate_prosody import new_voice, training_voices
-from dev_cer import dev_sentences
+from dev_cer import apply_sampling, dev_sentences
 
-from tts.config import apply_overrides, config_to_dict
+from tts.config import config_to_dict
 from tts.data.manifest import read_manifest
 from tts.eval.asr import load_whisper
 from tts.eval.evaluate import _load, cosine
@@ -105,9 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     logging.getLogger("tts.watermark").setLevel(logging.ERROR)
     synth = Synthesizer.from_pretrained(a.model, threads=a.threads)
-    overrides = [x for x in a.sampling.split(",") if x.strip()]
-    if overrides:
-        synth.config.sampling = apply_overrides(synth.config.sampling, overrides)
+    apply_sampling(synth, a.sampling)
     if a.timbre != "bundle":
         synth.config = replace(synth.config, timbre=TimbreConfig() if a.timbre == "on" else None)
     if a.speaker_contrast is not None:

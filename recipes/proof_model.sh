@@ -82,9 +82,14 @@ FAST=espeak,pyopenjtalk,openjtalk,flite,festival,piper
 # shipped bundle's copy of the same codec (float16 weights) then stands in.
 CODEC=${CODEC:-$RUNS/codec_small/checkpoint}
 
-corpus() {
+synth_fast() {
+  # The first corpus's fast-engine part (`corpus` and `testset` both build it).
   "$PY" recipes/data/synthetic.py --out "$RUNS/synth_fast" --engines "$FAST" --hours 3 \
     --emotional-variants 1 --held-out-voices 1 --seed 0 --jobs 2
+}
+
+corpus() {
+  synth_fast
   "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro" --engines kokoro \
     --utterances-per-voice 12 --emotional-variants 1 --held-out-voices 1 --seed 0 --jobs 2
   "$PY" recipes/data/merge.py "$RUNS/synth_fast/manifest.jsonl" \
@@ -343,8 +348,7 @@ testset() {
   # Stop 33 rebuilt it on a fresh machine and v13 read the README table's figures exactly
   # (fingerprint ce86db9b1fcb / d3233505c989, `tts eval` prints it); the rebuild of stop 32
   # had not (engines' English 0.027 against 0.043), which no fingerprint caught then.
-  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_fast" --engines "$FAST" --hours 3 \
-    --emotional-variants 1 --held-out-voices 1 --seed 0 --jobs 2
+  synth_fast
   "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro_test" --engines kokoro \
     --voices kokoro-jf_gongitsune --utterances-per-voice 12 --emotional-variants 1 \
     --held-out-voices kokoro-jf_gongitsune --seed 0 --jobs 2

@@ -182,13 +182,9 @@ def machine_info() -> dict[str, str]:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)  # fmt: skip
     except OSError:
         pass
-    info = {"cpu": cpu}
-    try:
-        import torch
+    import torch  # a dependency; imported here so that the module itself does not load it
 
-        info["torch"] = f"{torch.__version__} ({torch.backends.cpu.get_cpu_capability()})"
-    except ImportError:
-        pass
+    info = {"cpu": cpu, "torch": f"{torch.__version__} ({torch.backends.cpu.get_cpu_capability()})"}
     try:
         info["ctranslate2"] = metadata.version("ctranslate2")
     except metadata.PackageNotFoundError:
