@@ -65,6 +65,9 @@
 #                                          #   recipes/device.sh (~1 h here), then the device call
 #   bash recipes/proof_model.sh soup14     # stop 33: v13 with the mean of its LM and the device
 #                                          #   stage's LM, as a bundle in $RUNS/soup14
+#   bash recipes/proof_model.sh dpo        # stop 34: the LM fine-tuned by DPO on pairs of its own
+#                                          #   takes of training sentences (~32 min of takes,
+#                                          #   ~6 min of training), as a bundle in $RUNS/dpo/bundle
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -332,6 +335,24 @@ mean = {k: (a[k].float() + b[k].float()).div(2).to(a[k].dtype) for k in a}
 save_file(mean, f"{sys.argv[3]}/model.safetensors")
 PY
   echo "wrote $out: recipes/dev_cer.py --model $out, then tts eval on one rebuild with v13"
+}
+
+dpo() {
+  # Tried on v13 and not shipped (stop 34, model card): preference fine-tuning (DPO,
+  # tts.preference) of the shipped LM on its own takes. Two draws (seeds 0 and 1) of 100
+  # train-split items per language (ja, en, de; half in Kokoro's training voices), 4 takes each
+  # in another clip's voice, each take's Whisper CER (~16 min a draw); DPO on pairs of takes
+  # 0.1 or more apart in CER, 2 epochs (recipes/train_preference.py, ~6 min). Held-back pairs:
+  # the LM preferred the clearer take in 0.42 of them; held-out CER (seed 0) ja 0.245, en
+  # 0.244, de 0.423 against v13's 0.197, 0.207, 0.346. The bundle goes to $RUNS/dpo/bundle;
+  # `MODEL=$RUNS/dpo/bundle proof_model.sh compare` measures it. MANIFEST: the first corpus.
+  local manifest=${MANIFEST:-$RUNS/proof/manifest.jsonl}
+  for seed in 0 1; do
+    "$PY" recipes/draw_preferences.py --manifest "$manifest" --out "$RUNS/prefs_s$seed" \
+      --languages ja,en,de --per-language 100 --takes 4 --seed "$seed"
+  done
+  "$PY" recipes/train_preference.py --items "$RUNS/prefs_s0/items.jsonl,$RUNS/prefs_s1/items.jsonl" \
+    --out "$RUNS/dpo" --epochs 2
 }
 
 evaluate() {
@@ -628,6 +649,7 @@ case "${1:-}" in
   lm6) lm6 ;;
   soup) soup ;;
   soup14) soup14 ;;
+  dpo) dpo ;;
   lm7) lm7 ;;
   lm8) lm8 ;;
   lm10) lm10 ;;
