@@ -8,8 +8,8 @@ Items come from the manifest's train split only (never a held-out voice or sente
 item's text, language, emotion and intensity, spoken in the voice of another clip of the same
 speaker (the reference, as synthesis takes one). Half of each language's items are in
 Kokoro's voices when the manifest has them (the LM speaks least clearly in them). Each item's
-takes are drawn as synthesis draws them (`rank_takes.draw_takes`: the model's sampling, one
-seed per take), decoded, and transcribed by Whisper base; texts that the front end splits into
+takes are drawn as synthesis draws them (the model's sampling, one seed per take;
+`rank_takes.sample_takes`), decoded, and transcribed by Whisper base; texts that the front end splits into
 several chunks are skipped.
 
 OUT/items.jsonl gets one line per item: the LM's input ids, its conditioning, and per take the
@@ -32,12 +32,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tts.conditioning import Conditioning
 from tts.data.manifest import default_intensity, read_manifest
 from tts.errors import ReferenceAudioError
-from tts.generate import generate
 from tts.labels import check_language
-from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer
+from tts.synthesizer import Synthesizer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from rank_takes import sample_takes
 
 
 def pick_items(rows: list, languages: list[str], per_language: int, seed: int) -> list[dict]:
@@ -92,16 +93,11 @@ def draw(synth: Synthesizer, judge, item: dict, seed: int, n: int) -> dict | Non
         return None
     if len(chunks) != 1:
         return None
-    ids = synth._phonemes(chunks[0])
-    seeds = [seed + take * TAKE_SEED_STRIDE for take in range(n)]
-    results = generate(synth.lm, [ids] * n, Conditioning.cat([cond] * n), sampling, seed=seeds)
-    pitch, extra = synth._label_controls(emotion, intensity, None, None, True)
-    tempo, _ = synth._tempo_split(extra.tempo)
+    results, audios = sample_takes(
+        synth, chunks[0], cond, sampling, voice, seed, n, emotion, intensity
+    )
     takes = []
-    for r in results:
-        wav = synth._decode(
-            synth._codec_codes(r.codes)[None], pitch, tempo, extra.f0_shift_st, voice
-        )
+    for r, wav in zip(results, audios, strict=True):
         transcript, cer = judge.score(wav, synth.sample_rate, item["text"], item["language"])
         takes.append(
             {
@@ -114,7 +110,7 @@ def draw(synth: Synthesizer, judge, item: dict, seed: int, n: int) -> dict | Non
     return {
         **item,
         "seed": seed,
-        "ids": ids.tolist(),
+        "ids": [int(i) for i in chunks[0].ids],
         "cond": {
             "speaker": [float(x) for x in cond.speaker[0]],
             "emotion": int(cond.emotion[0]),
@@ -149,7 +145,7 @@ def main(argv: list[str] | None = None) -> Path:
 
     judge = load_whisper()
     with path.open("a", encoding="utf-8") as f:
-        for number, item in enumerate(tqdm(items, desc="preference takes", initial=0)):
+        for number, item in enumerate(tqdm(items, desc="preference takes")):
             if number < done:
                 continue
             # One line per picked item, skipped ones included, so a rerun resumes by count.

@@ -42,6 +42,25 @@ sys.path.insert(0, str(Path(__file__).parent))
 from dev_cer import dev_sentences
 
 
+def sample_takes(
+    synth: Synthesizer, chunk, cond, sampling, voice, seed: int, n: int,
+    emotion: str | None = None, intensity: float | None = None,
+) -> tuple[list, list[np.ndarray]]:  # fmt: skip
+    """n takes of one prepared chunk (`Synthesizer._prepare`'s chunk, conditioning, sampling
+    and decoder voice), drawn as synthesis draws them (one seed per take) and decoded with the
+    label's prosody: (the LM's GenerationResults, float32 audio at the model's rate)."""
+    ids = synth._phonemes(chunk)
+    seeds = [seed + take * TAKE_SEED_STRIDE for take in range(n)]
+    results = generate(synth.lm, [ids] * n, Conditioning.cat([cond] * n), sampling, seed=seeds)
+    pitch, extra = synth._label_controls(emotion, intensity, None, None, True)
+    tempo, _ = synth._tempo_split(extra.tempo)
+    audios = [
+        synth._decode(synth._codec_codes(r.codes)[None], pitch, tempo, extra.f0_shift_st, voice)
+        for r in results
+    ]
+    return results, audios
+
+
 def draw_takes(
     synth: Synthesizer, judge, text: str, language: str, seed: int, n: int, reference=None
 ) -> dict | None:
@@ -54,15 +73,7 @@ def draw_takes(
     )
     if len(chunks) != 1:
         return None
-    ids = synth._phonemes(chunks[0])
-    seeds = [seed + take * TAKE_SEED_STRIDE for take in range(n)]
-    results = generate(synth.lm, [ids] * n, Conditioning.cat([cond] * n), sampling, seed=seeds)
-    pitch, extra = synth._label_controls(None, None, None, None, True)
-    tempo, _ = synth._tempo_split(extra.tempo)
-    audios = [
-        synth._decode(synth._codec_codes(r.codes)[None], pitch, tempo, extra.f0_shift_st, voice)
-        for r in results
-    ]
+    results, audios = sample_takes(synth, chunks[0], cond, sampling, voice, seed, n)
     heard = synth.codec.encode_list(audios, synth.sample_rate)
     return {
         "language": language,

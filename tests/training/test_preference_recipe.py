@@ -67,3 +67,36 @@ def test_preference_training_writes_a_bundle_and_resumes(tmp_path: Path) -> None
     assert [r["step"] for r in rows] == [0, 1, 2, 3]
     assert rows[-1]["margin"] > 0 and rows[-1]["accuracy"] == 1.0
     assert Synthesizer.from_pretrained(out / "bundle").lm is not None
+
+
+def test_draws_pick_train_items_half_in_kokoro_voices_with_another_clip_as_reference() -> None:
+    from tts.data.manifest import ManifestEntry, default_intensity
+
+    draw = load_script("recipes/draw_preferences.py")
+    rows = []
+    for speaker in ("kokoro-jf_alpha", "espeak-en-us+f2", "kokoro-jf_gongitsune"):
+        for n in range(6):
+            split = "test" if speaker.endswith("gongitsune") else "train"
+            rows.append(
+                ManifestEntry(
+                    audio=Path(f"/c/{speaker}_{n}.wav"),
+                    text=f"{speaker} says {n}.",
+                    language="en",
+                    speaker=speaker,
+                    duration=1.5 if n == 5 else 4.0,
+                    emotion="sad" if n % 2 else "neutral",
+                    extra={"split": split},
+                )
+            )
+    items = draw.pick_items(rows, ["en"], per_language=4, seed=3)
+    assert len(items) == 4
+    assert sorted(i["speaker"] for i in items) == ["espeak-en-us+f2"] * 2 + ["kokoro-jf_alpha"] * 2
+    for i in items:
+        assert "gongitsune" not in i["reference"]  # a held-out voice never comes in
+        own = i["text"].removesuffix(".").replace(" says ", "_")
+        assert i["reference"] != f"/c/{own}.wav"  # another clip of the voice, not its own
+        assert Path(i["reference"]).stem.startswith(i["speaker"])
+        assert not i["reference"].endswith("_5.wav")  # 1.5 s: too short to clone from
+        assert int(Path(i["reference"]).stem[-1]) % 2 == 0  # a neutral clip where there is one
+        assert i["intensity"] == default_intensity(i["emotion"])  # the row's label, filled in
+    assert draw.pick_items(rows, ["en"], per_language=4, seed=3) == items  # the same seed
