@@ -4,8 +4,9 @@
     python recipes/train_preference.py --items ~/koe-runs/prefs/items.jsonl \
         --out ~/koe-runs/dpo --epochs 3
 
-Pairs: within each item, the clearest take that stopped by itself against each take whose
-Whisper CER is at least `--margin` higher (at most `--max-pairs-per-item`). A tenth of the
+Pairs: within each item, every two takes that stopped by themselves and lie `--margin` or
+more apart in Whisper CER, the clearer one chosen, the largest gaps first (at most
+`--max-pairs-per-item`). A tenth of the
 items (`--valid-fraction`) is kept out of training: on their pairs the run reports how often
 the LM, relative to where it started, now prefers the clearer take (valid accuracy) and the
 mean DPO margin. The reference is a frozen copy of the starting LM; dropout is off in both, so

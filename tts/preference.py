@@ -42,9 +42,9 @@ class PreferencePair:
 def preference_pairs(
     items: Sequence[dict], margin: float, max_per_item: int
 ) -> list[PreferencePair]:
-    """Pairs from `recipes/draw_preferences.py` items: within each item, takes that stopped by
-    themselves, the clearer (lower CER) against each take at least `margin` worse, the largest
-    gaps first, at most `max_per_item` of them. Takes cut at the frame cap never pair (their
+    """Pairs from `recipes/draw_preferences.py` items: within each item, every two takes that
+    stopped by themselves and lie `margin` or more apart in CER, the clearer one chosen, the
+    largest gaps first, at most `max_per_item` of them. Takes cut at the frame cap never pair (their
     last target would be an EOS they did not say)."""
     if margin < 0 or max_per_item < 1:
         raise ConfigError("preference pairs need margin >= 0 and max_per_item >= 1")
