@@ -9,16 +9,16 @@ item's text, language, emotion and intensity, spoken in the voice of another cli
 speaker (the reference, as synthesis takes one). Half of each language's items are in
 Kokoro's voices when the manifest has them (the LM speaks least clearly in them). Each item's
 takes are drawn as synthesis draws them (the model's sampling, one seed per take;
-`rank_takes.sample_takes`), decoded, and transcribed by Whisper base; texts that the front end splits into
-several chunks are skipped.
+`rank_takes.sample_takes`), decoded, and transcribed by Whisper base; texts that the front end
+splits into several chunks, and items whose reference holds too little speech, are skipped.
 
 OUT/items.jsonl gets one line per item: the LM's input ids, its conditioning, and per take the
 LM's codes [K, F], whether it stopped by itself, the transcript and the CER. Rerunning resumes
 after the last written item (the same seed draws the same items).
 
 Whisper base is also what `tts eval` measures CER with, so a model trained on these pairs is
-judged by the model that chose its preferences (on other sentences and voices): report a
-second opinion (the shipped reader's scores, `recipes/train_preference.py` notes) beside it.
+judged by the model that chose its preferences (on other sentences and voices): weigh any gain
+with that in mind, beside the development sentences' (`recipes/rank_takes.py`).
 """
 
 from __future__ import annotations

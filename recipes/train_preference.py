@@ -6,10 +6,9 @@
 
 Pairs: within each item, every two takes that stopped by themselves and lie `--margin` or
 more apart in Whisper CER, the clearer one chosen, the largest gaps first (at most
-`--max-pairs-per-item`). A tenth of the
-items (`--valid-fraction`) is kept out of training: on their pairs the run reports how often
-the LM, relative to where it started, now prefers the clearer take (valid accuracy) and the
-mean DPO margin. The reference is a frozen copy of the starting LM; dropout is off in both, so
+`--max-pairs-per-item`). A tenth of the items (`--valid-fraction`) is kept out of training:
+on their pairs the run reports how often the LM, relative to where it started, now prefers the
+clearer take (valid accuracy) and the mean DPO margin. The reference is a frozen copy of the starting LM; dropout is off in both, so
 at the start the margins are exactly zero.
 
 OUT gets metrics.jsonl, curves.png, preference.json (settings, pair counts, final figures),
@@ -38,6 +37,7 @@ from tts.preference import PreferencePair, dpo_loss, preference_pairs, sequence_
 from tts.pretrained import resolve_model_dir
 from tts.runs import load_training_state, plot_curves, save_training_state
 from tts.synthesizer import Synthesizer
+from tts.training import make_optimizer
 
 
 @dataclass
@@ -168,13 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
     policy.eval()  # dropout off: the margins start at exactly zero
     ref_train = reference_logprobs(reference, train, cfg.batch_pairs)
     ref_valid = reference_logprobs(reference, valid, cfg.batch_pairs)
-    decay = [q for q in policy.parameters() if q.dim() >= 2]
-    rest = [q for q in policy.parameters() if q.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0}],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-    )
+    optimizer = make_optimizer(policy, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     metrics_path = out / "metrics.jsonl"
     first_epoch, step = 0, 0
@@ -239,7 +233,8 @@ def main(argv: list[str] | None = None) -> dict:
         "preference fine-tuning",
     )
     bundle = write_bundle(policy, start_bundle, out / "bundle")
-    final = evaluate(policy, valid, ref_valid, cfg)
+    # The last epoch's last step measured the valid pairs on these very weights.
+    final = {k.removeprefix("valid_"): v for k, v in rows[-1].items() if k.startswith("valid_")}
     summary = {
         "config": asdict(cfg),
         "items": a.items,
