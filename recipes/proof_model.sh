@@ -68,6 +68,9 @@
 #   bash recipes/proof_model.sh dpo        # stop 34: the LM fine-tuned by DPO on pairs of its own
 #                                          #   takes of training sentences (~32 min of takes,
 #                                          #   ~6 min of training), as a bundle in $RUNS/dpo/bundle
+#   bash recipes/proof_model.sh lm15       # stop 35: v13's LM 500 steps on the first corpus with
+#                                          #   each item conditioned on another utterance of its
+#                                          #   voice, and the same run on its own (~17 min each)
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -335,6 +338,27 @@ mean = {k: (a[k].float() + b[k].float()).div(2).to(a[k].dtype) for k in a}
 save_file(mean, f"{sys.argv[3]}/model.safetensors")
 PY
   echo "wrote $out: recipes/dev_cer.py --model $out, then tts eval on one rebuild with v13"
+}
+
+lm15() {
+  # Tried on v13 and not shipped (stop 35, model card): the LM conditioned on the speaker
+  # embedding of another (neutral) utterance of each item's voice (speaker_reference=other,
+  # tts/data/references.py), as synthesis conditions on a reference clip, against the same run
+  # on each item's own embedding. v13's LM (BASE), 500 steps each at 1e-4 on the first corpus's
+  # shards (proof_tokens, the shipped codec and semantic units; ~17 min each on 2 cores).
+  # Development voices (dev_similarity.py, ja/en/de, 2 seeds) similarity / CER: v13 0.718 /
+  # 0.260, own 0.722 / 0.249, other 0.716 / 0.284; default voice (dev_cer.py) ja / en / de: v13
+  # 0.138 / 0.308 / 0.489, own 0.170 / 0.288 / 0.602, other 0.177 / 0.285 / 0.533. Candidates
+  # are the shipped bundle with the run's LM weights (as soup14 builds its mean).
+  local base=${BASE:-tts/pretrained/default}
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/proof/manifest.jsonl" \
+    --codec tts/pretrained/default/codec --out "$RUNS/proof_tokens"
+  "$PY" recipes/semantic_units.py --shards "$RUNS/proof_tokens" \
+    --tokenizer tts/pretrained/default/semantic --threads 2
+  for ref in other self; do
+    "$PY" recipes/train.py --config configs/lm_proof15_cpu.json --out "$RUNS/lm_proof15_$ref" \
+      data="$RUNS/proof_tokens" init_from="$base" speaker_reference=$ref
+  done
 }
 
 dpo() {
@@ -650,6 +674,7 @@ case "${1:-}" in
   soup) soup ;;
   soup14) soup14 ;;
   dpo) dpo ;;
+  lm15) lm15 ;;
   lm7) lm7 ;;
   lm8) lm8 ;;
   lm10) lm10 ;;

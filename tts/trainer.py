@@ -42,6 +42,7 @@ from tqdm import tqdm
 from tts.alignment import GuidedAttention
 from tts.checkpoint import load_checkpoint, load_state_into, read_checkpoint_config, save_checkpoint
 from tts.config import config_from_dict, config_to_dict, load_config, save_config
+from tts.data.references import REFERENCE_MODES, OtherUtterance
 from tts.data.shards import FrameBucketSampler, ShardDataset, collate_lm, read_indexes
 from tts.errors import ConfigError
 from tts.lora import LoRAConfig, apply_lora, merged_state_dict, save_lora
@@ -95,6 +96,10 @@ class TrainConfig:
     # Fraction of the input (history) codes replaced by random ones, targets unchanged
     # (tts.training.corrupt_inputs): against drifting off the text at inference. 0 = off.
     input_noise: float = 0.0
+    # Whose speaker embedding conditions each item: "self" its own, "other" that of another
+    # utterance of its speaker, neutral when there is one, as a reference clip is at
+    # synthesis (tts.data.references). Validation losses always use the item's own.
+    speaker_reference: str = "self"
     seed: int = 1337
     log_every: int = 10
     eval_every: int = 500
@@ -112,6 +117,11 @@ class TrainConfig:
             raise ConfigError("TrainConfig.ckpt_every and eval_batches must be >= 1")
         if not 0.0 <= self.input_noise < 1.0:
             raise ConfigError(f"TrainConfig.input_noise must lie in [0, 1), got {self.input_noise}")
+        if self.speaker_reference not in REFERENCE_MODES:
+            raise ConfigError(
+                f"TrainConfig.speaker_reference must be one of {REFERENCE_MODES}, "
+                f"got {self.speaker_reference!r}"
+            )
         if isinstance(self.dropout, dict):
             self.dropout = config_from_dict(ConditionDropout, self.dropout)
 
@@ -475,12 +485,16 @@ def train(
         train_set.frames, cfg.max_frames, cfg.seed, True, ddp.rank, ddp.world, keep=fits
     )
     collate = partial(collate_lm, pad_id=model_config.pad_id)
+    items = OtherUtterance(train_set, cfg.seed) if cfg.speaker_reference == "other" else None
 
     def epoch_loader(epoch: int, skip: int) -> Any:
         batches = sampler.batches(epoch)[skip:]
+        if items is not None:
+            items.set_epoch(epoch)
         loader = DataLoader(
-            train_set, batch_sampler=batches, collate_fn=collate, num_workers=cfg.num_workers
-        )
+            items if items is not None else train_set, batch_sampler=batches, collate_fn=collate,
+            num_workers=cfg.num_workers,
+        )  # fmt: skip
         return iter(loader), len(batches)
 
     epoch, pos = position["epoch"], position["position"]

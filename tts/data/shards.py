@@ -612,6 +612,15 @@ class ShardDataset(Dataset):
         """The speaker id of every item, in dataset order."""
         return [self._labels[n]["speakers"][i] for n, i in self._locations]
 
+    def neutral_flags(self) -> list[bool]:
+        """Whether each item, in dataset order, is spoken neutrally (the neutral label or
+        intensity 0)."""
+        return [
+            int(self._labels[n]["emotion"][i]) == EMOTIONS.index("neutral")
+            or float(self._labels[n]["intensity"][i]) == 0.0
+            for n, i in self._locations
+        ]
+
     def speaker_embeddings(self) -> torch.Tensor:
         """[N, D] the speaker embedding of every item, in dataset order (codes not read)."""
         rows = [self._handle(n).get_slice("speaker")[i] for n, i in self._locations]
