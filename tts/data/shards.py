@@ -615,8 +615,9 @@ class ShardDataset(Dataset):
     def neutral_flags(self) -> list[bool]:
         """Whether each item, in dataset order, is spoken neutrally (the neutral label or
         intensity 0)."""
+        neutral = EMOTIONS.index("neutral")
         return [
-            int(self._labels[n]["emotion"][i]) == EMOTIONS.index("neutral")
+            int(self._labels[n]["emotion"][i]) == neutral
             or float(self._labels[n]["intensity"][i]) == 0.0
             for n, i in self._locations
         ]
