@@ -33,13 +33,18 @@
 #              config, log, curves, a sample), and as codec_best.tar the weights of its lowest
 #              val_mel when that came before the end (step 0's: training never beat the base);
 #     JOBS="lm" or "codec" runs one (default: both, the codec only when audio was packed);
+#     before them, alone on the GPU, a speed job (recipes/device_speed.py measure: the shipped
+#     pipeline's RTF and first-chunk latency there, as `tts eval --only speed` measures them
+#     here) when pack prepared it (SPEED=0 skips it at pack; at most SPEED_SECONDS, default
+#     120; its speed.json comes back);
 #   - unpack checks that the architectures are the base bundle's (and the codec's encoder
 #     untouched), and writes a bundle: the base bundle (INIT) with what came back, ready for
 #     recipes/dev_cer.py, `tts eval` and recipes/ship_model.py like any bundle (LM_WEIGHTS=best
 #     takes the LM's best validation weights, lm_best.part*; CODEC_WEIGHTS=best the decoder's,
 #     codec_best.tar).
-# MINUTES (default 7) leaves a 10-minute device command time to start Python, load, validate
-# and write; device time is 15 minutes a session, machine start included.
+# MINUTES (default 7, or 5 after the speed job) leaves a 10-minute device command time to
+# start Python, load, validate and write; device time is 15 minutes a session, machine start
+# included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -116,6 +121,14 @@ PYTHON
       --platform manylinux2014_x86_64 -d "$DEVICE_DIR/whl" $DEVICE_WHEELS
     "$PY" -m pip wheel -q --no-deps -w "$DEVICE_DIR/whl" docopt==0.6.2
   fi
+  # The speed job's sentences, through the real front end, and tts eval's reference clip with
+  # its embedding (recipes/device_speed.py; the device has neither pyopenjtalk nor Resemblyzer).
+  if [ "${SPEED:-1}" != 0 ]; then
+    local manifest=${SPEED_MANIFEST-$runs/testset/manifest.jsonl}
+    [ -f "$manifest" ] || manifest=  # no test set here: the model's stored voice
+    "$PY" recipes/device_speed.py prepare --model "$INIT" ${manifest:+--manifest "$manifest"} \
+      --sentences "${SPEED_SENTENCES:-8}" --out "$DEVICE_DIR/speed"
+  fi
   local tree carried room
   tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
   carried=$(du -sb "$DEVICE_DIR" | cut -f1)
@@ -190,6 +203,16 @@ PYTHON
   data=$(find "$work/shards" -mindepth 1 -maxdepth 1 -type d | sort | paste -sd,)
   nvidia-smi -L || true
   "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  # First, alone on the GPU: the shipped pipeline's speed (what it measured stays if it is cut
+  # off at SPEED_SECONDS; a failure is reported and the training still runs).
+  local speed_failed=0 minutes=${MINUTES:-7}
+  if [ -f "$DEVICE_DIR/speed/speed.json" ] && [ "${SPEED:-1}" != 0 ]; then
+    timeout "${SPEED_SECONDS:-120}" "$py" recipes/device_speed.py measure --model "$INIT" \
+      --prepared "$DEVICE_DIR/speed" --out "$out/speed.json" ${SPEED_ARGS:-} 2>&1 |
+      sed -u "s/^/[speed] /" || speed_failed=1
+    minutes=${MINUTES:-5}
+  fi
+  export MINUTES=$minutes
   # The jobs run side by side (the GPU has room for both), each line of output tagged.
   local job pids=() failed=0
   for job in $jobs; do
@@ -202,6 +225,7 @@ PYTHON
   done
   for job in "${pids[@]}"; do wait "$job" || failed=1; done
   ls -la "$out"
+  [ "$speed_failed" = 0 ] || echo "the speed job failed or was cut off (its lines are tagged above)" >&2
   [ "$failed" = 0 ] || { echo "a job failed (its lines are tagged above)" >&2; exit 1; }
 }
 

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tts.checkpoint import load_checkpoint, load_state_into, save_checkpoint
+from tts.codecs.losses import mel_filterbank
 from tts.config import config_from_dict, config_to_dict
 from tts.errors import ConfigError
 from tts.text import symbols as S
@@ -117,8 +118,9 @@ class UnitReader(nn.Module):
         c = config
         if c.source == "mel":
             self.mel_in = nn.Conv1d(c.n_mels, c.d_model, c.kernel, padding=c.kernel // 2)
-            fb = librosa_mel(c.sample_rate, c.n_fft, c.n_mels, c.f_min, c.f_max)
-            self.register_buffer("mel_filters", fb, persistent=False)
+            # Slaney's mel scale as librosa makes it, without librosa (a lent GPU has none)
+            fb = mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.f_min, c.f_max)
+            self.register_buffer("mel_filters", torch.from_numpy(fb), persistent=False)
             self.register_buffer("window", torch.hann_window(c.n_fft), persistent=False)
         else:
             self.unit_embedding = nn.Embedding(c.n_streams * (c.n_units + 1), c.d_model)
@@ -251,14 +253,6 @@ def frames_batch(frames: Sequence[torch.Tensor], config: ReaderConfig) -> torch.
     for i, f in enumerate(frames):
         batch[i, :, : f.shape[-1]] = f
     return batch
-
-
-def librosa_mel(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float):
-    """The mel filterbank [n_mels, n_fft // 2 + 1] (librosa's Slaney scale), float32."""
-    import librosa
-
-    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max)
-    return torch.from_numpy(fb).float()
 
 
 def ctc_per_phoneme(

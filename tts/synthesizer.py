@@ -35,7 +35,7 @@ from tts.checkpoint import read_checkpoint_config
 from tts.codecs import load_codec
 from tts.codecs.base import Codec
 from tts.codecs.source_filter import MAX_PITCH_RANGE, PitchRange
-from tts.conditioning import Conditioning
+from tts.conditioning import SPEAKER_DIM, Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.errors import CheckpointError, ConfigError
 from tts.generate import (
@@ -229,11 +229,15 @@ class Synthesizer:
         local_files_only: bool | None = None,
         cache_dir: str | Path | None = None,
         threads: int | None = None,
+        speaker_encoder: SpeakerEncoder | None = None,
     ) -> Synthesizer:
         """Load a bundle: None = the shipped default model, a local directory, or a hub id.
 
         `threads`: torch CPU threads while synthesizing (see `Synthesizer.threads`); None =
-        the bundle's `cpu_threads` on CPU, torch's setting elsewhere."""
+        the bundle's `cpu_threads` on CPU, torch's setting elsewhere. `speaker_encoder`: one
+        already loaded (shared between pipelines, or standing in on a machine without the
+        bundle's), used instead of loading the bundle's; it must make embeddings of the size
+        the bundle's makes, and the same kind, for cloned voices to sound right."""
         if threads is not None and threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
         root = resolve_model_dir(
@@ -256,10 +260,16 @@ class Synthesizer:
         lm = CodecLM.load(root, device=device)
         codec_dir = root / config.codec
         codec = load_codec(codec_dir if codec_dir.is_dir() else config.codec, device=device)
-        speaker_dir = root / config.speaker_encoder
-        speaker_encoder = load_speaker_encoder(
-            speaker_dir if speaker_dir.is_dir() else config.speaker_encoder, device=device
-        )
+        if speaker_encoder is None:
+            speaker_dir = root / config.speaker_encoder
+            speaker_encoder = load_speaker_encoder(
+                speaker_dir if speaker_dir.is_dir() else config.speaker_encoder, device=device
+            )
+        elif speaker_encoder.dim != SPEAKER_DIM:
+            raise ConfigError(
+                f"the speaker encoder given makes {speaker_encoder.dim}-value embeddings; "
+                f"this model's LM reads {SPEAKER_DIM}"
+            )
         style_encoder = None
         if config.style_encoder:
             style_encoder = StyleEncoder.load(root / config.style_encoder, device=device)

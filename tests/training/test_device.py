@@ -44,10 +44,14 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
         "DEVICE_PY": sys.executable, "PY": sys.executable, "INIT": str(base_run["bundle"]),
         "MINUTES": "30", "DEVICE_CONFIG": str(tmp_path / "config.json"), "NO_WHEELS": "1",
         "OMP_NUM_THREADS": "1", "AUDIO_MIB": "0",
+        # the speed job on one sentence in the base bundle's stored voice (no test set named)
+        "SPEED_MANIFEST": "", "SPEED_SENTENCES": "1",
+        "SPEED_ARGS": "--device cpu --threads 1 --compile off",
     }  # fmt: skip
     done = _stage("pack", str(tokens), env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "MiB (limit 64)" in done.stdout and "no audio packed" in done.stdout
+    assert "prepared 1 sentences" in done.stdout and (carried / "speed" / "speed.json").is_file()
     assert not (carried / "audio").exists()
     with tarfile.open(carried / "shards.tar.xz") as archive:
         archive.extractall(tmp_path / "unpacked", filter="data")
@@ -79,6 +83,11 @@ def test_a_device_run_comes_back_in_parts_and_unpacks_to_a_bundle(
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "[lm] " in done.stdout and "[codec]" not in done.stdout  # no audio: the LM alone
     assert not (out / "codec.tar").exists()
+    # the speed job ran first, alone, from what pack prepared, and its figures came back
+    assert done.stdout.index("[speed] ") < done.stdout.index("[lm] ")
+    speed = json.loads((out / "speed.json").read_text())
+    assert speed["reference"] is None and [r["compile"] for r in speed["runs"]] == [False]
+    assert speed["runs"][0]["model"]["n"] == 1 and speed["runs"][0]["model"]["rtf"] > 0
     parts = sorted(out.glob("lm.part*"))
     assert parts and all(p.stat().st_size <= 15 * 2**20 for p in parts)
     with tarfile.open(out / "lm.tar") as archive:  # the small files as one
@@ -163,6 +172,7 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
         **os.environ, "DEVICE_DIR": str(carried), "OUT": str(out), "DEVICE_PY": sys.executable,
         "PY": sys.executable, "INIT": str(init), "MINUTES": "30", "NO_WHEELS": "1",
         "OMP_NUM_THREADS": "1", "AUDIO_MIB": "2", "VALID_MIB": "1", "AUDIO_MIN_SECONDS": "0.24",
+        "SPEED": "0",  # (the speed job: the test above)
         "CODEC_OVERRIDES": "max_steps=3 batch_size=4 num_workers=0 crop_seconds=0.24 device=cpu "
         "warmup_steps=1 lr=3e-3 log_every=1",
     }  # fmt: skip

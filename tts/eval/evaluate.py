@@ -667,29 +667,33 @@ def evaluate_speed(
     synth: Any,
     sentences: Sequence[str],
     language: str = "ja",
-    reference: tuple[np.ndarray, int] | None = None,
+    reference: object | None = None,
     seed: int = 0,
     kokoro_voice: str | None = "jf_alpha",
+    watermark: bool = True,
 ) -> dict[str, Any]:
     """RTF (compute time / audio time) and first-chunk latency, model and Kokoro side by side.
 
     One warm-up call per system is not timed. Kokoro (`kokoro_voice=None` skips it) runs
     through `tts.data.engines` (one ONNX thread); it does not stream, so its first-chunk
-    latency is its time to the full audio.
+    latency is its time to the full audio. `reference` is anything `Synthesizer.synthesize`
+    takes (None: the model's stored voice); `watermark=False` times synthesis without the
+    watermark (recipes/device_speed.py, on a machine without Perth).
     """
     import torch
 
     if not sentences:
         raise ConfigError("speed needs at least one sentence")
     rows: dict[str, list[dict[str, float]]] = {"model": [], "kokoro": []}
-    synth.synthesize(sentences[0], reference=reference, language=language, seed=seed)  # warm-up
+    call = {"reference": reference, "language": language, "seed": seed, "watermark": watermark}
+    synth.synthesize(sentences[0], **call)  # warm-up
     for text in tqdm(sentences, desc="speed: model", leave=False):
         start = time.perf_counter()
-        out = synth.synthesize(text, reference=reference, language=language, seed=seed)
+        out = synth.synthesize(text, **call)
         full = time.perf_counter() - start
         start = time.perf_counter()
         first = None
-        for _ in synth.stream(text, reference=reference, language=language, seed=seed):
+        for _ in synth.stream(text, **call):
             first = time.perf_counter() - start if first is None else first
         rows["model"].append(
             {"seconds": full, "audio_seconds": out.duration, "first_chunk": first or full}
@@ -724,6 +728,7 @@ def evaluate_speed(
         "device": str(synth.device),
         "torch_threads": synth.threads or torch.get_num_threads(),
         "kokoro_onnx_threads": 1,  # tts.data.engines builds a one-thread session
+        "watermark": watermark,
         "model": summary(rows["model"]),
         "kokoro": summary(rows["kokoro"]),
     }
