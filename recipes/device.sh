@@ -66,8 +66,17 @@ pack() {
   # default: the first corpus, Kokoro's English (reader_mel's kokoro_en) and the second
   # corpus (tokenize_words), as recipes/proof_model.sh leaves them in RUNS
   local runs=${RUNS:-$HOME/koe-runs}
-  local shards=${1:-$runs/proof_tokens,$runs/kokoro_en_tokens,$runs/words_tokens}
-  local names=() dir name
+  local shards=${1:-} dir name names=()
+  if [ -z "$shards" ]; then  # the defaults that are built here; named folders must all be
+    for dir in "$runs/proof_tokens" "$runs/kokoro_en_tokens" "$runs/words_tokens"; do
+      if [ -f "$dir/index.json" ]; then
+        shards=${shards:+$shards,}$dir
+      else
+        echo "skipping $dir: not built here (recipes/proof_model.sh)"
+      fi
+    done
+    [ -n "$shards" ] || { echo "none of the default shard folders is built in $runs" >&2; exit 2; }
+  fi
   for dir in ${shards//,/ }; do  # every folder checked before anything is written
     [ -f "$dir/index.json" ] || {
       echo "$dir is not a shard folder (no index.json): build it (recipes/proof_model.sh)" \
@@ -82,7 +91,9 @@ pack() {
   local staging
   scratch staging -d
   mkdir -p "$staging/shards"
-  for dir in ${shards//,/ }; do cp -r "$dir" "$staging/shards/$(basename "$dir")"; done
+  # (-L: a folder that is a link is copied, not linked: the float16 rewrite below must never
+  # reach the shards themselves, and a link would not travel)
+  for dir in ${shards//,/ }; do cp -rL "$dir" "$staging/shards/$(basename "$dir")"; done
   # The speaker (and style) embeddings are most of a shard's bytes: carried as float16 (the
   # LM reads them as float32; the rounding is ~1e-3 of a unit vector), the first corpus,
   # Kokoro's English and the second corpus fit beside the tree.

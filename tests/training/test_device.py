@@ -324,3 +324,29 @@ def test_the_decoder_trains_from_the_audio_pack_and_comes_back_into_the_bundle(
     # the codec job without audio is refused before anything runs
     bare = _stage("train", env={**env, "JOBS": "codec", "DEVICE_DIR": str(tmp_path / "none")})
     assert bare.returncode != 0 and "has no audio" in bare.stderr
+
+
+def test_pack_without_folders_takes_the_default_ones_built_here(tokens: Path, tmp_path: Path):
+    runs, carried = tmp_path / "runs", tmp_path / "carried"
+    runs.mkdir()
+    env = {**os.environ, "RUNS": str(runs), "DEVICE_DIR": str(carried), "PY": sys.executable,
+           "NO_WHEELS": "1", "AUDIO_MIB": "0", "SPEED": "0"}  # fmt: skip
+    done = _stage("pack", env=env)
+    assert done.returncode == 2 and "none of the default shard folders" in done.stderr
+    (runs / "proof_tokens").symlink_to(tokens, target_is_directory=True)  # a linked folder
+    before = {p.name: p.read_bytes() for p in tokens.glob("shard-*.safetensors")}
+    done = _stage("pack", env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # its shards travel as files, and the float16 copies never overwrite the originals
+    assert {p.name: p.read_bytes() for p in tokens.glob("shard-*.safetensors")} == before
+    assert f"skipping {runs}/kokoro_en_tokens" in done.stdout
+    assert f"skipping {runs}/words_tokens" in done.stdout
+    with tarfile.open(carried / "shards.tar.xz") as archive:
+        members = archive.getmembers()
+    assert {Path(m.name).parts[1] for m in members if len(Path(m.name).parts) > 1} == {
+        "proof_tokens"
+    }
+    assert not any(m.issym() for m in members)
+    assert sum(m.name.endswith(".safetensors") for m in members) == len(before)
+    named = _stage("pack", str(runs / "words_tokens"), env=env)  # a named folder must exist
+    assert named.returncode == 2 and "is not a shard folder" in named.stderr
