@@ -40,6 +40,8 @@
 #   SOUP=812 bash recipes/proof_model.sh soup  # v11's LM: the mean of v8's and lm12's weights
 #   bash recipes/proof_model.sh reader_mel # v12: the reader of each take's log-mels (no codec
 #                                          #   encoding; ~30 min on 2 threads)
+#   bash recipes/proof_model.sh kokoro_en  # only reader_mel's Kokoro English shards (~30 min;
+#                                          #   recipes/device.sh pack carries them by default)
 #   bash recipes/proof_model.sh ship       # float16 bundle + model card into tts/pretrained/default
 #   bash recipes/proof_model.sh calibrate  # what the shipped LM does per emotion -> lm_prosody
 #                                          #   in its config.json (~4 min)
@@ -685,6 +687,7 @@ case "${1:-}" in
   reader) reader ;;
   reader2) reader2 ;;
   reader_mel) reader_mel ;;
+  kokoro_en) kokoro_en ;;
   device) device ;;
   eval) evaluate ;;
   testset) testset ;;
