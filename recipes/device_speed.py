@@ -97,7 +97,7 @@ def prepare(
     """Write `out`/speed.json and speed.safetensors for `measure` (see the module docstring).
     `threads`: torch CPU threads for the work timed here (None: the model's setting)."""
     from tts.data.manifest import read_manifest
-    from tts.eval.evaluate import SENTENCES, _load
+    from tts.eval.evaluate import _load, speed_inputs
     from tts.speakers.reference import load_reference
     from tts.synthesizer import Synthesizer, torch_threads
     from tts.watermark import maybe_watermark
@@ -105,7 +105,7 @@ def prepare(
     if sentences < 1:
         raise ConfigError(f"sentences must be >= 1, got {sentences}")
     synth = Synthesizer.from_pretrained(model, device="cpu", threads=threads)
-    texts = SENTENCES[LANGUAGE][:sentences]
+    texts, entry = speed_inputs(read_manifest(manifest) if manifest else [], sentences)
     # the front end's cost here: one untimed call loads the dictionary, as in a warm server
     synth.frontend.process(texts[0], LANGUAGE)
     chunks, frontend_s = {}, []
@@ -116,11 +116,9 @@ def prepare(
     tensors: dict[str, torch.Tensor] = {}
     reference = None
     if manifest is not None:  # tts eval's pick: the first neutral Japanese clip
-        pool = [e for e in read_manifest(manifest) if e.language == LANGUAGE]
-        neutral = [e for e in pool if e.emotion == "neutral"]
-        if not neutral:
+        if entry is None:
             raise ConfigError(f"{manifest} has no neutral {LANGUAGE} clip to take as the reference")
-        clip = load_reference(_load(neutral[0]))
+        clip = load_reference(_load(entry))
         embedding = synth.speaker_encoder.embed_reference(clip, cache=None)
         tensors = {
             "wav": torch.from_numpy(clip.wav),
@@ -128,7 +126,7 @@ def prepare(
             "embedding": embedding.detach().cpu().float(),
         }
         reference = {
-            "audio": str(neutral[0].audio),
+            "audio": str(entry.audio),
             "sample_rate": clip.sample_rate,
             "speech_seconds": clip.speech_seconds,
             "content_hash": clip.content_hash,

@@ -240,6 +240,11 @@ class Synthesizer:
         the bundle's makes, and the same kind, for cloned voices to sound right."""
         if threads is not None and threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
+        if speaker_encoder is not None and speaker_encoder.dim != SPEAKER_DIM:
+            raise ConfigError(
+                f"the speaker encoder given makes {speaker_encoder.dim}-value embeddings; "
+                f"this model's LM reads {SPEAKER_DIM}"
+            )
         root = resolve_model_dir(
             name_or_path, revision=revision, local_files_only=local_files_only, cache_dir=cache_dir
         )
@@ -264,11 +269,6 @@ class Synthesizer:
             speaker_dir = root / config.speaker_encoder
             speaker_encoder = load_speaker_encoder(
                 speaker_dir if speaker_dir.is_dir() else config.speaker_encoder, device=device
-            )
-        elif speaker_encoder.dim != SPEAKER_DIM:
-            raise ConfigError(
-                f"the speaker encoder given makes {speaker_encoder.dim}-value embeddings; "
-                f"this model's LM reads {SPEAKER_DIM}"
             )
         style_encoder = None
         if config.style_encoder:

@@ -663,6 +663,15 @@ def _kokoro_voice(name: str) -> Any:
     return Voice(f"kokoro-{name}", "kokoro", ("ja",), {"voice": name})
 
 
+def speed_inputs(
+    pool: Sequence[ManifestEntry], max_sentences: int | None
+) -> tuple[list[str], ManifestEntry | None]:
+    """What speed is measured on: the Japanese speed sentences (up to `max_sentences`) and the
+    reference clip, the pool's first neutral Japanese utterance (None: the stored voice)."""
+    neutral = [e for e in pool if e.language == "ja" and e.emotion == "neutral"]
+    return list(SENTENCES["ja"][: max_sentences or None]), neutral[0] if neutral else None
+
+
 def evaluate_speed(
     synth: Any,
     sentences: Sequence[str],
@@ -881,9 +890,8 @@ def run_evaluation(
     # process (a 8x320 @ 320x1000 matmul loop: 0.43 s -> 1.94 s; one thread unchanged), which
     # is this harness's doing, not synthesis's: `tts synthesize` never loads Whisper.
     if "speed" in only:
-        ja = [e for e in pool if e.language == "ja" and e.emotion == "neutral"]
-        sentences = SENTENCES["ja"][: max_sentences or None]
-        reference = _load(ja[0]) if ja else None
+        sentences, entry = speed_inputs(pool, max_sentences)
+        reference = _load(entry) if entry is not None else None
         results["speed"] = evaluate_speed(synth, sentences, "ja", reference, seed, kokoro_voice)
     if "cer" in only:
         from tts.eval.asr import load_whisper
@@ -1060,5 +1068,6 @@ __all__ = [
     "pick_reference",
     "prosody_features",
     "run_evaluation",
+    "speed_inputs",
     "update_readme",
 ]
