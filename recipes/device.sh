@@ -63,12 +63,14 @@ scratch() {  # scratch NAME [-d]: a new scratch file (or folder) in $NAME, remov
 }
 
 pack() {
-  # default: the first corpus, Kokoro's English (reader_mel's kokoro_en) and the second
-  # corpus (tokenize_words), as recipes/proof_model.sh leaves them in RUNS
+  # default: the first corpus, Kokoro's English (reader_mel's kokoro_en), the second corpus
+  # (tokenize_words) and the third (tokenize3: Kokoro's voices reading the wordfreq lines, the
+  # voices the LM speaks least clearly in), as recipes/proof_model.sh leaves them in RUNS
   local runs=${RUNS:-$HOME/koe-runs}
   local shards=${1:-} dir name names=()
   if [ -z "$shards" ]; then  # the defaults that are built here; named folders must all be
-    for dir in "$runs/proof_tokens" "$runs/kokoro_en_tokens" "$runs/words_tokens"; do
+    for dir in "$runs/proof_tokens" "$runs/kokoro_en_tokens" "$runs/words_tokens" \
+      "$runs/kokoro_words_tokens"; do
       if [ -f "$dir/index.json" ]; then
         shards=${shards:+$shards,}$dir
       else
@@ -95,8 +97,8 @@ pack() {
   # reach the shards themselves, and a link would not travel)
   for dir in ${shards//,/ }; do cp -rL "$dir" "$staging/shards/$(basename "$dir")"; done
   # The speaker (and style) embeddings are most of a shard's bytes: carried as float16 (the
-  # LM reads them as float32; the rounding is ~1e-3 of a unit vector), the first corpus,
-  # Kokoro's English and the second corpus fit beside the tree.
+  # LM reads them as float32; the rounding is ~1e-3 of a unit vector), the four default
+  # folders fit beside the tree, leaving the decoder's audio less room.
   "$PY" - "$staging/shards" <<'PYTHON'
 import sys
 from pathlib import Path

@@ -341,6 +341,7 @@ def test_pack_without_folders_takes_the_default_ones_built_here(tokens: Path, tm
     assert {p.name: p.read_bytes() for p in tokens.glob("shard-*.safetensors")} == before
     assert f"skipping {runs}/kokoro_en_tokens" in done.stdout
     assert f"skipping {runs}/words_tokens" in done.stdout
+    assert f"skipping {runs}/kokoro_words_tokens" in done.stdout
     with tarfile.open(carried / "shards.tar.xz") as archive:
         members = archive.getmembers()
     assert {Path(m.name).parts[1] for m in members if len(Path(m.name).parts) > 1} == {
