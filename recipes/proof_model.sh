@@ -645,6 +645,9 @@ lm16() {
   # shards, corpus3's (Kokoro's four training voices) and corpus4's (12 blends of them), read
   # as one corpus. Two candidates, each v13's bundle with another LM: the run's own weights
   # ($RUNS/cand16) and the mean of v13's and the run's ($RUNS/soup16, as soup14 builds it).
+  # Stop 38, not shipped (model card): validation loss 2.772 at step 100 -> 2.635 at 600;
+  # cand16 read the development voice 0.052 better (ja, en, de) and the held-out set worse
+  # (`compare`, seeds 0-1: ja +0.033, en +0.077, de +0.049), the engines' voices losing most.
   "$PY" recipes/train.py --config configs/lm_proof16_cpu.json --out "$RUNS/lm_proof16" \
     data="$RUNS/proof_tokens,$RUNS/kokoro_words_tokens,$RUNS/blends_tokens" \
     init_from="${BASE:-tts/pretrained/default}" --stop-after "${STOP_AFTER:-600}"
