@@ -79,14 +79,16 @@ def _espeak_voices() -> list[Voice]:
 KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 KOKORO_LANGUAGES = ("ja", "en", "de", "ko", "vi")
 # The development voice (recipes/data/dev_voice.py): training blends never pair these two, so
-# the LM has heard nothing close to it. Measured with Resemblyzer on two sentences, it is
-# further from every Kokoro voice (cosine 0.60-0.72) than they are from themselves (0.86-0.93).
+# no corpus has it. Measured with Resemblyzer on two sentences, it is further from every Kokoro
+# voice (cosine 0.60-0.72) than they are from themselves (0.86-0.93). But blends of the same
+# voices make it familiar: it cannot judge an LM trained on them (stop 38, model card).
 DEV_BLEND = {"jf_alpha": 0.5, "jm_kumo": 0.5}
 
 
 def kokoro_blend(weights: dict[str, float]) -> Voice:
-    """A new Kokoro voice: the weighted mean of two or more of its voices' style vectors
-    (weights are normalised to sum to 1; the id rounds them to percent)."""
+    """A new Kokoro voice: the weighted mean of two or more of its voices' style vectors.
+    Weights are normalised to sum to 1 and rounded to hundredths, so the id (which gives them in
+    percent) names exactly one voice: synthesis keeps each blend's style under its id."""
     if len(weights) < 2:
         raise EngineError(f"a blend needs two or more Kokoro voices, got {sorted(weights)}")
     unknown = sorted(set(weights) - set(KOKORO_VOICES))
@@ -95,7 +97,7 @@ def kokoro_blend(weights: dict[str, float]) -> Voice:
     if any(not (w > 0) for w in weights.values()):
         raise EngineError(f"blend weights must be > 0, got {weights}")
     total = sum(weights.values())
-    blend = {name: weights[name] / total for name in sorted(weights)}
+    blend = {name: round(weights[name] / total, 2) for name in sorted(weights)}
     tag = "-".join(f"{name}{round(w * 100):02d}" for name, w in blend.items())
     return Voice(f"kokoro-mix-{tag}", "kokoro", KOKORO_LANGUAGES, {"blend": blend})
 
