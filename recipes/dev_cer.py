@@ -11,7 +11,8 @@ over all of them. `--reference` speaks them in another voice instead (a training
 of the engines, say, to see what a change does outside the default voice without looking at
 the held-out voices). The default voice is a training voice, and the held-out Kokoro voice is
 where the LM is weakest: also run a change in the development voice, a Kokoro voice no corpus
-has (`recipes/data/dev_voice.py --out dev_voice.wav`, then `--reference dev_voice.wav`). The
+has (`recipes/data/dev_voice.py --out dev_voice.wav`, then `--reference dev_voice.wav`), unless
+the change trains on Kokoro blends, which make that voice familiar (its docstring). The
 spread between seeds is a few hundredths: compare settings on the same seeds, and on more
 than one.
 """

@@ -340,7 +340,8 @@ soup14() {
   # the device LM alone (v13's decoder) 0.149 / 0.302 / 0.456, the mean 0.123 / 0.264 / 0.439;
   # on the held-out set (seed 0, one rebuild) no change beyond the noise, so v13 stayed.
   # V13: the v13 bundle (default: the shipped one); DEVICE_BUNDLE: what `device.sh unpack`
-  # wrote; the soup goes to $RUNS/soup14 (then `calibrate` on it before any shipping).
+  # wrote; the soup goes to $RUNS/soup14, or SOUP_OUT (then `calibrate` on it before any
+  # shipping).
   local v13=${V13:-tts/pretrained/default} dev=${DEVICE_BUNDLE:-$RUNS/device_bundle}
   local out=${SOUP_OUT:-$RUNS/soup14}
   if [ ! -e "$dev/model.safetensors" ]; then
