@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tts.audio import resample, to_mono
-from tts.data.cleanup import limit_peak, normalize_loudness, trim_silence
+from tts.data.cleanup import clean_clip
 from tts.data.engines import DEV_BLEND, engine_available, kokoro_blend, synthesize
 
 SAMPLE_RATE = 24_000
@@ -37,8 +36,7 @@ TEXT = "今日はとても良い天気ですね。午後から公園を散歩し
 def dev_voice_clip(text: str = TEXT) -> np.ndarray:
     """The development voice reading `text` in Japanese, cleaned as a corpus clip (24 kHz)."""
     wav, sr = synthesize(kokoro_blend(DEV_BLEND), text, "ja")
-    wav = trim_silence(resample(to_mono(wav), sr, SAMPLE_RATE), SAMPLE_RATE)
-    return limit_peak(normalize_loudness(wav, SAMPLE_RATE))
+    return clean_clip(wav, sr, SAMPLE_RATE)
 
 
 def main(argv: list[str] | None = None) -> Path:

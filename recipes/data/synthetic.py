@@ -54,8 +54,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from tts.audio import resample, to_mono
-from tts.data.cleanup import limit_peak, normalize_loudness, trim_silence
+from tts.data.cleanup import clean_clip, limit_peak
 from tts.data.engines import (
     ENGINES,
     KOKORO_VOICES,
@@ -311,9 +310,7 @@ def build_unit(unit: Unit, out: Path) -> tuple[list[dict], bool, str | None]:
     try:
         voice = Voice(unit.speaker, unit.engine, (unit.language,), unit.voice_params)
         wav, sr = synthesize(voice, unit.text, unit.language)
-        wav = resample(to_mono(wav), sr, SAMPLE_RATE)
-        wav = trim_silence(wav, SAMPLE_RATE)
-        neutral = limit_peak(normalize_loudness(wav, SAMPLE_RATE))
+        neutral = clean_clip(wav, sr, SAMPLE_RATE)
     except TTSError as exc:
         return [], True, f"{unit.stem()}: {exc}"
     entries = []

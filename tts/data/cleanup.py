@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tts.audio import resample, to_mono
 from tts.errors import AudioInputError
 
 TARGET_DBFS = -23.0
@@ -56,3 +57,10 @@ def limit_peak(wav: np.ndarray, peak: float = PEAK_LIMIT) -> np.ndarray:
     """Scale down (never up) so |wav| <= peak."""
     top = float(np.max(np.abs(wav))) if len(wav) else 0.0
     return (wav * (peak / top)).astype(np.float32) if top > peak else wav.astype(np.float32)
+
+
+def clean_clip(wav: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
+    """An engine's output as a corpus keeps it: mono at `target_rate`, leading and trailing
+    silence trimmed, active speech at TARGET_DBFS, peaks limited."""
+    wav = trim_silence(resample(to_mono(wav), sample_rate, target_rate), target_rate)
+    return limit_peak(normalize_loudness(wav, target_rate))
