@@ -656,6 +656,20 @@ lm16() {
   DEVICE_BUNDLE=$RUNS/lm_proof16/bundle SOUP_OUT=$RUNS/cand16 SOUP_WEIGHT=1 soup14
 }
 
+lm17() {
+  # v13's LM (BASE) with everything frozen but the speaker embedding's projection
+  # (train_only=speaker_proj, 82 k values), 400 steps at 1e-3 on the 41 voices of the first
+  # corpus, corpus3 and corpus4 (Kokoro's blends): can more voices teach the LM to follow a
+  # new voice's embedding without moving how it reads the text? Candidate: v13's bundle with
+  # the run's LM ($RUNS/cand17). Stop 39, not shipped (model card): 12 min; the projection
+  # moved by a quarter of its norm, the validation loss not at all (2.792 -> 2.790); held-out
+  # similarity 0.7995 over seeds 0-4 (v13 0.800; paired -0.0005, standard error 0.0012).
+  "$PY" recipes/train.py --config configs/lm_proof17_cpu.json --out "$RUNS/lm_proof17" \
+    data="$RUNS/proof_tokens,$RUNS/kokoro_words_tokens,$RUNS/blends_tokens" \
+    init_from="${BASE:-tts/pretrained/default}" --stop-after "${STOP_AFTER:-400}"
+  DEVICE_BUNDLE=$RUNS/lm_proof17/bundle SOUP_OUT=$RUNS/cand17 SOUP_WEIGHT=1 soup14
+}
+
 decoder5() {
   # Tried on v13 and not shipped (model card). decoder3's unit decoder (CODEC_UNITS:
   # codec_units, or v13's shipped codec/ folder, the same weights) with a speaker FiLM
@@ -741,6 +755,7 @@ case "${1:-}" in
   decoder2) decoder2 ;;
   decoder3) decoder3 ;;
   lm16) lm16 ;;
+  lm17) lm17 ;;
   decoder5) decoder5 ;;
   decoder6) decoder6 ;;
   lm6) lm6 ;;

@@ -106,6 +106,7 @@ from tts.runs import (
     TIMED_STEPS,
     cosine_lr,
     fit_into_minutes,
+    freeze_all_but,
     latest_checkpoint,
     load_training_state,
     plot_curves,
@@ -316,29 +317,6 @@ def init_weights(model: CodecModel, source: str) -> None:
     print(f"initialised from {source}: {len(matched)} tensors copied, fresh: {fresh or 'none'}")
 
 
-def freeze_all_but(model: CodecModel, names: str) -> None:
-    """Freeze every parameter of `model` outside the modules named in `names` (comma-separated
-    dotted paths, "decoder.speaker_film")."""
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
-    if not wanted:
-        raise ConfigError("train_only names no module")
-    modules = []
-    for name in wanted:
-        try:
-            module = model.get_submodule(name)
-        except AttributeError:
-            module = None
-        if module is None or not any(True for _ in module.parameters()):
-            raise ConfigError(
-                f"train_only: the codec has no module {name!r} with weights (is the part it "
-                "names switched on in the model config, e.g. model.speaker_dim?)"
-            )
-        modules.append(module)
-    model.requires_grad_(False)
-    for module in modules:
-        module.requires_grad_(True)
-
-
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to min_lr_ratio at max_steps (a LambdaLR factor)."""
     return cosine_lr(step, 1.0, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
@@ -484,7 +462,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for module in (model.encoder, model.pre_fsq_norm, model.to_fsq):
             module.requires_grad_(False)
     if cfg.train_only:
-        freeze_all_but(model, cfg.train_only)
+        hint = "; is the part it names switched on in the model config, e.g. model.speaker_dim?"
+        freeze_all_but(model, cfg.train_only, "codec", hint)
     model = model.to(device)
     source_filter = cfg.model.decoder_kind == "source_filter"
     recon_loss = MultiResolutionLoss(sr).to(device)

@@ -2,6 +2,7 @@
 
     setup_distributed / setup_device / teardown_distributed   one process or torchrun
     cosine_lr                                                 warm-up + cosine schedule
+    freeze_all_but                                            train_only= (a part of a model)
     latest_checkpoint / save_training_state / load_training_state / swap_in   resumable runs
     rng_state / restore_rng                                   random generators in a checkpoint
     plot_curves                                               loss.png
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from tts.checkpoint import safe_torch_load
 from tts.config import save_config
+from tts.errors import ConfigError
 
 # ----- distributed ------------------------------------------------------------------------------
 
@@ -85,6 +87,31 @@ def cosine_lr(step: int, base_lr: float, warmup: int, total: int, min_ratio: flo
 
 
 # ----- checkpoints ------------------------------------------------------------------------------
+
+
+def freeze_all_but(model: torch.nn.Module, names: str, what: str = "model", hint: str = "") -> int:
+    """Freeze every parameter of `model` except those under the comma-separated dotted names
+    (a module, "decoder.speaker_film", or a parameter, "null_speaker"); returns how many
+    values stay trainable. A name that matches no parameter raises: a typo must not quietly
+    train nothing, or everything."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        raise ConfigError("train_only names no module")
+    params = dict(model.named_parameters())
+    chosen: set[str] = set()
+    for name in wanted:
+        hits = {k for k in params if k == name or k.startswith(name + ".")}
+        if not hits:
+            parts = sorted({k.split(".")[0] for k in params})
+            raise ConfigError(
+                f"train_only: the {what} has no module or parameter {name!r} with weights "
+                f"(its top-level parts: {', '.join(parts)}){hint}"
+            )
+        chosen |= hits
+    model.requires_grad_(False)
+    for name in chosen:
+        params[name].requires_grad_(True)
+    return sum(params[name].numel() for name in chosen)
 
 
 def latest_checkpoint(out: Path) -> Path | None:

@@ -51,6 +51,7 @@ from tts.runs import (
     TIMED_STEPS,
     cosine_lr,
     fit_into_minutes,
+    freeze_all_but,
     latest_checkpoint,
     load_training_state,
     plot_curves,
@@ -77,6 +78,9 @@ class TrainConfig:
     init_from: str = ""  # a bundle or LM checkpoint to start from (its architecture wins)
     lora_rank: int = 0  # > 0: train low-rank adapters only (tts.lora), base weights frozen
     lora_alpha: float = 16.0
+    # Train only these parts of init_from's LM (comma-separated module or parameter names,
+    # "speaker_proj"); the rest stays frozen. Empty: everything.
+    train_only: str = ""
     voice_name: str = ""  # export the mean training speaker embedding as "default" + this name
     max_frames: int = 4000  # padded codec frames per micro-batch and process
     grad_accum: int = 1
@@ -453,6 +457,12 @@ def train(
         load_state_into(model, state, cfg.init_from)
     if cfg.lora_rank > 0:
         apply_lora(model, lora_config(cfg))
+    if cfg.train_only:
+        if not cfg.init_from:
+            raise ConfigError("train_only trains a part of a trained LM: give init_from=")
+        if cfg.lora_rank > 0:
+            raise ConfigError("train_only and lora_rank both choose what trains: give one")
+        freeze_all_but(model, cfg.train_only, "LM")
     model.to(device)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, tuple(cfg.betas))  # type: ignore[arg-type]
     scheduler = torch.optim.lr_scheduler.LambdaLR(

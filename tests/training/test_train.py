@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -179,6 +180,32 @@ def test_init_from_a_bundle_with_dropout_and_guided_attention(
         bad = TrainConfig(data=str(tokens), init_from=base_run["bundle"], max_steps=1)
         bad.guided.weight, bad.guided.layers = 1.0, (5,)
         train(bad, tmp_path / "bad", progress=False)
+
+
+def test_train_only_moves_the_named_parts_alone(
+    base_run: dict, tokens: Path, tmp_path: Path
+) -> None:
+    """`train_only=speaker_proj,null_speaker`: those tensors move, every other weight of the
+    bundle is carried over bit for bit; typos, no init_from and LoRA together are refused."""
+    from tts.checkpoint import load_checkpoint
+
+    base, _ = load_checkpoint(base_run["bundle"], kind="codec_lm")
+    cfg = TrainConfig(
+        data=str(tokens), init_from=base_run["bundle"], train_only="speaker_proj,null_speaker",
+        dropout={"speaker": 0.5}, max_frames=400, max_steps=4, lr=1e-2, warmup_steps=1,
+        log_every=1, eval_every=4, ckpt_every=4, seed=5,
+    )  # fmt: skip
+    trained = train(cfg, tmp_path / "spk", progress=False)["model"].state_dict()
+    moved = {k for k, v in base.items() if not torch.equal(trained[k].to(v), v)}
+    assert moved == {"speaker_proj.weight", "null_speaker"}
+    for bad, match in (
+        ({"train_only": "speaker_projection"}, "speaker_projection"),
+        ({"train_only": " , "}, "train_only"),
+        ({"train_only": "speaker_proj", "init_from": ""}, "init_from"),
+        ({"train_only": "speaker_proj", "lora_rank": 4}, "lora_rank"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            train(dataclasses.replace(cfg, **bad), tmp_path / "bad", progress=False)
 
 
 def test_init_from_a_bundle_adds_a_null_text(base_run: dict, tokens: Path, tmp_path: Path) -> None:
