@@ -86,7 +86,7 @@ def cosine_lr(step: int, base_lr: float, warmup: int, total: int, min_ratio: flo
     return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-# ----- checkpoints ------------------------------------------------------------------------------
+# ----- what trains ------------------------------------------------------------------------------
 
 
 def freeze_all_but(model: torch.nn.Module, names: str, what: str = "model", hint: str = "") -> int:
@@ -112,6 +112,9 @@ def freeze_all_but(model: torch.nn.Module, names: str, what: str = "model", hint
     for name in chosen:
         params[name].requires_grad_(True)
     return sum(params[name].numel() for name in chosen)
+
+
+# ----- checkpoints ------------------------------------------------------------------------------
 
 
 def latest_checkpoint(out: Path) -> Path | None:
