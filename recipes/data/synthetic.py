@@ -54,7 +54,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from tts.data.cleanup import clean_clip, limit_peak
+from tts.data.cleanup import CORPUS_SAMPLE_RATE, clean_clip, limit_peak
 from tts.data.engines import (
     ENGINES,
     KOKORO_VOICES,
@@ -70,7 +70,7 @@ from tts.data.stats import format_summary, plot_summary, summarize
 from tts.errors import ConfigError, TTSError
 from tts.labels import EMOTIONS, LANGUAGES
 
-SAMPLE_RATE = 24_000
+SAMPLE_RATE = CORPUS_SAMPLE_RATE
 SENTENCES_DIR = Path(__file__).resolve().parent / "sentences"
 # Rough speaking time per character, only used to turn --hours into utterances per voice.
 SECONDS_PER_CHAR = {"ja": 0.14, "ko": 0.11, "vi": 0.07, "en": 0.065, "de": 0.07}

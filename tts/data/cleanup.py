@@ -11,6 +11,7 @@ import numpy as np
 from tts.audio import resample, to_mono
 from tts.errors import AudioInputError
 
+CORPUS_SAMPLE_RATE = 24_000  # what recipes/data/synthetic.py keeps, and references made like it
 TARGET_DBFS = -23.0
 PEAK_LIMIT = 0.95
 

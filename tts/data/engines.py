@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -106,8 +107,6 @@ def kokoro_blends(count: int, seed: int, exclude: tuple[str, ...] = ()) -> list[
     """`count` distinct two-voice blends of the Kokoro voices not in `exclude` (held-out voices),
     never pairing the development blend's two voices: the allowed pairs in a seeded order, in
     turn, each time with a weight drawn from [0.3, 0.7]."""
-    import random
-
     names = [n for n in KOKORO_VOICES if n not in exclude]
     pairs = [
         (a, b) for i, a in enumerate(names) for b in names[i + 1 :] if {a, b} != set(DEV_BLEND)
