@@ -2,8 +2,8 @@
 
 The device machine (`recipes/device.sh`) has torch but neither the text front end (pyopenjtalk,
 espeak-ng), nor Resemblyzer's weights, nor the Perth watermark, and it reaches no network. So
-the work those do is done here, once, and travels; everything that runs per call on the model's
-device runs there:
+the work those do is done here, once, and travels; everything else that runs per call on the
+model's device runs there:
 
     here:        python recipes/device_speed.py prepare --out .device/speed [--manifest M]
     the device:  python recipes/device_speed.py measure --prepared .device/speed --out speed.json
@@ -22,7 +22,10 @@ Both stand-ins refuse anything they were not prepared for, so a timing can only 
 prepared sentences and clip. In `tts eval` the reference is processed and embedded in the
 warm-up call and cached from then on, so leaving those out is the same protocol. The figures
 leave out the front end and the watermark; the report adds this CPU's cost of both as a
-separate estimate.
+separate estimate. The same goes for the voice's choice between takes the reader scores alike
+(`SamplingConfig.voice_margin`, Resemblyzer on the takes): the device runs with the margin
+at 0, and `prepare` times here the embedding of every take of a chunk per second of audio
+(an upper bound: only the takes within the margin are embedded).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +142,15 @@ def prepare(
         for _ in range(3):
             maybe_watermark(audio.wav, audio.sample_rate)
         watermark_rtf = (time.perf_counter() - start) / 3 / audio.duration
+        # the voice's choice: every take of a chunk embedded (an upper bound), per second
+        voice_rtf = 0.0
+        if synth.config.sampling.voice_margin > 0 and synth.reader is not None:
+            takes = [audio.wav] * synth.config.sampling.candidates
+            synth.speaker_encoder.embed_batch(takes, audio.sample_rate)  # untimed, warm
+            start = time.perf_counter()
+            for _ in range(3):
+                synth.speaker_encoder.embed_batch(takes, audio.sample_rate)
+            voice_rtf = (time.perf_counter() - start) / 3 / audio.duration
     prepared = {
         "format": FORMAT,
         "model": str(model) if model else None,
@@ -154,6 +166,8 @@ def prepare(
         "here": {  # what the device's figures leave out, timed on this machine's CPU
             "frontend_s": frontend_s,
             "watermark_rtf": watermark_rtf,
+            "voice_rtf": voice_rtf,
+            "voice_margin": synth.config.sampling.voice_margin,
             "torch_threads": synth.threads or torch.get_num_threads(),
         },
     }
@@ -219,11 +233,15 @@ def measure(
         model, device=device, speaker_encoder=encoder, threads=threads
     )
     synth.frontend = ReplayFrontend(synth.frontend.inventory, chunks)
+    # the voice's choice needs Resemblyzer on the takes, which the device lacks: timed here
+    margin = synth.config.sampling.voice_margin
+    synth.config.sampling = replace(synth.config.sampling, voice_margin=0.0)
     # the watermark is left out on purpose (the device has no Perth): say so once, not per call
     logging.getLogger("tts.watermark").setLevel(logging.ERROR)
     gpu = torch.cuda.get_device_name(0) if synth.device.type == "cuda" else None
     results = {"device": str(synth.device), "gpu": gpu, "torch": torch.__version__,
-               "reference": prepared["reference"], "here": prepared["here"], "runs": []}  # fmt: skip
+               "reference": prepared["reference"], "here": prepared["here"],
+               "voice_margin_left_out": margin, "runs": []}  # fmt: skip
     call = {"reference": clip, "language": prepared["language"], "seed": seed, "watermark": False}
     for compiled in compiles:
         synth.compile = compiled
@@ -249,21 +267,24 @@ def report(results: dict[str, Any]) -> str:
     here = results["here"]
     frontend = float(np.mean(here["frontend_s"]))
     name = results["gpu"] or results["device"]
+    voice_rtf = float(here.get("voice_rtf", 0.0))
     voice = "a stored voice" if results["reference"] is None else "a reference clip"
     lines = [
         f"Synthesis speed on {name} (torch {results['torch']}), Japanese, {voice}; LM, takes, "
-        "reader and decoder on the device; front end and watermark are this CPU's work, added "
-        f"in the last two columns (front end {1000 * frontend:.0f} ms a sentence, watermark "
-        f"{here['watermark_rtf']:.3f} s per second of audio).",
+        "reader and decoder on the device; front end, watermark and the voice's choice between "
+        "takes are this CPU's work, added in the last two columns (front end "
+        f"{1000 * frontend:.0f} ms a sentence, watermark {here['watermark_rtf']:.3f} s and the "
+        f"voice {voice_rtf:.3f} s per second of audio; a prepared folder from before the voice's "
+        "choice has no voice figure, counted as 0).",
         "",
-        "| torch.compile | sentences | RTF | first chunk (ms) | RTF with front end and "
-        "watermark | first chunk with front end (ms) |",
+        "| torch.compile | sentences | RTF | first chunk (ms) | RTF with front end, "
+        "watermark and voice | first chunk with front end (ms) |",
         "|---|---|---|---|---|---|",
     ]
     for run in results["runs"]:
         m = run["model"]
         n, audio = m["n"], m["audio_seconds"]
-        rtf_all = m["rtf"] + (frontend * n) / audio + here["watermark_rtf"]
+        rtf_all = m["rtf"] + (frontend * n) / audio + here["watermark_rtf"] + voice_rtf
         lines.append(
             f"| {'on' if run['compile'] else 'off'} | {n} | {m['rtf']:.4f} | "
             f"{1000 * m['first_chunk_s']:.1f} | {rtf_all:.4f} | "

@@ -85,7 +85,7 @@ def draw(synth: Synthesizer, judge, item: dict, seed: int, n: int) -> dict | Non
     emotion = item["emotion"] if item["intensity"] > 0 else None
     intensity = item["intensity"] if emotion else None
     try:
-        chunks, cond, sampling, _, voice = synth._prepare(
+        chunks, cond, sampling, _, voice, _ = synth._prepare(
             item["text"], item["reference"], item["language"], emotion, intensity, None, 1.0, None
         )
     except ReferenceAudioError as e:

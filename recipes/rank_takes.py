@@ -13,7 +13,10 @@ FLAC files in the folder FILE.audio next to the JSON):
 Printed per language: the CER of the first take, of each reader's pick among the first 2 and
 among all n, of the best take (what a perfect reader would pick), and the mean Spearman
 correlation between a reader's scores and the takes' CER within a sentence (1: it ranks them
-as Whisper does). Takes are drawn as synthesis draws them (same seeds per take), in the
+as Whisper does). `--voice-margins 0.1,0.2` also prints, for the bundle's reader, what
+`SamplingConfig.voice_margin` would keep: the CER of the pick and the speaker encoder's
+cosine between the pick and the voice (the reference's, or the model's default voice), with
+the reader alone (margin 0) for comparison. Takes are drawn as synthesis draws them (same seeds per take), in the
 model's default voice or `--reference`'s, neutral; a sentence that the front end splits into
 several chunks is skipped.
 """
@@ -36,7 +39,8 @@ from tts.errors import ConfigError
 from tts.generate import generate
 from tts.labels import LANGUAGES, check_language
 from tts.reader import UnitReader, read_ids
-from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer, pick_take
+from tts.speakers.reference import load_reference
+from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer, pick_take, takes_within
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dev_cer import dev_sentences
@@ -68,7 +72,7 @@ def draw_takes(
     of its decoded audio (what a codes reader reads) and the audio itself (float32 arrays at
     the model's rate, what a mel reader reads; `main` keeps them as files). None when the text
     is several chunks."""
-    chunks, cond, sampling, _, voice = synth._prepare(
+    chunks, cond, sampling, _, voice, _ = synth._prepare(
         text, reference, language, None, None, None, 1.0, None
     )
     if len(chunks) != 1:
@@ -119,6 +123,60 @@ def reader_scores(reader: UnitReader, item: dict, audio: Path | None = None) -> 
 def pick(scores: list[float], stopped: list[bool], k: int) -> int:
     """The take synthesis keeps among the first k (`tts.synthesizer.pick_take`)."""
     return pick_take(scores[:k], stopped[:k])
+
+
+def voice_pick(
+    scores: list[float], stopped: list[bool], similarity: list[float], k: int, margin: float
+) -> int:
+    """The take synthesis keeps among the first k with `voice_margin` = margin: of the takes
+    the reader scores within the margin of its best (`tts.synthesizer.takes_within`), the
+    one closest to the voice; ties and margin 0: the reader's pick."""
+    close = takes_within(scores[:k], stopped[:k], margin)
+    return max(close, key=lambda i: (similarity[i], -close.index(i)))
+
+
+def take_similarities(
+    synth: Synthesizer, item: dict, audio: Path, voice: torch.Tensor
+) -> list[float]:
+    """The speaker encoder's cosine between each kept take's audio and `voice` [D]."""
+    wavs = [sf.read(audio / name, dtype="float32") for name in item["audio"]]
+    embedded = synth.speaker_encoder.embed_batch([w for w, _ in wavs], wavs[0][1])
+    target = torch.nn.functional.normalize(voice.float().reshape(-1), dim=0)
+    return (torch.nn.functional.normalize(embedded.float(), dim=-1) @ target).tolist()
+
+
+def voice_summary(
+    items: list[dict],
+    reader: UnitReader,
+    audio: Path | None,
+    similarities: list[list[float]],
+    margins: list[float],
+) -> dict:
+    """Per language and margin (0 = the reader alone): the CER (also with each take's capped
+    at 1, so that a take Whisper hears as a loop does not decide the mean) and the voice
+    cosine of the pick among the first k takes, for k = 2 .. n. `similarities`: per item,
+    each take's cosine."""
+    out: dict = {}
+    for lang in sorted({i["language"] for i in items}, key=LANGUAGES.index):
+        rows = [
+            (i, sims) for i, sims in zip(items, similarities, strict=True) if i["language"] == lang
+        ]
+        n = len(rows[0][0]["cer"])
+        scored = [(r, sims, reader_scores(reader, r, audio)) for r, sims in rows]
+        res: dict = {}
+        for margin in [0.0, *margins]:
+            res[margin] = {}
+            for k in range(2, n + 1):
+                kept = [
+                    (r, sims, voice_pick(sc, r["stopped"], sims, k, margin))
+                    for r, sims, sc in scored
+                ]
+                res[margin][f"cer_of_{k}"] = float(np.mean([r["cer"][i] for r, _, i in kept]))
+                capped = [min(r["cer"][i], 1.0) for r, _, i in kept]
+                res[margin][f"capped_cer_of_{k}"] = float(np.mean(capped))
+                res[margin][f"similarity_of_{k}"] = float(np.mean([s[i] for _, s, i in kept]))
+        out[lang] = res
+    return out
 
 
 def spearman(a: list[float], b: list[float]) -> float | None:
@@ -174,6 +232,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--reader", action="append", default=[], help="a reader to compare (repeatable); "
         "default: the bundle's own"
     )  # fmt: skip
+    p.add_argument(
+        "--voice-margins", default="", help="comma list: what SamplingConfig.voice_margin would "
+        "keep at each (the bundle's reader; the takes' audio is needed)"
+    )  # fmt: skip
     a = p.parse_args(argv)
     synth = Synthesizer.from_pretrained(a.model)
     path = Path(a.takes)
@@ -211,6 +273,24 @@ def main(argv: list[str] | None = None) -> dict:
             rho = "n/a" if r["spearman"] is None else f"{r['spearman']:.2f}"
             print(f"   {name}: pick of 2 {r['pick_of_2']:.3f}, of {n} {r[f'pick_of_{n}']:.3f}, "
                   f"Spearman {rho}")  # fmt: skip
+    margins = [float(x) for x in a.voice_margins.split(",") if x.strip()]
+    if margins:
+        if synth.reader is None:
+            p.error("--voice-margins needs a bundle with a reader")
+        reference = json.loads(path.read_text(encoding="utf-8"))["reference"]
+        clip = load_reference(reference) if reference is not None else None
+        voice = synth._conditioning(clip, "en", None, None, None, None)[1]
+        sims = [take_similarities(synth, i, audio, voice) for i in tqdm(items, desc="voices")]
+        result["voice_margins"] = voice_summary(items, synth.reader, audio, sims, margins)
+        for lang, res in result["voice_margins"].items():
+            n = len(next(i for i in items if i["language"] == lang)["cer"])
+            for margin, r in res.items():
+                picks = "; ".join(
+                    f"of {k} CER {r[f'cer_of_{k}']:.3f} (capped {r[f'capped_cer_of_{k}']:.3f}), "
+                    f"voice {r[f'similarity_of_{k}']:.4f}"
+                    for k in range(2, n + 1)
+                )
+                print(f"{lang} voice margin {margin}: pick {picks}")
     return result
 
 

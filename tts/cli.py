@@ -64,6 +64,7 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
         emotion_guidance=args.emotion_guidance,
         speaker_guidance=args.speaker_guidance,
         candidates=args.candidates,
+        voice_margin=args.voice_margin,
     )
     given = {k: v for k, v in given.items() if v is not None}
     sampling = dataclasses.replace(synth.config.sampling, **given) if given else None
@@ -324,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="takes per sentence; the model's unit reader keeps the one that says the text best",
+    )
+    p.add_argument(
+        "--voice-margin",
+        type=float,
+        default=None,
+        help="among takes the reader scores within this margin of its best, keep the one closest "
+        "to the reference voice (0 = the reader alone)",
     )
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")

@@ -24,11 +24,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from torch.nn import functional as F
 
 from tts.audio import Audio, resample
 from tts.checkpoint import read_checkpoint_config
@@ -135,6 +136,20 @@ class SegmentInfo:
     # The unit reader's score of the kept take (CTC loss per phoneme; lower reads better), or
     # None when no reader chose.
     reader_score: float | None = None
+    # The speaker encoder's cosine between the kept take and the voice it speaks in, when the
+    # voice chose among takes the reader scored alike (SamplingConfig.voice_margin); else None.
+    voice_similarity: float | None = None
+
+
+class Prepared(NamedTuple):
+    """What one synthesis call works from (`Synthesizer._prepare`)."""
+
+    chunks: list[TextChunk]  # the text's sentence chunks
+    cond: Conditioning  # the LM's conditioning, on the synthesizer's device
+    sampling: SamplingConfig
+    timbre: TimbreFilter | None  # the reference's timbre filter (PipelineConfig.timbre)
+    decoder_voice: torch.Tensor | None  # the embedding the codec's decoder reads, if any
+    voice: torch.Tensor  # [D] the voice's speaker embedding, before the speaker contrast
 
 
 class Synthesizer:
@@ -423,11 +438,8 @@ class Synthesizer:
         speed: float,
         sampling: SamplingConfig | None,
         speaker_contrast: float | None = None,
-    ) -> tuple[
-        list[TextChunk], Conditioning, SamplingConfig, TimbreFilter | None, torch.Tensor | None
-    ]:
-        """(sentence chunks, the LM's conditioning, sampling, the timbre filter or None, the
-        embedding the codec's decoder reads or None: `decoder_speaker`)."""
+    ) -> Prepared:
+        """Text chunks, conditioning and the rest of what one call needs (`Prepared`)."""
         language = check_language(language)
         if isinstance(speed, bool) or not isinstance(speed, (int, float)):
             raise ConfigError(f"speed must be a number, got {speed!r}")
@@ -440,8 +452,8 @@ class Synthesizer:
                                          emotion, intensity, style_reference, speaker_contrast)  # fmt: skip
         timbre = self.timbre_filter(clip) if clip is not None else None
         decoder_voice = self._decoder_voice(cond, voice)
-        cond = cond.to(self.device)
-        return chunks, cond, sampling or self.config.sampling, timbre, decoder_voice
+        sampling = sampling or self.config.sampling
+        return Prepared(chunks, cond.to(self.device), sampling, timbre, decoder_voice, voice)
 
     def _decoder_voice(self, cond: Conditioning, voice: torch.Tensor) -> torch.Tensor | None:
         """What the codec's decoder reads of the voice (`PipelineConfig.decoder_speaker`): the
@@ -648,7 +660,7 @@ class Synthesizer:
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
         sampling, watermark, pitch_range, label_prosody, speaker_contrast,
     ) -> Audio:  # fmt: skip
-        chunks, cond, sampling, timbre, voice = self._prepare(
+        chunks, cond, sampling, timbre, decoder_voice, voice = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling,
             speaker_contrast,
         )  # fmt: skip
@@ -677,14 +689,17 @@ class Synthesizer:
                     compile=self.compile,
                 )
             for j, chunk in enumerate(batch):
-                result, audio, score = self._best_take(
+                kept = self._best_take(
                     chunk,
                     results[j * takes : (j + 1) * takes],
                     lambda take: self._decode(
                         self._codec_codes(take.codes)[None], pitch, decoder_tempo,
-                        extra.f0_shift_st, voice,
+                        extra.f0_shift_st, decoder_voice,
                     ),
+                    voice,
+                    sampling.voice_margin,
                 )  # fmt: skip
+                result = kept.result
                 if takes > 1 and not result.stopped:
                     warnings.warn(
                         MaxLengthWarning(
@@ -693,10 +708,16 @@ class Synthesizer:
                         ),
                         stacklevel=3,
                     )
-                pieces += [joiner.start_segment(), joiner.push(audio)]
+                pieces += [joiner.start_segment(), joiner.push(kept.audio)]
                 infos.append(
                     SegmentInfo(
-                        chunk.text, len(chunk.ids), result.n_frames, result.stopped, takes, score
+                        chunk.text,
+                        len(chunk.ids),
+                        result.n_frames,
+                        result.stopped,
+                        takes,
+                        reader_score=kept.reader_score,
+                        voice_similarity=kept.voice_similarity,
                     )
                 )
         pieces.append(joiner.finish())
@@ -711,18 +732,22 @@ class Synthesizer:
         chunk: TextChunk,
         takes: list[GenerationResult],
         decode: Callable[[GenerationResult], np.ndarray],
-    ) -> tuple[GenerationResult, np.ndarray, float | None]:
-        """(the take the unit reader hears saying the chunk best, its audio, its score).
+        voice: torch.Tensor | None = None,
+        voice_margin: float = 0.0,
+    ) -> KeptTake:
+        """The take the unit reader hears saying the chunk best, or with `voice_margin` > 0 the
+        one closest to `voice` (the voice's speaker embedding) among those it scores at most
+        that much worse (`takes_within`).
 
         A units reader reads each take's semantic units; a codes reader reads the codec's
         codes of each take's decoded audio, and a mel reader its log-mel spectrogram, so they
         also hear what the decoder made of the units. A
         take that hit its frame cap loses to any that stopped. One take: itself, unscored."""
         if len(takes) == 1 or self.reader is None:  # nothing to choose from
-            return takes[0], decode(takes[0]), None
+            return KeptTake(takes[0], decode(takes[0]))
         target = read_ids(chunk.ids, self.frontend.inventory)
         if not target:  # nothing to hear (punctuation only): every take says it
-            return takes[0], decode(takes[0]), None
+            return KeptTake(takes[0], decode(takes[0]))
         language = LANGUAGES.index(chunk.language)
         audios: list[np.ndarray | None] = [None] * len(takes)
         source = self.reader.config.source
@@ -735,9 +760,23 @@ class Synthesizer:
             else:
                 heard = [self.reader.log_mel(a, self.sample_rate) for a in audios]
         scores = self.reader.score(heard, target, language)
-        best = pick_take(scores, [t.stopped for t in takes])
+        close = takes_within(scores, [t.stopped for t in takes], voice_margin)
+        best, similarity = close[0], None
+        if len(close) > 1 and voice is not None:
+            # Only the takes the reader cannot tell apart are decoded (if a units reader left
+            # them undecoded) and embedded.
+            for i in close:
+                audios[i] = decode(takes[i]) if audios[i] is None else audios[i]
+            embedded = self.speaker_encoder.embed_batch(
+                [audios[i] for i in close], self.sample_rate
+            )
+            target_voice = F.normalize(voice.detach().float().reshape(1, -1).cpu(), dim=-1)
+            cosines = (F.normalize(embedded.float().cpu(), dim=-1) @ target_voice.T).reshape(-1)
+            pick = int(cosines.argmax())  # ties: the first, the reader's pick
+            best, similarity = close[pick], float(cosines[pick])
         audio = audios[best]
-        return takes[best], decode(takes[best]) if audio is None else audio, scores[best]
+        audio = decode(takes[best]) if audio is None else audio
+        return KeptTake(takes[best], audio, scores[best], similarity)
 
     def synthesize_to_file(self, path: str | Path, text: str, **kwargs: Any) -> Path:
         """`synthesize` and write the result (format from the suffix: .wav, .flac, .ogg)."""
@@ -786,7 +825,7 @@ class Synthesizer:
         sampling, watermark, chunk_frames, min_chunk_ms, pitch_range, label_prosody,
         speaker_contrast,
     ) -> Iterator[np.ndarray]:  # fmt: skip
-        chunks, cond, sampling, timbre, voice = self._prepare(
+        chunks, cond, sampling, timbre, decoder_voice, _ = self._prepare(
             text, reference, language, emotion, intensity, style_reference, speed, sampling,
             speaker_contrast,
         )  # fmt: skip
@@ -829,7 +868,7 @@ class Synthesizer:
                 pitch_range=pitch,
                 tempo=decoder_tempo,
                 pitch_shift=extra.f0_shift_st,
-                speaker=voice,
+                speaker=decoder_voice,
             )
             for part in generate_stream(
                 self.lm,
@@ -849,10 +888,34 @@ class Synthesizer:
             yield out
 
 
+class KeptTake(NamedTuple):
+    """The take synthesis keeps of a chunk (`Synthesizer._best_take`)."""
+
+    result: GenerationResult
+    audio: np.ndarray
+    reader_score: float | None = None  # None: no reader chose (one take)
+    voice_similarity: float | None = None  # None: the voice did not choose
+
+
 def pick_take(scores: Sequence[float], stopped: Sequence[bool]) -> int:
-    """The take synthesis keeps: one that stopped by itself before one cut at its frame cap,
+    """The take the reader keeps: one that stopped by itself before one cut at its frame cap,
     then the reader's lowest score, then the first."""
     return min(range(len(scores)), key=lambda i: (not stopped[i], scores[i], i))
+
+
+def takes_within(scores: Sequence[float], stopped: Sequence[bool], margin: float) -> list[int]:
+    """The takes the voice may choose among: the reader's pick (`pick_take`) first, then every
+    other take that stopped as it did and that the reader scores at most `margin` worse, in
+    order. `margin` 0: the reader's pick alone."""
+    best = pick_take(scores, stopped)
+    if margin <= 0:
+        return [best]
+    limit = scores[best] + margin
+    others = [
+        i for i in range(len(scores))
+        if i != best and stopped[i] == stopped[best] and scores[i] <= limit
+    ]  # fmt: skip
+    return [best, *others]
 
 
 def check_reader(reader: UnitReader, lm: CodecLM, codec: Codec, inventory: SymbolInventory) -> None:

@@ -121,3 +121,35 @@ def test_a_mel_reader_reads_the_kept_audio_files(tmp_path: Path) -> None:
     assert scores == pytest.approx(direct, rel=1e-3)
     with pytest.raises(ConfigError, match="without it"):
         recipe.reader_scores(reader, item("en", [0.2, 0.1], [1, 2]), tmp_path / "takes.audio")
+
+
+def test_voice_pick_chooses_the_closest_voice_among_takes_read_alike() -> None:
+    scores, stopped, sims = [0.5, 0.3, 0.45, 0.9], [True] * 4, [0.80, 0.70, 0.75, 0.95]
+    assert recipe.voice_pick(scores, stopped, sims, 4, 0.0) == 1  # margin 0: the reader
+    assert recipe.voice_pick(scores, stopped, sims, 4, 0.2) == 0  # 0.9 reads too much worse
+    assert recipe.voice_pick(scores, stopped, sims, 4, 1.0) == 3
+    assert recipe.voice_pick(scores, stopped, sims, 2, 1.0) == 0  # only the first 2 count
+    assert recipe.voice_pick(scores, stopped, [0.7, 0.7, 0.7, 0.7], 4, 1.0) == 1  # a tie
+    assert recipe.voice_pick(scores, [True, False, True, True], sims, 4, 0.2) == 0
+
+
+def test_voice_summary_reports_cer_and_voice_of_each_margins_pick() -> None:
+    items = [
+        # the reader prefers take 1 (first code 2 < 4); take 0 is within 2 and closer in voice
+        item("en", [0.3, 0.1], [4, 2]),
+        # here take 0 reads 5 worse: only a margin of 5 or more lets the voice choose it
+        item("en", [0.0, 0.5], [8, 3]),
+    ]
+    items.append(item("en", [3.0, 0.2], [1, 5]))  # the reader's pick is a loop: CER 3
+    sims = [[0.9, 0.6], [0.8, 0.7], [0.5, 0.9]]
+    result = recipe.voice_summary(items, Reader(), None, sims, [2.0, 5.0])["en"]
+    assert result[0.0]["cer_of_2"] == pytest.approx((0.1 + 0.5 + 3.0) / 3)
+    assert result[0.0]["capped_cer_of_2"] == pytest.approx((0.1 + 0.5 + 1.0) / 3)
+    assert result[0.0]["similarity_of_2"] == pytest.approx((0.6 + 0.7 + 0.5) / 3)
+    assert result[2.0]["cer_of_2"] == pytest.approx((0.3 + 0.5 + 3.0) / 3)
+    assert result[2.0]["similarity_of_2"] == pytest.approx((0.9 + 0.7 + 0.5) / 3)
+    # take 1 of the third item reads 4 worse than the reader's pick: only a margin of 5 lets
+    # the voice choose it
+    assert result[5.0]["cer_of_2"] == pytest.approx((0.3 + 0.0 + 0.2) / 3)
+    assert result[5.0]["capped_cer_of_2"] == result[5.0]["cer_of_2"]
+    assert result[5.0]["similarity_of_2"] == pytest.approx((0.9 + 0.8 + 0.9) / 3)

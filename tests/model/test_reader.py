@@ -27,7 +27,13 @@ from tts.reader import (
     greedy_read,
     read_ids,
 )
-from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer, random_synthesizer
+from tts.synthesizer import (
+    TAKE_SEED_STRIDE,
+    Synthesizer,
+    pick_take,
+    random_synthesizer,
+    takes_within,
+)
 from tts.text import SymbolInventory, TextFrontend
 
 
@@ -138,6 +144,22 @@ def test_candidates_setting_is_checked() -> None:
         with pytest.raises(ConfigError, match="candidates"):
             SamplingConfig(candidates=bad)
     assert SamplingConfig(candidates=4).candidates == 4
+    for bad in (-0.1, math.nan, math.inf, True, "0.2"):
+        with pytest.raises(ConfigError, match="voice_margin"):
+            SamplingConfig(voice_margin=bad)
+    assert SamplingConfig(voice_margin=0.2).voice_margin == 0.2
+
+
+def test_the_voice_chooses_only_among_takes_the_reader_scores_alike() -> None:
+    scores, stopped = [0.5, 0.3, 0.45, 0.9], [True] * 4
+    assert pick_take(scores, stopped) == 1
+    assert takes_within(scores, stopped, 0.0) == [1]  # off: the reader's pick alone
+    assert takes_within(scores, stopped, 0.2) == [1, 0, 2]  # 0.9 reads too much worse
+    assert takes_within(scores, stopped, 10.0) == [1, 0, 2, 3]
+    # a take cut at its frame cap never joins one that stopped, however well it reads
+    capped = [True, False, True, True]
+    assert takes_within(scores, capped, 0.1) == [2, 0]
+    assert takes_within(scores, [False] * 4, 0.2) == [1, 0, 2]  # all capped: as the reader
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +205,45 @@ def test_synthesis_keeps_the_take_the_reader_scores_best(unit_synth: Synthesizer
     assert one.segments[0].n_frames == takes[0].n_frames
 
 
+def test_with_a_voice_margin_the_kept_take_is_the_closest_voice(unit_synth: Synthesizer) -> None:
+    """voice_margin: among the takes the reader scores within the margin of its best, the one
+    whose decoded audio the speaker encoder finds closest to the voice is kept."""
+    text, seed = "Good morning to you.", 13
+    plain = replace(unit_synth.config.sampling, candidates=3)
+    with pytest.warns(MaxLengthWarning):  # a random LM
+        by_reader = unit_synth.synthesize(text, language="en", seed=seed, sampling=plain,
+                                          watermark=False)  # fmt: skip
+        by_voice = unit_synth.synthesize(text, language="en", seed=seed, watermark=False,
+                                         sampling=replace(plain, voice_margin=1e9))  # fmt: skip
+    (chunk,) = unit_synth.frontend.process(text, "en")
+    cond = unit_synth.conditioning(None, "en", None, None, None)
+    takes = generate(
+        unit_synth.lm, [torch.tensor(chunk.ids)] * 3, Conditioning.cat([cond] * 3), plain,
+        seed=[seed + c * TAKE_SEED_STRIDE for c in range(3)],
+    )  # fmt: skip
+    scores = unit_synth.reader.score(
+        [t.codes[0] for t in takes], read_ids(chunk.ids, unit_synth.frontend.inventory),
+        LANGUAGES.index("en"),
+    )  # fmt: skip
+    wavs = [unit_synth._decode(unit_synth._codec_codes(t.codes)[None], 1.0) for t in takes]
+    voice = torch.nn.functional.normalize(unit_synth.voices["default"].float(), dim=0)
+    embedded = unit_synth.speaker_encoder.embed_batch(wavs, unit_synth.sample_rate)
+    cosines = (torch.nn.functional.normalize(embedded.float(), dim=-1) @ voice).tolist()
+    stopped = [t.stopped for t in takes]
+    # a huge margin lets every take that ended as the reader's pick did compete
+    close = [i for i in range(3) if stopped[i] == stopped[pick_take(scores, stopped)]]
+    closest = max(close, key=lambda i: cosines[i])
+    (segment,) = by_voice.segments
+    assert segment.voice_similarity == pytest.approx(cosines[closest], abs=1e-5)
+    assert segment.reader_score == pytest.approx(scores[closest])
+    assert segment.n_frames == takes[closest].n_frames
+    np.testing.assert_allclose(by_voice.wav, wavs[closest], atol=1e-6)
+    # here the voice overrules the reader, so the setting changed what was kept
+    assert closest != pick_take(scores, stopped) and len(set(cosines)) == 3
+    assert by_reader.segments[0].voice_similarity is None
+    assert by_reader.segments[0].n_frames == takes[pick_take(scores, stopped)].n_frames
+
+
 def test_a_take_that_stopped_beats_a_capped_one(unit_synth: Synthesizer) -> None:
     (chunk,) = unit_synth.frontend.process("Good morning.", "en")
     cond = unit_synth.conditioning(None, "en", None, None, None)
@@ -195,9 +256,10 @@ def test_a_take_that_stopped_beats_a_capped_one(unit_synth: Synthesizer) -> None
     takes[better] = replace(takes[better], stopped=False)
     takes[worse] = replace(takes[worse], stopped=True)
     decoded = []
-    kept, audio, score = unit_synth._best_take(chunk, takes, lambda t: decoded.append(t) or t.codes)
-    assert kept is takes[worse] and score == pytest.approx(scores[worse])
-    assert decoded == [kept] and audio is kept.codes  # a units reader decodes the kept take only
+    kept = unit_synth._best_take(chunk, takes, lambda t: decoded.append(t) or t.codes)
+    assert kept.result is takes[worse] and kept.reader_score == pytest.approx(scores[worse])
+    assert decoded == [kept.result] and kept.audio is kept.result.codes  # the kept take only
+    assert kept.voice_similarity is None
 
 
 def test_bundle_round_trip_keeps_the_reader(unit_synth: Synthesizer, tmp_path: Path) -> None:

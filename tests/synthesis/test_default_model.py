@@ -223,6 +223,31 @@ def test_synthesis_reports_the_takes_it_chose_from(default_synth: Synthesizer) -
     assert all(s.takes == takes and s.reader_score is not None for s in audio.segments)
 
 
+def test_the_voice_chooses_between_takes_the_reader_scores_alike(
+    default_synth: Synthesizer,
+) -> None:
+    """The shipped model lets the voice choose among takes its reader scores alike; the
+    reported cosine is that of the kept take, which is the audio returned."""
+    sampling = default_synth.config.sampling
+    assert sampling.candidates == 3 and sampling.voice_margin == pytest.approx(0.2)
+    text = "Where is the station?"
+    # every take that stopped competes, so the voice surely chooses here
+    wide = replace(sampling, voice_margin=100.0)
+    audio = default_synth.synthesize(text, language="en", seed=0, sampling=wide, watermark=False)
+    (segment,) = audio.segments
+    assert segment.voice_similarity is not None
+    voice = torch.nn.functional.normalize(default_synth.voices["default"].float(), dim=0)
+    heard = default_synth.speaker_encoder.embed(audio.wav, audio.sample_rate)
+    # the returned audio is the take that was measured (the loudness step aside)
+    assert float(heard @ voice) == pytest.approx(segment.voice_similarity, abs=0.02)
+    alone = replace(sampling, voice_margin=0.0)
+    plain = default_synth.synthesize(text, language="en", seed=0, sampling=alone, watermark=False)
+    assert plain.segments[0].voice_similarity is None
+    # the voice's pick is at least as close as the reader's
+    heard_plain = default_synth.speaker_encoder.embed(plain.wav, plain.sample_rate)
+    assert float(heard @ voice) >= float(heard_plain @ voice) - 0.02
+
+
 def test_the_shipped_speaker_contrast_pushes_a_new_voice_away_from_the_training_voices(
     default_synth: Synthesizer,
 ) -> None:

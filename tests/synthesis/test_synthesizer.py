@@ -289,6 +289,9 @@ def test_cli_sampling_flags_override_only_what_is_given(bundle_dir, tmp_path, mo
     assert seen[-1] == dataclasses.replace(base, unit_temperature=0.1, top_p=0.9)
     assert main([*args, "--speaker-guidance", "1.5"]) == 0
     assert seen[-1] == dataclasses.replace(base, speaker_guidance=1.5)
+    assert main([*args, "--candidates", "3", "--voice-margin", "0.2"]) == 0
+    assert seen[-1] == dataclasses.replace(base, candidates=3, voice_margin=0.2)
+    assert main([*args, "--voice-margin", "-0.5"]) == 1
     assert main([*args, "--unit-temperature", "-1"]) == 1  # a clear config error, not a crash
 
 

@@ -283,8 +283,10 @@ def evaluate_intelligibility(
                 model_transcript=model_text,
                 model_cer=model_cer,
                 # takes drawn per chunk, and the reader's score of the kept one (None: unread)
+                # and its voice's similarity when the voice chose (SamplingConfig.voice_margin)
                 takes=[segment.takes for segment in out.segments],
                 reader_scores=[segment.reader_score for segment in out.segments],
+                voice_similarities=[segment.voice_similarity for segment in out.segments],
             )
         items.append(item)
     per_language, per_voice = {}, {}
