@@ -14,9 +14,10 @@ Printed per language: the CER of the first take, of each reader's pick among the
 among all n, of the best take (what a perfect reader would pick), and the mean Spearman
 correlation between a reader's scores and the takes' CER within a sentence (1: it ranks them
 as Whisper does). `--voice-margins 0.1,0.2` also prints, for the bundle's reader, what
-`SamplingConfig.voice_margin` would keep: the CER of the pick and the speaker encoder's
-cosine between the pick and the voice (the reference's, or the model's default voice), with
-the reader alone (margin 0) for comparison. Takes are drawn as synthesis draws them (same seeds per take), in the
+`SamplingConfig.voice_margin` would keep among the first k takes (k = 2 .. n): the CER of the
+pick (raw and with each take's capped at 1) and the speaker encoder's cosine between the pick
+and the voice (the reference's, or the model's default voice), with the reader alone (margin
+0) for comparison. Takes are drawn as synthesis draws them (same seeds per take), in the
 model's default voice or `--reference`'s, neutral; a sentence that the front end splits into
 several chunks is skipped.
 """
@@ -279,6 +280,8 @@ def main(argv: list[str] | None = None) -> dict:
             p.error("--voice-margins needs a bundle with a reader")
         reference = json.loads(path.read_text(encoding="utf-8"))["reference"]
         clip = load_reference(reference) if reference is not None else None
+        # the voice's embedding before the speaker contrast, as synthesis compares takes with
+        # it (the language does not enter the speaker embedding)
         voice = synth._conditioning(clip, "en", None, None, None, None)[1]
         sims = [take_similarities(synth, i, audio, voice) for i in tqdm(items, desc="voices")]
         result["voice_margins"] = voice_summary(items, synth.reader, audio, sims, margins)
