@@ -176,6 +176,23 @@ def unit_synth() -> Synthesizer:
     )  # fmt: skip
 
 
+def _units_takes(synth: Synthesizer, text: str, seed: int, sampling: SamplingConfig):  # type: ignore[no-untyped-def]
+    """The takes of an English one-chunk text drawn again as the synthesizer draws them, and
+    the units reader's scores of them: (takes, scores)."""
+    (chunk,) = synth.frontend.process(text, "en")
+    n = sampling.candidates
+    cond = synth.conditioning(None, "en", None, None, None)
+    takes = generate(
+        synth.lm, [torch.tensor(chunk.ids)] * n, Conditioning.cat([cond] * n), sampling,
+        seed=[seed + c * TAKE_SEED_STRIDE for c in range(n)],
+    )  # fmt: skip
+    scores = synth.reader.score(
+        [t.codes[0] for t in takes], read_ids(chunk.ids, synth.frontend.inventory),
+        LANGUAGES.index("en"),
+    )  # fmt: skip
+    return takes, scores
+
+
 def test_synthesis_keeps_the_take_the_reader_scores_best(unit_synth: Synthesizer) -> None:
     text, seed = "Good morning to you.", 11
     sampling = replace(unit_synth.config.sampling, candidates=3)
@@ -184,17 +201,7 @@ def test_synthesis_keeps_the_take_the_reader_scores_best(unit_synth: Synthesizer
                                       watermark=False)  # fmt: skip
     assert len(caught) == 1  # one for the kept take, none for the dropped ones
     (segment,) = audio.segments
-    # the same three takes, drawn as the synthesizer draws them
-    (chunk,) = unit_synth.frontend.process(text, "en")
-    cond = unit_synth.conditioning(None, "en", None, None, None)
-    takes = generate(
-        unit_synth.lm, [torch.tensor(chunk.ids)] * 3, Conditioning.cat([cond] * 3), sampling,
-        seed=[seed + c * TAKE_SEED_STRIDE for c in range(3)],
-    )  # fmt: skip
-    scores = unit_synth.reader.score(
-        [t.codes[0] for t in takes], read_ids(chunk.ids, unit_synth.frontend.inventory),
-        LANGUAGES.index("en"),
-    )  # fmt: skip
+    takes, scores = _units_takes(unit_synth, text, seed, sampling)
     best = min(range(3), key=lambda i: (not takes[i].stopped, scores[i]))
     assert segment.takes == 3 and segment.reader_score == pytest.approx(scores[best])
     assert segment.n_frames == takes[best].n_frames
@@ -215,16 +222,7 @@ def test_with_a_voice_margin_the_kept_take_is_the_closest_voice(unit_synth: Synt
                                           watermark=False)  # fmt: skip
         by_voice = unit_synth.synthesize(text, language="en", seed=seed, watermark=False,
                                          sampling=replace(plain, voice_margin=1e9))  # fmt: skip
-    (chunk,) = unit_synth.frontend.process(text, "en")
-    cond = unit_synth.conditioning(None, "en", None, None, None)
-    takes = generate(
-        unit_synth.lm, [torch.tensor(chunk.ids)] * 3, Conditioning.cat([cond] * 3), plain,
-        seed=[seed + c * TAKE_SEED_STRIDE for c in range(3)],
-    )  # fmt: skip
-    scores = unit_synth.reader.score(
-        [t.codes[0] for t in takes], read_ids(chunk.ids, unit_synth.frontend.inventory),
-        LANGUAGES.index("en"),
-    )  # fmt: skip
+    takes, scores = _units_takes(unit_synth, text, seed, plain)
     wavs = [unit_synth._decode(unit_synth._codec_codes(t.codes)[None], 1.0) for t in takes]
     voice = torch.nn.functional.normalize(unit_synth.voices["default"].float(), dim=0)
     embedded = unit_synth.speaker_encoder.embed_batch(wavs, unit_synth.sample_rate)
