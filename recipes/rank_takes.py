@@ -141,9 +141,7 @@ def take_similarities(
 ) -> list[float]:
     """The speaker encoder's cosine between each kept take's audio and `voice` [D]."""
     wavs = [sf.read(audio / name, dtype="float32") for name in item["audio"]]
-    embedded = synth.speaker_encoder.embed_batch([w for w, _ in wavs], wavs[0][1])
-    target = torch.nn.functional.normalize(voice.float().reshape(-1), dim=0)
-    return (torch.nn.functional.normalize(embedded.float(), dim=-1) @ target).tolist()
+    return synth.voice_similarities([w for w, _ in wavs], wavs[0][1], voice)
 
 
 def voice_summary(

@@ -476,6 +476,15 @@ class Synthesizer:
             *self._conditioning(voice, language, None, None, None, speaker_contrast)
         )
 
+    def voice_similarities(
+        self, wavs: list[np.ndarray], sample_rate: int, voice: torch.Tensor
+    ) -> list[float]:
+        """The speaker encoder's cosine between each waveform and `voice` [D] (a voice's
+        embedding, as `_prepare` gives it): how `SamplingConfig.voice_margin` compares takes."""
+        embedded = F.normalize(self.speaker_encoder.embed_batch(wavs, sample_rate).float(), dim=-1)
+        target = F.normalize(voice.detach().float().reshape(-1).cpu(), dim=0)
+        return (embedded.cpu() @ target).tolist()
+
     def timbre_filter(self, clip: ReferenceClip) -> TimbreFilter | None:
         """The filter that undoes the codec's colouring of this reference (None when the
         bundle's `timbre` is off); computed once per clip (content hash) and kept."""
@@ -767,13 +776,9 @@ class Synthesizer:
             # them undecoded) and embedded.
             for i in close:
                 audios[i] = decode(takes[i]) if audios[i] is None else audios[i]
-            embedded = self.speaker_encoder.embed_batch(
-                [audios[i] for i in close], self.sample_rate
-            )
-            target_voice = F.normalize(voice.detach().float().reshape(1, -1).cpu(), dim=-1)
-            cosines = (F.normalize(embedded.float().cpu(), dim=-1) @ target_voice.T).reshape(-1)
-            pick = int(cosines.argmax())  # ties: the first, the reader's pick
-            best, similarity = close[pick], float(cosines[pick])
+            cosines = self.voice_similarities([audios[i] for i in close], self.sample_rate, voice)
+            pick = max(range(len(close)), key=lambda j: (cosines[j], -j))  # ties: reader's pick
+            best, similarity = close[pick], cosines[pick]
         audio = audios[best]
         audio = decode(takes[best]) if audio is None else audio
         return KeptTake(takes[best], audio, scores[best], similarity)
