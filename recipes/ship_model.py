@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
+from tts.checkpoint import halve_parameters
 from tts.codecs import load_codec
 from tts.config import apply_overrides
 from tts.data.shards import speaker_embeddings
@@ -45,18 +45,6 @@ from tts.speakers.timbre import TimbreConfig
 from tts.synthesizer import Synthesizer, check_reader
 
 CHECK_TEXT = {"ja": "今日はとても良い天気ですね。", "en": "The weather is lovely today."}
-
-
-def halve_parameters(module: torch.nn.Module, weights: Path) -> int:
-    """Rewrite `weights` with `module`'s float32 parameters as float16; returns bytes saved."""
-    names = {name for name, _ in module.named_parameters()}
-    tensors = load_file(str(weights))
-    before = weights.stat().st_size
-    for name, tensor in tensors.items():
-        if name in names and tensor.dtype == torch.float32:
-            tensors[name] = tensor.half()
-    save_file(tensors, str(weights))
-    return before - weights.stat().st_size
 
 
 def with_default_voice(

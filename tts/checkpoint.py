@@ -39,6 +39,18 @@ def save_checkpoint(
     return directory
 
 
+def halve_parameters(module: torch.nn.Module, weights: Path) -> int:
+    """Rewrite `weights` with `module`'s float32 parameters as float16; returns bytes saved."""
+    names = {name for name, _ in module.named_parameters()}
+    tensors = load_file(str(weights))
+    before = weights.stat().st_size
+    for name, tensor in tensors.items():
+        if name in names and tensor.dtype == torch.float32:
+            tensors[name] = tensor.half()
+    save_file(tensors, str(weights))
+    return before - weights.stat().st_size
+
+
 def read_checkpoint_config(directory: str | Path, kind: str | None = None) -> dict[str, Any]:
     """The parsed `config.json` of a checkpoint directory, checked for the expected kind."""
     directory = Path(directory)

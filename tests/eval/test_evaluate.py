@@ -138,6 +138,74 @@ def test_similarity_baselines_and_cross_lingual(synth, pool, encoder):
     assert cross["source"] == "ja" and set(cross["per_language"]) == {"en", "ko", "vi", "de"}
 
 
+def test_second_judge_scores_the_same_outputs(synth, pool, encoder):
+    """Each judge scores one set of outputs: synthesis runs once whatever the number of judges,
+    Resemblyzer as a second judge repeats the first's figures, and another encoder's figures
+    come under its name, with a table of their own."""
+    import torch
+
+    from tts.speakers.ecapa import EcapaConfig, EcapaTdnn
+    from tts.speakers.features import MelConfig
+    from tts.speakers.speaker_encoder import EcapaEncoder
+
+    calls = []
+
+    class Counting:
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def synthesize(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(args[0])
+            return self.inner.synthesize(*args, **kwargs)
+
+    torch.manual_seed(0)
+    ecapa = EcapaEncoder(EcapaTdnn(EcapaConfig(mel=MelConfig(n_mels=40), channels=64, scale=4,
+                                               se_channels=16, attention_channels=32)).eval())  # fmt: skip
+    judges = {"again": encoder, "ecapa-tiny": ecapa}
+    result = ev.evaluate_similarity(
+        Counting(synth), pool, pool, encoder, utterances=1, judges=judges
+    )
+    n_alone = len(calls)
+    ev.evaluate_similarity(Counting(synth), pool, pool, encoder, utterances=1)
+    assert n_alone == len(calls) - n_alone == 2 + 4  # 2 voices, 4 cross-lingual languages
+    again = result["judges"]["again"]
+    for key in ("model", "model_vs_clip", "same_voice", "different_voice"):
+        assert again[key] == pytest.approx(result[key], abs=1e-6)
+        assert -1.0 <= result["judges"]["ecapa-tiny"][key] <= 1.0
+    assert again["cross_lingual"]["mean"] == pytest.approx(result["cross_lingual"]["mean"])
+    assert set(again["per_voice"]) == {v["speaker"] for v in result["voices"]}
+    tiny = result["judges"]["ecapa-tiny"]
+    assert tiny["model"] != pytest.approx(result["model"], abs=1e-3)  # another model's view
+    report = ev.markdown_report({"sim": result})
+    assert "judged by `ecapa-tiny`" in report
+    assert f"| {ev._fmt(tiny['model'])} | {ev._fmt(tiny['model_vs_clip'])} |" in report
+
+
+def test_committed_judge_never_heard_the_held_out_voices(pool):
+    """docs/eval/ecapa-judge, the second similarity judge of `proof_model.sh eval`: trained on
+    none of the proof corpus's held-out voices (its config lists the voices it trained on) and
+    telling two voices apart on real clips."""
+    from tts.speakers import load_speaker_encoder
+    from tts.speakers.speaker_encoder import EcapaEncoder
+
+    folder = Path(__file__).parents[2] / "docs" / "eval" / "ecapa-judge"
+    held_out = {"openjtalk-mei-a045", "espeak-en-us+m3", "espeak-ko+f4", "espeak-vi+f2",
+                "espeak-de+m1", "kokoro-jf_gongitsune"}  # fmt: skip
+    config = json.loads((folder / "config.json").read_text())
+    assert len(config["speakers"]) == 29 and not held_out & set(config["speakers"])
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics["unseen_voices"]["speakers"]) == held_out
+    judge = load_speaker_encoder(folder)
+    assert isinstance(judge, EcapaEncoder)
+    clips = {e.speaker: [] for e in pool}
+    for e in pool:
+        clips[e.speaker].append(ev._load(e))
+    (a1, a2), (b1, b2) = clips.values()
+    same = [ev.clip_similarity(judge, a1, a2), ev.clip_similarity(judge, b1, b2)]
+    different = [ev.clip_similarity(judge, a1, b1), ev.clip_similarity(judge, a2, b2)]
+    assert min(same) > max(different) + 0.2, (same, different)
+
+
 @pytest.fixture(scope="module")
 def neutral_clip():
     import pyopenjtalk

@@ -40,7 +40,7 @@ import sys
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -348,6 +348,7 @@ def evaluate_similarity(
     seed: int = 0,
     cross_lingual_source: str = "ja",
     utterances: int = 4,
+    judges: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Output-vs-reference cosine per held-out voice, with same/different-voice baselines.
 
@@ -359,6 +360,10 @@ def evaluate_similarity(
     utterances: one utterance per voice moved the mean of five voices by +-0.05 from one
     sampling setting to the next. Cross-lingual: a `cross_lingual_source` reference of a speaker speaking
     `utterances` sentences of every other language.
+
+    `encoder` gives the figures at the top level. Each of `judges` (name -> speaker encoder)
+    scores the same outputs and clips again, under result["judges"][name] (its means and
+    cross-lingual figures): a second opinion from a model that synthesis does not consult.
     """
     if utterances < 1:
         raise ConfigError(f"utterances must be >= 1, got {utterances}")
@@ -370,9 +375,50 @@ def evaluate_similarity(
     by_speaker = {k: v for k, v in by_speaker.items() if v}
     if not by_speaker:
         raise ManifestError("similarity needs a speaker with two different neutral clips")
+    # Synthesis once; then every judge scores the same audio.
+    outputs: dict[tuple[str, int], tuple[np.ndarray, int]] = {}
+    if synth is not None:
+        bar = tqdm(total=sum(map(len, by_speaker.values())), desc="sim", leave=False)
+        for speaker, picked in by_speaker.items():
+            for i, entry in enumerate(picked):
+                reference = _load(pick_reference(entry, pool))  # type: ignore[arg-type]
+                out = synth.synthesize(
+                    entry.text, reference=reference, language=entry.language, seed=seed + i
+                )
+                outputs[speaker, i] = (out.wav, out.sample_rate)
+                bar.update()
+        bar.close()
+    cross = (
+        _cross_lingual_outputs(synth, pool, seed, cross_lingual_source, utterances)
+        if synth is not None
+        else None
+    )
+    result = _score_similarity(encoder, by_speaker, pool, outputs, cross)
+    result["utterances_per_voice"] = utterances
+    if judges:
+        result["judges"] = {}
+        for name, judge in judges.items():
+            scored = _score_similarity(judge, by_speaker, pool, outputs, cross)
+            result["judges"][name] = {k: v for k, v in scored.items() if k != "voices"}
+            result["judges"][name]["per_voice"] = {
+                r["speaker"]: {k: r.get(k) for k in SIM_KEYS} for r in scored["voices"]
+            }
+    return result
+
+
+SIM_KEYS = ("model", "model_vs_clip", "same_voice", "different_voice")
+
+
+def _score_similarity(
+    encoder: Any,
+    by_speaker: dict[str, list[ManifestEntry]],
+    pool: Sequence[ManifestEntry],
+    outputs: dict[tuple[str, int], tuple[np.ndarray, int]],
+    cross: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One judge's cosines of the outputs and the real clips (`evaluate_similarity`)."""
     others = sorted({e.speaker for e in pool if e.emotion == "neutral"})
     rows = []
-    bar = tqdm(total=sum(map(len, by_speaker.values())), desc="sim", leave=False)
     for speaker, picked in by_speaker.items():
         row: dict[str, Any] = {"speaker": speaker, "language": picked[0].language}
         # Different voice: the first utterance's reference against the next speaker's clip.
@@ -394,63 +440,56 @@ def evaluate_similarity(
                 "reference": str(ref_entry.audio),
                 "same_voice": clip_similarity(encoder, reference, _load(entry)),
             }
-            if synth is not None:
-                out = synth.synthesize(
-                    entry.text, reference=reference, language=entry.language, seed=seed + i
-                )
-                item["model"] = clip_similarity(encoder, reference, (out.wav, out.sample_rate))
+            if (speaker, i) in outputs:
+                out = outputs[speaker, i]
+                item["model"] = clip_similarity(encoder, reference, out)
                 # against the entry's real clip, a recording the model never heard: a check
                 # that the output sounds like the voice, not only like the reference clip
-                item["model_vs_clip"] = clip_similarity(
-                    encoder, _load(entry), (out.wav, out.sample_rate)
-                )
+                item["model_vs_clip"] = clip_similarity(encoder, _load(entry), out)
             items.append(item)
-            bar.update()
         row["same_voice"] = _mean([x["same_voice"] for x in items])
-        if synth is not None:
+        if outputs:
             row["model"] = _mean([x["model"] for x in items])
             row["model_vs_clip"] = _mean([x["model_vs_clip"] for x in items])
         row["utterances"] = items
         rows.append(row)
-    bar.close()
-    result: dict[str, Any] = {
-        "model": _mean([r.get("model") for r in rows]),
-        "model_vs_clip": _mean([r.get("model_vs_clip") for r in rows]),
-        "same_voice": _mean([r["same_voice"] for r in rows]),
-        "different_voice": _mean([r.get("different_voice") for r in rows]),
-        "utterances_per_voice": utterances,
-        "voices": rows,
-    }
-    if synth is not None:
-        result["cross_lingual"] = _cross_lingual(
-            synth, pool, encoder, seed, cross_lingual_source, utterances
-        )
+    result: dict[str, Any] = {k: _mean([r.get(k) for r in rows]) for k in SIM_KEYS}
+    result["voices"] = rows
+    if cross is not None:
+        result["cross_lingual"] = _score_cross_lingual(encoder, cross)
     return result
 
 
-def _cross_lingual(
-    synth: Any,
-    pool: Sequence[ManifestEntry],
-    encoder: Any,
-    seed: int,
-    source: str,
-    utterances: int = 1,
+def _cross_lingual_outputs(
+    synth: Any, pool: Sequence[ManifestEntry], seed: int, source: str, utterances: int = 1
 ) -> dict[str, Any]:
+    """A `source` reference (a held-out voice's when there is one) speaking `utterances`
+    sentences of every other language: the reference and the outputs, for any judge."""
     refs = [e for e in pool if e.language == source and e.emotion == "neutral"]
     if not refs:
-        return {"source": source, "per_language": {}, "note": f"no {source} clip in the manifest"}
+        return {"source": source, "outputs": {}, "note": f"no {source} clip in the manifest"}
     ref_entry = next((e for e in refs if e.extra.get("split") in HELD_OUT_SPLITS), refs[0])
     reference = _load(ref_entry)
-    per_language = {}
+    outputs = {}
     for lang in tqdm([x for x in LANGUAGES if x != source], desc="cross-lingual", leave=False):
-        sims = []
+        outputs[lang] = []
         for i, text in enumerate(SENTENCES[lang][:utterances]):
             out = synth.synthesize(text, reference=reference, language=lang, seed=seed + i)
-            sims.append(clip_similarity(encoder, reference, (out.wav, out.sample_rate)))
-        per_language[lang] = _mean(sims)
+            outputs[lang].append((out.wav, out.sample_rate))
+    return {"source": source, "speaker": ref_entry.speaker, "reference": reference,
+            "outputs": outputs}  # fmt: skip
+
+
+def _score_cross_lingual(encoder: Any, cross: dict[str, Any]) -> dict[str, Any]:
+    if "note" in cross:
+        return {"source": cross["source"], "per_language": {}, "note": cross["note"]}
+    per_language = {
+        lang: _mean([clip_similarity(encoder, cross["reference"], out) for out in outs])
+        for lang, outs in cross["outputs"].items()
+    }
     return {
-        "source": source,
-        "speaker": ref_entry.speaker,
+        "source": cross["source"],
+        "speaker": cross["speaker"],
         "per_language": per_language,
         "mean": _mean(list(per_language.values())),
     }
@@ -804,6 +843,12 @@ def markdown_report(results: dict[str, Any]) -> str:
             out += ["", f"Cross-lingual ({s['cross_lingual']['source']} reference):", ""]
             out += ["| " + " | ".join(cross) + " |", "|" + "---|" * len(cross)]
             out += ["| " + " | ".join(_fmt(v) for v in cross.values()) + " |"]
+        for name, j in s.get("judges", {}).items():
+            out += ["", f"The same outputs and clips judged by `{name}`, a speaker encoder that "
+                    "synthesis does not consult (ECAPA, `recipes/train_speaker_encoder.py`):", ""]  # fmt: skip
+            out += ["| model vs reference | model vs another clip | same voice (real) | different voice (real) | cross-lingual (mean) |"]  # fmt: skip
+            out += ["|---|---|---|---|---|"]
+            out += [f"| {_fmt(j['model'])} | {_fmt(j.get('model_vs_clip'))} | {_fmt(j['same_voice'])} | {_fmt(j['different_voice'])} | {_fmt(j.get('cross_lingual', {}).get('mean'))} |"]  # fmt: skip
         out.append("")
     if "emotion" in results:
         e = results["emotion"]
@@ -865,13 +910,16 @@ def run_evaluation(
     pitch_range: float | None = None,
     label_prosody: bool = True,
     sim_utterances: int = 4,
+    sim_judges: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Run the selected measurements; `synth=None` measures only the real-audio baselines.
     Emotion control is judged on the mean of `emotion_texts` x `emotion_voices` (held-out
     voices, `emotion_references`) x `emotion_seeds` utterances: 18 by default. With one seed
     (6) a condition's mean moved by a fifth of a semitone between seed sets, as much as a mild
     emotion's whole intensity step, so monotonicity was decided by the draw. Similarity on up
-    to `sim_utterances` per held-out voice and per cross-lingual language."""
+    to `sim_utterances` per held-out voice and per cross-lingual language; each of
+    `sim_judges` (ECAPA checkpoint folders, `recipes/train_speaker_encoder.py`) scores the same
+    outputs beside Resemblyzer, under results["sim"]["judges"][folder name]."""
     unknown = set(only) - set(MEASUREMENTS)
     if unknown:
         raise ConfigError(f"unknown measurement(s) {sorted(unknown)}; choose from {MEASUREMENTS}")
@@ -903,8 +951,9 @@ def run_evaluation(
         from tts.speakers import load_speaker_encoder
 
         encoder = load_speaker_encoder("resemblyzer")
+        judges = {Path(j).name: load_speaker_encoder(j) for j in sim_judges}
         results["sim"] = evaluate_similarity(
-            synth, entries, pool, encoder, seed, utterances=sim_utterances
+            synth, entries, pool, encoder, seed, utterances=sim_utterances, judges=judges
         )
     if "emotion" in only:
         lang = languages[0]
@@ -948,6 +997,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=4,
         help="similarity: utterances per held-out voice and per cross-lingual language",
+    )
+    p.add_argument(
+        "--sim-judge",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="similarity: also score with this ECAPA checkpoint (recipes/train_speaker_encoder.py),"
+        " a judge that synthesis does not consult; repeatable",
     )
     p.add_argument(
         "--pitch-range",
@@ -1033,6 +1090,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             pitch_range=args.pitch_range,
             label_prosody=not args.no_label_prosody,
             sim_utterances=args.sim_utterances,
+            sim_judges=args.sim_judge,
         )
     results["config"]["model"] = args.model
     results["config"]["machine"] = machine_info()
