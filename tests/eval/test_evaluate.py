@@ -177,7 +177,7 @@ def test_second_judge_scores_the_same_outputs(synth, pool, encoder):
     tiny = result["judges"]["ecapa-tiny"]
     assert tiny["model"] != pytest.approx(result["model"], abs=1e-3)  # another model's view
     report = ev.markdown_report({"sim": result})
-    assert "judged by `ecapa-tiny`" in report
+    assert "judged by `ecapa-tiny` (`--sim-judge`)" in report
     assert f"| {ev._fmt(tiny['model'])} | {ev._fmt(tiny['model_vs_clip'])} |" in report
 
 

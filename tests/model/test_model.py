@@ -190,3 +190,30 @@ def test_linear_fast_path_matches_f_linear_and_follows_weight_changes():
     with torch.inference_mode():
         made_there = Linear(16, 24)
         torch.testing.assert_close(made_there(x), torch.nn.functional.linear(x, made_there.weight))
+
+
+def test_linear_can_multiply_in_bfloat16_at_inference(model):
+    """`set_matmul_dtype`: at inference every Linear of the LM multiplies by a bfloat16 copy
+    of its weight and hands back float32, close to the float32 product; training keeps
+    float32, and "float32" (or None) restores the exact product."""
+    from tts.errors import ConfigError
+    from tts.model import Linear, set_matmul_dtype
+
+    layers = [m for m in model.modules() if isinstance(m, Linear)]
+    assert set_matmul_dtype(model, "bfloat16") == len(layers) > 0
+    layer = layers[0]
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, layer.in_features)
+    exact = torch.nn.functional.linear(x, layer.weight)
+    with torch.inference_mode():
+        fast = layer(x)
+    assert fast.dtype == torch.float32 and layer._transposed.dtype == torch.bfloat16
+    assert not torch.equal(fast, exact)  # rounded weights: another product ...
+    torch.testing.assert_close(fast, exact, rtol=0.05, atol=0.02 * float(exact.abs().max()))
+    layer.weight.requires_grad_(True)
+    torch.testing.assert_close(layer(x), exact)  # ... but training multiplies in float32
+    assert set_matmul_dtype(model, "float32") == len(layers)
+    with torch.inference_mode():
+        torch.testing.assert_close(layer(x), exact)
+    with pytest.raises(ConfigError, match="lm_matmul_dtype"):
+        set_matmul_dtype(model, "float16")

@@ -519,3 +519,27 @@ def test_cli_sets_the_speaker_contrast_strength(bundle_dir, tmp_path, monkeypatc
     assert main([*args, "--speaker-contrast", "0"]) == 0
     assert main([*args, "--speaker-contrast", "1"]) == 1
     assert seen == [None, 0.5, 0.0, -1.0, 0.0, 1.0]
+
+
+def test_bundle_can_ask_its_lm_to_multiply_in_bfloat16(bundle_dir, tmp_path):
+    """`lm_matmul_dtype` in a bundle's config.json reaches every linear layer of its LM; the
+    synthesis still runs and returns audio; a dtype it cannot use is refused on loading."""
+    import json as _json
+
+    from tts.model import Linear
+
+    copy = shutil.copytree(bundle_dir, tmp_path / "b")
+    payload = _json.loads((copy / "config.json").read_text())
+    payload["pipeline"]["lm_matmul_dtype"] = "bfloat16"
+    (copy / "config.json").write_text(_json.dumps(payload))
+    synth = Synthesizer.from_pretrained(copy, device="cpu")
+    dtypes = {m.matmul_dtype for m in synth.lm.modules() if isinstance(m, Linear)}
+    assert dtypes == {torch.bfloat16}
+    audio = synth.synthesize("Good morning.", language="en", seed=0, watermark=False)
+    assert audio.wav.dtype == np.float32 and len(audio.wav) > 0 and np.isfinite(audio.wav).all()
+    plain = Synthesizer.from_pretrained(bundle_dir, device="cpu")
+    assert {m.matmul_dtype for m in plain.lm.modules() if isinstance(m, Linear)} == {None}
+    payload["pipeline"]["lm_matmul_dtype"] = "int8"
+    (copy / "config.json").write_text(_json.dumps(payload))
+    with pytest.raises(ConfigError, match="lm_matmul_dtype"):
+        Synthesizer.from_pretrained(copy, device="cpu")

@@ -340,6 +340,9 @@ def clip_similarity(encoder: Any, a: tuple[np.ndarray, int], b: tuple[np.ndarray
     return cosine(encoder.embed(a[0], a[1]), encoder.embed(b[0], b[1]))
 
 
+SIM_KEYS = ("model", "model_vs_clip", "same_voice", "different_voice")
+
+
 def evaluate_similarity(
     synth: Any | None,
     entries: Sequence[ManifestEntry],
@@ -406,9 +409,6 @@ def evaluate_similarity(
     return result
 
 
-SIM_KEYS = ("model", "model_vs_clip", "same_voice", "different_voice")
-
-
 def _score_similarity(
     encoder: Any,
     by_speaker: dict[str, list[ManifestEntry]],
@@ -463,8 +463,9 @@ def _score_similarity(
 def _cross_lingual_outputs(
     synth: Any, pool: Sequence[ManifestEntry], seed: int, source: str, utterances: int = 1
 ) -> dict[str, Any]:
-    """A `source` reference (a held-out voice's when there is one) speaking `utterances`
-    sentences of every other language: the reference and the outputs, for any judge."""
+    """A `source` reference (the first clip of the held-out splits when there is one: a
+    held-out sentence, whose voice may be a training voice) speaking `utterances` sentences
+    of every other language: the reference and the outputs, for any judge to score."""
     refs = [e for e in pool if e.language == source and e.emotion == "neutral"]
     if not refs:
         return {"source": source, "outputs": {}, "note": f"no {source} clip in the manifest"}
@@ -844,8 +845,7 @@ def markdown_report(results: dict[str, Any]) -> str:
             out += ["| " + " | ".join(cross) + " |", "|" + "---|" * len(cross)]
             out += ["| " + " | ".join(_fmt(v) for v in cross.values()) + " |"]
         for name, j in s.get("judges", {}).items():
-            out += ["", f"The same outputs and clips judged by `{name}`, a speaker encoder that "
-                    "synthesis does not consult (ECAPA, `recipes/train_speaker_encoder.py`):", ""]  # fmt: skip
+            out += ["", f"The same outputs and clips judged by `{name}` (`--sim-judge`):", ""]
             out += ["| model vs reference | model vs another clip | same voice (real) | different voice (real) | cross-lingual (mean) |"]  # fmt: skip
             out += ["|---|---|---|---|---|"]
             out += [f"| {_fmt(j['model'])} | {_fmt(j.get('model_vs_clip'))} | {_fmt(j['same_voice'])} | {_fmt(j['different_voice'])} | {_fmt(j.get('cross_lingual', {}).get('mean'))} |"]  # fmt: skip
