@@ -227,8 +227,9 @@ def set_matmul_dtype(module: nn.Module, name: str | None) -> int:
     """Make every `Linear` of `module` multiply in `name`'s dtype at inference ("bfloat16"),
     or in its weight's ("float32" or None); returns how many layers it set. Why: a decoding
     step multiplies a few rows by each weight, so it is bound by reading the weights, and
-    bfloat16 halves that on a CPU with AVX512-BF16 (a 320 -> 1280 layer on 3 rows: 123 ->
-    57 us on the AMD EPYC of stop 41). The rest of the step stays in float32."""
+    bfloat16 halves that on a CPU with AVX512-BF16 (a 320 -> 1280 layer on 3 rows: 135 ->
+    57 us on the AMD EPYC of stop 41; the whole synthesis gained far less, and the sampled
+    tokens differ: the model card). The rest of the step stays in float32."""
     if name is not None and name not in MATMUL_DTYPES:
         raise ConfigError(f"lm_matmul_dtype must be one of {sorted(MATMUL_DTYPES)}, got {name!r}")
     layers = [m for m in module.modules() if isinstance(m, Linear)]
