@@ -41,7 +41,13 @@ from tts.generate import generate
 from tts.labels import LANGUAGES, check_language
 from tts.reader import UnitReader, read_ids
 from tts.speakers.reference import load_reference
-from tts.synthesizer import TAKE_SEED_STRIDE, Synthesizer, pick_take, takes_within
+from tts.synthesizer import (
+    TAKE_SEED_STRIDE,
+    Synthesizer,
+    closest_to_voice,
+    pick_take,
+    takes_within,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dev_cer import dev_sentences
@@ -133,7 +139,7 @@ def voice_pick(
     the reader scores within the margin of its best (`tts.synthesizer.takes_within`), the
     one closest to the voice; ties and margin 0: the reader's pick."""
     close = takes_within(scores[:k], stopped[:k], margin)
-    return max(close, key=lambda i: (similarity[i], -close.index(i)))
+    return close[closest_to_voice([similarity[i] for i in close])]
 
 
 def take_similarities(

@@ -117,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         p, args, lambda out: make_speaker_corpus(out, clips_per_speaker=args.clips_per_speaker)
     )
 
+    all_clips = read_speaker_corpus(corpus)
     clips = select_clips(
-        read_speaker_corpus(corpus),
+        all_clips,
         [s.strip() for s in args.splits.split(",")] if args.splits else None,
         args.max_clips_per_speaker,
     )
@@ -151,11 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     metrics["resemblyzer"] = separation(embed_items(GE2EEncoder(args.device), eval_set), labels)
     metrics["evaluated_on"] = "held-out clips" if eval_set is held else "training clips"
     if args.unseen_splits:
+        trained = set(speakers)
         unseen = select_clips(
             [
                 c
-                for c in read_speaker_corpus(corpus)
-                if c.speaker not in set(speakers) and getattr(c, "emotion", "neutral") == "neutral"
+                for c in all_clips
+                if c.speaker not in trained and getattr(c, "emotion", "neutral") == "neutral"
             ],
             [s.strip() for s in args.unseen_splits.split(",")],
             max_per_speaker=8,

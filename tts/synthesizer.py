@@ -781,7 +781,7 @@ class Synthesizer:
             for i in close:
                 audios[i] = decode(takes[i]) if audios[i] is None else audios[i]
             cosines = self.voice_similarities([audios[i] for i in close], self.sample_rate, voice)
-            pick = max(range(len(close)), key=lambda j: (cosines[j], -j))  # ties: reader's pick
+            pick = closest_to_voice(cosines)
             best, similarity = close[pick], cosines[pick]
         audio = audios[best]
         audio = decode(takes[best]) if audio is None else audio
@@ -925,6 +925,12 @@ def takes_within(scores: Sequence[float], stopped: Sequence[bool], margin: float
         if i != best and stopped[i] == stopped[best] and scores[i] <= limit
     ]  # fmt: skip
     return [best, *others]
+
+
+def closest_to_voice(cosines: Sequence[float]) -> int:
+    """Which of the takes `takes_within` gives (their cosines to the voice, in its order) the
+    voice keeps: the highest cosine; on a tie, the earlier, so the reader's pick first."""
+    return max(range(len(cosines)), key=lambda j: (cosines[j], -j))
 
 
 def check_reader(reader: UnitReader, lm: CodecLM, codec: Codec, inventory: SymbolInventory) -> None:

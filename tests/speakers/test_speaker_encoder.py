@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +28,9 @@ from tts.speakers.training import (
 )
 
 from .conftest import DISTINCT_VOICES, tiny_ecapa_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
+import train_speaker_encoder
 
 
 @pytest.fixture(scope="module")
@@ -133,17 +139,6 @@ def test_factory_defaults_to_resemblyzer_and_rejects_other_checkpoints(tmp_path)
         load_speaker_encoder(tmp_path / "other")
 
 
-def _recipe():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[2] / "recipes" / "train_speaker_encoder.py"
-    spec = importlib.util.spec_from_file_location("train_speaker_encoder", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_judge_recipe_never_trains_on_held_out_voices(speaker_corpus, tmp_path):
     """A judge of held-out voices: --splits keeps the training voices' clips only, and
     --unseen-splits reports how well it tells apart the voices it never heard."""
@@ -153,7 +148,6 @@ def test_judge_recipe_never_trains_on_held_out_voices(speaker_corpus, tmp_path):
     from tts.data.manifest import write_manifest
     from tts.errors import ManifestError
 
-    recipe = _recipe()
     entries = read_manifest(speaker_corpus / "manifest.jsonl")
     voices = sorted({e.speaker for e in entries})
     held_out = set(voices[-2:])
@@ -165,7 +159,7 @@ def test_judge_recipe_never_trains_on_held_out_voices(speaker_corpus, tmp_path):
     ]
     manifest = write_manifest(tmp_path / "manifest.jsonl", split)
 
-    kept = recipe.select_clips(split, ["train"], max_per_speaker=2)
+    kept = train_speaker_encoder.select_clips(split, ["train"], max_per_speaker=2)
     # the first two clips of each training voice, in corpus order
     first_two = [
         c for i, c in enumerate(split)
@@ -173,15 +167,18 @@ def test_judge_recipe_never_trains_on_held_out_voices(speaker_corpus, tmp_path):
     ]  # fmt: skip
     assert kept == first_two and len(kept) == 2 * (len(voices) - len(held_out))
     with pytest.raises(ManifestError, match="no clips in the splits"):
-        recipe.select_clips(split, ["valid"])
+        train_speaker_encoder.select_clips(split, ["valid"])
     with pytest.raises(ManifestError, match="needs a JSONL manifest"):
-        recipe.select_clips(read_speaker_corpus(speaker_corpus), ["train"])
+        train_speaker_encoder.select_clips(read_speaker_corpus(speaker_corpus), ["train"])
 
     tiny = ["mel.n_mels=40", "channels=64", "scale=4", "se_channels=16", "attention_channels=32"]
     out = tmp_path / "judge"
     args = [str(manifest), "--out", str(out), "--splits", "train", "--unseen-splits", "test",
             "--float16"]  # fmt: skip
-    assert recipe.main([*args, "--steps", "3", "--batch-size", "6", "--set", *tiny]) == 0
+    assert (
+        train_speaker_encoder.main([*args, "--steps", "3", "--batch-size", "6", "--set", *tiny])
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     assert sorted(config["speakers"]) == sorted(set(voices) - held_out)
     metrics = json.loads((out / "metrics.json").read_text())
