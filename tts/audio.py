@@ -28,6 +28,8 @@ class Audio:
     wav: np.ndarray  # float32 [samples]
     sample_rate: int
     segments: list = field(default_factory=list)  # per sentence chunk: what was generated
+    # seconds per stage of the call that made it (`tts.timing.STAGES`; synthesize only)
+    timings: dict = field(default_factory=dict)
 
     @property
     def duration(self) -> float:

@@ -87,9 +87,11 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     audio = synth.synthesize(text, **options)
     audio.save(args.out)
     took = time.perf_counter() - loaded
+    stages = ", ".join(f"{k} {v:.2f}" for k, v in audio.timings.items())
     print(
         f"wrote {args.out}: {audio.duration:.2f} s of audio in {took:.2f} s "
-        f"(RTF {took / max(audio.duration, 1e-9):.3f}; model load {loaded - start:.2f} s)",
+        f"(RTF {took / max(audio.duration, 1e-9):.3f}; model load {loaded - start:.2f} s)"
+        f"\nseconds by stage: {stages}",
         file=sys.stderr,
     )
     return 0

@@ -59,6 +59,7 @@ from tts.speakers.speaker_encoder import SpeakerEncoder
 from tts.speakers.timbre import TimbreConfig, TimbreFilter
 from tts.streaming import SegmentJoiner, StreamingDecoder, decoder_context_frames
 from tts.text import SymbolInventory, TextChunk, TextFrontend
+from tts.timing import StageClock
 from tts.watermark import maybe_watermark
 
 log = logging.getLogger(__name__)
@@ -673,16 +674,26 @@ class Synthesizer:
         self, text, reference, language, emotion, intensity, style_reference, speed, seed,
         sampling, watermark, pitch_range, label_prosody, speaker_contrast,
     ) -> Audio:  # fmt: skip
-        chunks, cond, sampling, timbre, decoder_voice, voice = self._prepare(
-            text, reference, language, emotion, intensity, style_reference, speed, sampling,
-            speaker_contrast,
-        )  # fmt: skip
-        pitch, extra = self._label_controls(
-            emotion, intensity, style_reference, pitch_range, label_prosody
-        )
+        clock = StageClock()
+        with clock.stage("prepare"):
+            chunks, cond, sampling, timbre, decoder_voice, voice = self._prepare(
+                text, reference, language, emotion, intensity, style_reference, speed,
+                sampling, speaker_contrast,
+            )  # fmt: skip
+            pitch, extra = self._label_controls(
+                emotion, intensity, style_reference, pitch_range, label_prosody
+            )
         decoder_tempo, rate = self._tempo_split(speed * extra.tempo)
         seeds = self._seeds(seed, len(chunks))
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
+
+        def decode(take: GenerationResult) -> np.ndarray:
+            with clock.stage("decode"):
+                return self._decode(
+                    self._codec_codes(take.codes)[None], pitch, decoder_tempo,
+                    extra.f0_shift_st, decoder_voice,
+                )  # fmt: skip
+
         pieces: list[np.ndarray] = []
         infos: list[SegmentInfo] = []
         takes = sampling.candidates if self.reader is not None else 1
@@ -690,7 +701,7 @@ class Synthesizer:
         for start in range(0, len(chunks), step):
             batch = chunks[start : start + step]
             jobs = [(j, take) for j in range(len(batch)) for take in range(takes)]
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), clock.stage("lm"):
                 if takes > 1:  # a dropped take's cap concerns nobody; the kept one's is below
                     warnings.simplefilter("ignore", MaxLengthWarning)
                 results = generate(
@@ -703,14 +714,8 @@ class Synthesizer:
                 )
             for j, chunk in enumerate(batch):
                 kept = self._best_take(
-                    chunk,
-                    results[j * takes : (j + 1) * takes],
-                    lambda take: self._decode(
-                        self._codec_codes(take.codes)[None], pitch, decoder_tempo,
-                        extra.f0_shift_st, decoder_voice,
-                    ),
-                    voice,
-                    sampling.voice_margin,
+                    chunk, results[j * takes : (j + 1) * takes], decode, voice,
+                    sampling.voice_margin, clock,
                 )  # fmt: skip
                 result = kept.result
                 if takes > 1 and not result.stopped:
@@ -734,11 +739,12 @@ class Synthesizer:
                     )
                 )
         pieces.append(joiner.finish())
-        wav = self._finish(
-            np.concatenate(pieces), rate, watermark, gain_db=extra.gain_db,
-            timbre=timbre.stream() if timbre is not None else None,
-        )  # fmt: skip
-        return Audio(wav, self.sample_rate, segments=infos)
+        with clock.stage("finish"):
+            wav = self._finish(
+                np.concatenate(pieces), rate, watermark, gain_db=extra.gain_db,
+                timbre=timbre.stream() if timbre is not None else None,
+            )  # fmt: skip
+        return Audio(wav, self.sample_rate, segments=infos, timings=clock.seconds)
 
     def _best_take(
         self,
@@ -747,10 +753,12 @@ class Synthesizer:
         decode: Callable[[GenerationResult], np.ndarray],
         voice: torch.Tensor | None = None,
         voice_margin: float = 0.0,
+        clock: StageClock | None = None,
     ) -> KeptTake:
         """The take the unit reader hears saying the chunk best, or with `voice_margin` > 0 the
         one closest to `voice` (the voice's speaker embedding) among those it scores at most
-        that much worse (`takes_within`).
+        that much worse (`takes_within`). `clock` times the reading ("read") and the voice's
+        choice ("voice"); `decode` times itself.
 
         A units reader reads each take's semantic units; a codes reader reads the codec's
         codes of each take's decoded audio, and a mel reader its log-mel spectrogram, so they
@@ -762,17 +770,19 @@ class Synthesizer:
         if not target:  # nothing to hear (punctuation only): every take says it
             return KeptTake(takes[0], decode(takes[0]))
         language = LANGUAGES.index(chunk.language)
+        clock = clock or StageClock()
         audios: list[np.ndarray | None] = [None] * len(takes)
         source = self.reader.config.source
-        if source == "units":
-            heard = [t.codes[0] for t in takes]
-        else:  # a reader of the takes' audio
+        if source != "units":  # a reader of the takes' audio
             audios = [decode(t) for t in takes]
-            if source == "codes":
+        with clock.stage("read"):
+            if source == "units":
+                heard = [t.codes[0] for t in takes]
+            elif source == "codes":
                 heard = self.codec.encode_list(audios, self.sample_rate)
             else:
                 heard = [self.reader.log_mel(a, self.sample_rate) for a in audios]
-        scores = self.reader.score(heard, target, language)
+            scores = self.reader.score(heard, target, language)
         close = takes_within(scores, [t.stopped for t in takes], voice_margin)
         best, similarity = close[0], None
         if len(close) > 1 and voice is not None:
@@ -780,7 +790,10 @@ class Synthesizer:
             # them undecoded) and embedded.
             for i in close:
                 audios[i] = decode(takes[i]) if audios[i] is None else audios[i]
-            cosines = self.voice_similarities([audios[i] for i in close], self.sample_rate, voice)
+            with clock.stage("voice"):
+                cosines = self.voice_similarities(
+                    [audios[i] for i in close], self.sample_rate, voice
+                )
             pick = closest_to_voice(cosines)
             best, similarity = close[pick], cosines[pick]
         audio = audios[best]

@@ -89,6 +89,30 @@ def test_cer_is_also_reported_per_held_out_voice(pool):
     assert "Per held-out voice" not in ev.markdown_report({"cer": single})
 
 
+def test_a_whisper_loop_counts_as_one_miss_in_the_capped_means(pool):
+    """A sentence Whisper loops on scores several times its length; the capped means take
+    it as 1, and the report gives them only when a sentence went over 1."""
+
+    class Judge:
+        def __init__(self, cers: list[float]) -> None:
+            self.cers = iter(cers)
+
+        def score(self, wav, sr, text, language):  # type: ignore[no-untyped-def]
+            return "text", next(self.cers)
+
+    entries = ev.held_out_entries(pool, languages=["ja"], max_per_language=3)
+    looped = ev.evaluate_intelligibility(None, entries, pool, Judge([0.1, 6.2, 0.3]))
+    row = looped["per_language"]["ja"]
+    assert row["engine_cer"] == pytest.approx(6.6 / 3)
+    assert row["engine_cer_capped"] == pytest.approx(1.4 / 3)
+    assert row["model_cer"] is None and row["model_cer_capped"] is None
+    report = ev.markdown_report({"cer": looped})
+    assert "capped at 1" in report and "| ja | - | 0.467 | - |" in report
+    clear = ev.evaluate_intelligibility(None, entries, pool, Judge([0.1, 0.6, 0.3]))
+    assert clear["per_language"]["ja"]["engine_cer_capped"] == pytest.approx(1.0 / 3)
+    assert "capped at 1" not in ev.markdown_report({"cer": clear})
+
+
 def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
     from tts.eval.asr import load_whisper
 
@@ -387,12 +411,16 @@ def test_speed_model_and_kokoro(synth):
 
     result = ev.evaluate_speed(synth, ["こんにちは。"], "ja", None, seed=0)
     assert result["model"]["rtf"] > 0 and result["model"]["first_chunk_s"] > 0
+    # the one-shot RTF split by stage: the stages add up to no more than the whole
+    stages = result["model"]["stage_rtf"]
+    assert stages["lm"] > 0 and stages["decode"] > 0 and stages["finish"] > 0
+    assert sum(stages.values()) <= result["model"]["rtf"]
     if engine_available("kokoro"):
         kokoro = result["kokoro"]
         assert kokoro["rtf"] > 0 and kokoro["first_chunk_s"] > 0 and kokoro["audio_seconds"] > 0.3
-    assert "this model (RTF one-shot, first chunk streamed)" in ev.markdown_report(
-        {"speed": result}
-    )
+    report = ev.markdown_report({"speed": result})
+    assert "this model (RTF one-shot, first chunk streamed)" in report
+    assert f"| token generation (all takes) | {stages['lm']:.3f} |" in report
 
 
 def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from safetensors import safe_open
 from tts.generate import SamplingConfig
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.synthesizer import Synthesizer
+from tts.timing import STAGES
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +220,15 @@ def test_the_shipped_reader_hears_which_sentence_a_held_out_voice_said(
 
 
 def test_synthesis_reports_the_takes_it_chose_from(default_synth: Synthesizer) -> None:
+    start = time.perf_counter()
     audio = default_synth.synthesize("Where is the station?", language="en", seed=0)
+    took = time.perf_counter() - start
     takes = default_synth.config.sampling.candidates
     assert all(s.takes == takes and s.reader_score is not None for s in audio.segments)
+    # and where its time went: every stage it ran, within the call's own wall-clock time
+    assert {"prepare", "lm", "decode", "read", "finish"} <= set(audio.timings) <= set(STAGES)
+    assert all(t > 0 for t in audio.timings.values()) and sum(audio.timings.values()) <= took
+    assert audio.timings["lm"] == max(audio.timings.values())  # the LM is most of the work
 
 
 def test_the_voice_chooses_between_takes_the_reader_scores_alike(
@@ -235,14 +243,14 @@ def test_the_voice_chooses_between_takes_the_reader_scores_alike(
     wide = replace(sampling, voice_margin=100.0)
     audio = default_synth.synthesize(text, language="en", seed=0, sampling=wide, watermark=False)
     (segment,) = audio.segments
-    assert segment.voice_similarity is not None
+    assert segment.voice_similarity is not None and audio.timings["voice"] > 0
     voice = torch.nn.functional.normalize(default_synth.voices["default"].float(), dim=0)
     heard = default_synth.speaker_encoder.embed(audio.wav, audio.sample_rate)
     # the returned audio is the take that was measured (the loudness step aside)
     assert float(heard @ voice) == pytest.approx(segment.voice_similarity, abs=0.02)
     alone = replace(sampling, voice_margin=0.0)
     plain = default_synth.synthesize(text, language="en", seed=0, sampling=alone, watermark=False)
-    assert plain.segments[0].voice_similarity is None
+    assert plain.segments[0].voice_similarity is None and "voice" not in plain.timings
     # the voice's pick is at least as close as the reader's
     heard_plain = default_synth.speaker_encoder.embed(plain.wav, plain.sample_rate)
     assert float(heard @ voice) >= float(heard_plain @ voice) - 0.02

@@ -251,7 +251,8 @@ def test_cli_synthesize_and_stream(bundle_dir, tmp_path, capsys):
     assert main([*args, "--text", "안녕하세요. 3시에 만나요.", "--out", str(out)]) == 0
     wav, sr = load_audio(out)
     assert sr == 24000 and wav.size > 0
-    assert "RTF" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "RTF" in err and "seconds by stage: prepare " in err and ", lm " in err
     assert default_watermarker().detect(wav, sr) > 0.5
     text_file = tmp_path / "t.txt"
     text_file.write_text("Xin chào. Bạn khỏe không?", encoding="utf-8")

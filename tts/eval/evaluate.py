@@ -52,6 +52,7 @@ from tts.config import apply_overrides, config_to_dict
 from tts.data.manifest import ManifestEntry, read_manifest
 from tts.errors import AudioInputError, ConfigError, ManifestError
 from tts.labels import EMOTIONS, LANGUAGES, check_emotion, check_language
+from tts.timing import STAGE_NAMES, stage_rtf
 
 if TYPE_CHECKING:  # torch loads with the synthesizer, not with this module
     import torch
@@ -301,12 +302,15 @@ def evaluate_intelligibility(
 
 
 def _cer_means(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "n": len(rows),
-        "model_cer": _mean([r["model_cer"] for r in rows if "model_cer" in r]),
-        "engine_cer": _mean([r["engine_cer"] for r in rows]),
-        "codec_cer": _mean([r["codec_cer"] for r in rows if "codec_cer" in r]),
-    }
+    """Mean CER of the model, engine and codec columns, also with each sentence's CER capped
+    at 1 ("*_cer_capped"): when Whisper loops on unclear audio one sentence can score 5-12,
+    more than the rest of a 16-sentence mean together; capped, a loop counts as one miss."""
+    out: dict[str, Any] = {"n": len(rows)}
+    for column in ("model_cer", "engine_cer", "codec_cer"):
+        values = [r[column] for r in rows if column in r]
+        out[column] = _mean(values)
+        out[f"{column}_capped"] = _mean([min(v, 1.0) for v in values if v is not None])
+    return out
 
 
 def codec_resynthesis(
@@ -729,13 +733,14 @@ def evaluate_speed(
     through `tts.data.engines` (one ONNX thread); it does not stream, so its first-chunk
     latency is its time to the full audio. `reference` is anything `Synthesizer.synthesize`
     takes (None: the model's stored voice); `watermark=False` times synthesis without the
-    watermark (recipes/device_speed.py, on a machine without Perth).
+    watermark (recipes/device_speed.py, on a machine without Perth). The model's summary
+    also has `stage_rtf`: its one-shot RTF split by stage (`Audio.timings`, `tts.timing`).
     """
     import torch
 
     if not sentences:
         raise ConfigError("speed needs at least one sentence")
-    rows: dict[str, list[dict[str, float]]] = {"model": [], "kokoro": []}
+    rows: dict[str, list[dict[str, Any]]] = {"model": [], "kokoro": []}
     call = {"reference": reference, "language": language, "seed": seed, "watermark": watermark}
     synth.synthesize(sentences[0], **call)  # warm-up
     for text in tqdm(sentences, desc="speed: model", leave=False):
@@ -747,8 +752,9 @@ def evaluate_speed(
         for _ in synth.stream(text, **call):
             first = time.perf_counter() - start if first is None else first
         rows["model"].append(
-            {"seconds": full, "audio_seconds": out.duration, "first_chunk": first or full}
-        )
+            {"seconds": full, "audio_seconds": out.duration, "first_chunk": first or full,
+             "stages": out.timings}
+        )  # fmt: skip
     if kokoro_voice is not None:
         from tts.data.engines import engine_available, synthesize
 
@@ -763,16 +769,19 @@ def evaluate_speed(
                     {"seconds": full, "audio_seconds": len(wav) / sr, "first_chunk": full}
                 )
 
-    def summary(items: list[dict[str, float]]) -> dict[str, Any] | None:
+    def summary(items: list[dict[str, Any]]) -> dict[str, Any] | None:
         if not items:
             return None
         audio = sum(r["audio_seconds"] for r in items)
-        return {
+        out = {
             "n": len(items),
             "rtf": sum(r["seconds"] for r in items) / audio if audio > 0 else None,
             "first_chunk_s": float(np.mean([r["first_chunk"] for r in items])),
             "audio_seconds": audio,
         }
+        if all("stages" in r for r in items):  # the model's one-shot calls, stage by stage
+            out["stage_rtf"] = stage_rtf([r["stages"] for r in items], audio)
+        return out
 
     return {
         "language": language,
@@ -820,6 +829,23 @@ def markdown_report(results: dict[str, Any]) -> str:
                 f"| {lang} | {r['n']} | {_fmt(r['model_cer'])} | {_fmt(r['engine_cer'])} | "
                 f"{_fmt(r.get('codec_cer'))} |"
             )
+        per_language = results["cer"]["per_language"]
+        capped = [
+            lang
+            for lang, r in per_language.items()
+            for column in ("model_cer", "engine_cer", "codec_cer")
+            if r.get(f"{column}_capped") is not None and r[f"{column}_capped"] != r[column]
+        ]
+        if capped:  # some sentence scored over 1 (Whisper looped): the means without the loops
+            out += ["", "The same with each sentence's CER capped at 1 (a loop counts as one miss):", ""]  # fmt: skip
+            out += ["| language | model | source engine | engine audio through the codec |"]
+            out += ["|---|---|---|---|"]
+            for lang in dict.fromkeys(capped):
+                r = per_language[lang]
+                out.append(
+                    f"| {lang} | {_fmt(r['model_cer_capped'])} | "
+                    f"{_fmt(r['engine_cer_capped'])} | {_fmt(r.get('codec_cer_capped'))} |"
+                )
         voices = results["cer"].get("per_voice", {})
         if any(len(v) > 1 for v in voices.values()):  # one voice a language: the rows above
             out += ["", "Per held-out voice:", ""]
@@ -889,6 +915,13 @@ def markdown_report(results: dict[str, Any]) -> str:
                 out.append(
                     f"| {label} | {_fmt(sp[name]['rtf'])} | {_fmt(sp[name]['first_chunk_s'])} |"
                 )
+        stages = (sp.get("model") or {}).get("stage_rtf")
+        if stages:
+            out += ["", "Where the model's one-shot time goes (RTF by stage):", ""]
+            out += ["| stage | RTF |", "|---|---|"]
+            out += [f"| {STAGE_NAMES.get(k, k)} | {_fmt(v)} |" for k, v in stages.items()]
+            rest = sp["model"]["rtf"] - sum(stages.values())
+            out.append(f"| the rest (the loop between stages) | {_fmt(rest)} |")
         out.append("")
     return "\n".join(out)
 
