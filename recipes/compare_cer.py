@@ -4,7 +4,7 @@
         --b eval_new/results.json eval1_new/results.json
     python recipes/compare_cer.py --a dev_v13.json --b dev_new.json
 
-Reads `tts eval` results (`cer.items`, the seed from the run's config) or the files that
+Reads `tts eval` results (`cer.items`, each with its seed, or the run's config seed) or the files that
 `recipes/dev_cer.py --out` and `recipes/dev_similarity.py --out` write (items with their
 seed; the latter's development voices, each a training voice made new, are told apart). An
 item of A is paired with the item of B that has the same seed, language, voice and text, so
@@ -44,9 +44,9 @@ def read_items(path: str | Path) -> dict[Key, float]:
     out: dict[Key, float] = {}
     if isinstance(data.get("cer"), dict) and "items" in data["cer"]:  # tts eval
         seed = int(data.get("config", {}).get("seed", 0))
-        for item in data["cer"]["items"]:
+        for item in data["cer"]["items"]:  # an item's own seed: a run of several (--cer-seeds)
             what = f"{item.get('speaker', '')}: {item['text']}"
-            out[(seed, item["language"], what)] = float(item["model_cer"])
+            out[(int(item.get("seed", seed)), item["language"], what)] = float(item["model_cer"])
     elif isinstance(data.get("items"), list):  # recipes/dev_cer.py or dev_similarity.py --out
         for item in data["items"]:
             # dev_similarity: each training voice made new by a pitch shift reads the sentence
@@ -84,8 +84,11 @@ def held_out_notes(a_paths: list[str], b_paths: list[str]) -> list[str]:
     def configs(paths: list[str]) -> dict[int, dict[str, Any]]:
         out = {}
         for path in paths:
-            config = json.loads(Path(path).read_text(encoding="utf-8")).get("config") or {}
-            out[int(config.get("seed", 0))] = config
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            config = data.get("config") or {}
+            cer = data.get("cer") if isinstance(data.get("cer"), dict) else {}
+            for seed in cer.get("seeds") or [config.get("seed", 0)]:  # a run of several seeds
+                out[int(seed)] = config
         return out
 
     a, b = configs(a_paths), configs(b_paths)

@@ -141,3 +141,24 @@ def test_development_voices_are_paired_by_voice_shift_and_text(tmp_path: Path) -
     row = recipe.compare(a, b)["per_language"]["ja"]
     assert row["n"] == 3 and row["raw"]["diff"] == pytest.approx(0.1 / 3)
     assert (row["raw"]["better"], row["raw"]["worse"]) == (1, 1)
+
+
+def test_a_run_of_several_seeds_pairs_each_draw_with_the_same_seed_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """`tts eval --cer-seeds 2` holds seeds 0 and 1 in one file, each item with its seed: it
+    pairs with the two one-seed runs of another model, and the notes see both seeds."""
+    items = [{"audio": "/runs/x.wav", "speaker": "v", "language": "ja", "text": "x", "seed": s, "model_cer": c} for s, c in ((0, 0.4), (1, 0.2))]  # fmt: skip
+    held = {"texts": "t1", "audio": "a1"}
+    both = tmp_path / "both.json"
+    cer = {"seeds": [0, 1], "items": items}
+    both.write_text(json.dumps({"config": {"seed": 0, "held_out": held}, "cer": cer}))
+    assert recipe.read_items(both) == {(0, "ja", "v: x"): 0.4, (1, "ja", "v: x"): 0.2}
+    one = [eval_results(tmp_path / f"s{s}.json", s, {"x": 0.1}) for s in (0, 1)]
+    out = recipe.compare(recipe.read_runs([str(both)]), recipe.read_runs([str(p) for p in one]))
+    assert out["per_language"]["ja"]["n"] == 2
+    assert out["per_language"]["ja"]["raw"]["diff"] == pytest.approx(-0.2)
+    other = {"texts": "t2", "audio": "a2"}
+    moved = [eval_results(tmp_path / f"m{s}.json", s, {"x": 0.1}, held_out=other) for s in (0, 1)]
+    notes = recipe.held_out_notes([str(both)], [str(p) for p in moved])
+    assert [n.split(":")[0] for n in notes] == ["seed 0", "seed 1"]

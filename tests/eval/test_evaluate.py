@@ -113,6 +113,42 @@ def test_a_whisper_loop_counts_as_one_miss_in_the_capped_means(pool):
     assert "capped at 1" not in ev.markdown_report({"cer": clear})
 
 
+def test_cer_over_several_seeds_scores_every_draw_and_the_engine_once(synth, pool):
+    """Each sentence is spoken once per seed (seed, seed + 1, ...): the model's mean is over
+    every draw, each seed's mean is kept, and the engine's audio is heard once per sentence."""
+    heard: list[str] = []
+
+    class Judge:  # the engine's clips score 0.1, the model's output by its length
+        def score(self, wav, sr, text, language):  # type: ignore[no-untyped-def]
+            heard.append(text)
+            return "text", 0.1 if sr != synth.sample_rate else len(wav) / sr / 10
+
+    entries = ev.held_out_entries(pool, languages=["ja"], max_per_language=2)
+    result = ev.evaluate_intelligibility(synth, entries, pool, Judge(), seed=5, n_seeds=3)
+    assert result["seeds"] == [5, 6, 7]
+    items = result["items"]
+    assert [i["seed"] for i in items] == [5, 6, 7, 5, 6, 7]
+    # per sentence: its clip, the clip through the codec, and three outputs
+    assert len(heard) == 2 * (1 + 1 + 3)
+    row = result["per_language"]["ja"]
+    assert row["n"] == 2 and row["draws"] == 6 and row["engine_cer"] == pytest.approx(0.1)
+    by_seed = row["model_cer_by_seed"]
+    assert list(by_seed) == ["5", "6", "7"]
+    assert row["model_cer"] == pytest.approx(np.mean([i["model_cer"] for i in items]))
+    assert np.mean(list(by_seed.values())) == pytest.approx(row["model_cer"])
+    # a draw is the synthesis at its seed
+    again = synth.synthesize(entries[0].text, reference=ev._load(ev.pick_reference(entries[0], pool)),
+                             language="ja", seed=6)  # fmt: skip
+    assert items[1]["model_cer"] == pytest.approx(again.duration / 10)
+    report = ev.markdown_report({"cer": result})
+    assert (
+        "the mean of seeds 5, 6, 7" in report
+        and " / ".join(f"{v:.3f}" for v in by_seed.values()) in report
+    )
+    with pytest.raises(ConfigError, match="n_seeds"):
+        ev.evaluate_intelligibility(synth, entries, pool, Judge(), n_seeds=0)
+
+
 def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
     from tts.eval.asr import load_whisper
 

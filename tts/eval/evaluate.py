@@ -9,7 +9,8 @@ command line (`tts eval`, `recipes/evaluate.py`):
 
 1. cer:     Whisper-base CER per language on held-out utterances (manifest splits test/valid,
             neutral only) for the model's output, next to the CER of the manifest's own audio of
-            the same utterances (the source engine: the ceiling the model learned from).
+            the same utterances (the source engine: the ceiling the model learned from);
+            `--cer-seeds N` has the model speak each sentence with N seeds (mean and each).
 2. sim:     Resemblyzer cosine between the output and the reference clip for held-out voices,
             next to a same-voice baseline (two real clips of one voice) and a different-voice
             baseline (real clips of two voices); cross-lingual: a Japanese reference clip
@@ -239,15 +240,23 @@ def evaluate_intelligibility(
     pool: Sequence[ManifestEntry],
     judge: Any,
     seed: int = 0,
+    n_seeds: int = 1,
 ) -> dict[str, Any]:
     """CER of the model's output (when `synth` is given), of the manifest's own audio, and of
     that audio passed through the model's codec (encode + decode: what the codec alone loses,
     a ceiling on the LM's output that the engine's CER does not show).
 
-    `entries`: the utterances to score; `pool`: where reference clips are looked up.
-    Returns {"per_language": {lang: {n, model_cer, engine_cer, codec_cer}}, "per_voice":
-    {lang: {speaker: the same}}, "items": [...]}.
+    `entries`: the utterances to score; `pool`: where reference clips are looked up. The model
+    speaks each sentence with `n_seeds` seeds (seed, seed + 1, ...), one item per draw: one
+    seed's 16 sentences a language moved the mean by 0.07 between seeds (en 0.232 / 0.161),
+    so the means of several say more; the engine's and codec's audio are scored once.
+    Returns {"per_language": {lang: {n (sentences), draws, model_cer, engine_cer, codec_cer,
+    their capped means, model_cer_by_seed}}, "per_voice": {lang: {speaker: the same}},
+    "seeds": [...], "items": [...]}.
     """
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ConfigError(f"n_seeds must be a positive integer, got {n_seeds!r}")
+    seeds = [seed + k for k in range(n_seeds)]
     items = []
     for entry in tqdm(entries, desc="cer", leave=False):
         wav, sr = _load(entry)
@@ -270,26 +279,14 @@ def evaluate_intelligibility(
             item["codec_transcript"], item["codec_cer"] = judge.score(
                 resynth, synth.codec.sample_rate, entry.text, entry.language
             )
-            out = synth.synthesize(
-                entry.text, reference=reference, language=entry.language, seed=seed
-            )
-            if out.wav.size == 0 or not np.any(np.abs(out.wav) > 1e-4):
-                model_text, model_cer = "", 1.0
-            else:
-                model_text, model_cer = judge.score(
-                    out.wav, out.sample_rate, entry.text, entry.language
+            item["reference"] = str(ref.audio) if ref is not None else None
+            for draw in seeds:  # every draw repeats the entry's engine and codec scores
+                out = synth.synthesize(
+                    entry.text, reference=reference, language=entry.language, seed=draw
                 )
-            item.update(
-                reference=str(ref.audio) if ref is not None else None,
-                model_transcript=model_text,
-                model_cer=model_cer,
-                # takes drawn per chunk, and the reader's score of the kept one (None: unread)
-                # and its voice's similarity when the voice chose (SamplingConfig.voice_margin)
-                takes=[segment.takes for segment in out.segments],
-                reader_scores=[segment.reader_score for segment in out.segments],
-                voice_similarities=[segment.voice_similarity for segment in out.segments],
-            )
-        items.append(item)
+                items.append({**item, "seed": draw, **_model_scores(out, entry, judge)})
+        else:
+            items.append(item)
     per_language, per_voice = {}, {}
     for lang in sorted({i["language"] for i in items}, key=LANGUAGES.index):
         rows = [i for i in items if i["language"] == lang]
@@ -298,18 +295,41 @@ def evaluate_intelligibility(
         # from the LM's units and the codec is what limits it; where it is well over, the LM.
         voices = sorted({r["speaker"] for r in rows})
         per_voice[lang] = {v: _cer_means([r for r in rows if r["speaker"] == v]) for v in voices}
-    return {"per_language": per_language, "per_voice": per_voice, "items": items}
+    return {"per_language": per_language, "per_voice": per_voice, "seeds": seeds, "items": items}
+
+
+def _model_scores(out: Any, entry: ManifestEntry, judge: Any) -> dict[str, Any]:
+    """One synthesis's CER item fields: transcript and CER (silence scores 1), and per chunk
+    the takes drawn, the reader's score of the kept one (None: unread) and its voice's
+    similarity when the voice chose (SamplingConfig.voice_margin)."""
+    if out.wav.size == 0 or not np.any(np.abs(out.wav) > 1e-4):
+        model_text, model_cer = "", 1.0
+    else:
+        model_text, model_cer = judge.score(out.wav, out.sample_rate, entry.text, entry.language)
+    return {
+        "model_transcript": model_text,
+        "model_cer": model_cer,
+        "takes": [segment.takes for segment in out.segments],
+        "reader_scores": [segment.reader_score for segment in out.segments],
+        "voice_similarities": [segment.voice_similarity for segment in out.segments],
+    }
 
 
 def _cer_means(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean CER of the model, engine and codec columns, also with each sentence's CER capped
     at 1 ("*_cer_capped"): when Whisper loops on unclear audio one sentence can score 5-12,
-    more than the rest of a 16-sentence mean together; capped, a loop counts as one miss."""
-    out: dict[str, Any] = {"n": len(rows)}
+    more than the rest of a 16-sentence mean together; capped, a loop counts as one miss.
+    Every draw of a sentence is a row (the engine's and codec's scores repeated, so their
+    means are per sentence); `model_cer_by_seed`: the model's mean at each seed."""
+    out: dict[str, Any] = {"n": len({r["audio"] for r in rows}), "draws": len(rows)}
     for column in ("model_cer", "engine_cer", "codec_cer"):
         values = [r[column] for r in rows if column in r]
         out[column] = _mean(values)
         out[f"{column}_capped"] = _mean([min(v, 1.0) for v in values if v is not None])
+    seeds = sorted({r["seed"] for r in rows if "seed" in r})
+    out["model_cer_by_seed"] = {
+        str(s): _mean([r["model_cer"] for r in rows if r.get("seed") == s]) for s in seeds
+    }
     return out
 
 
@@ -821,13 +841,18 @@ def markdown_report(results: dict[str, Any]) -> str:
     if machine:
         out += ["Machine: " + "; ".join(f"{k} {v}" for k, v in machine.items()) + ".", ""]
     if "cer" in results:
-        out += ["### Intelligibility (Whisper base CER, lower is better)", ""]
-        out += ["| language | n | model | source engine | engine audio through the codec |"]
-        out += ["|---|---|---|---|---|"]
+        seeds = results["cer"].get("seeds") or []
+        several = len(seeds) > 1 and any("model_cer" in i for i in results["cer"]["items"])
+        drawn = f"; the model's column: the mean of seeds {', '.join(map(str, seeds))}" if several else ""  # fmt: skip
+        out += [f"### Intelligibility (Whisper base CER, lower is better{drawn})", ""]
+        head = "| language | n | model | source engine | engine audio through the codec |"
+        out += [head + (" model, by seed |" if several else "")]
+        out += ["|---|---|---|---|---|" + ("---|" if several else "")]
         for lang, r in results["cer"]["per_language"].items():
+            by_seed = " / ".join(_fmt(v) for v in r.get("model_cer_by_seed", {}).values())
             out.append(
                 f"| {lang} | {r['n']} | {_fmt(r['model_cer'])} | {_fmt(r['engine_cer'])} | "
-                f"{_fmt(r.get('codec_cer'))} |"
+                f"{_fmt(r.get('codec_cer'))} |" + (f" {by_seed} |" if several else "")
             )
         per_language = results["cer"]["per_language"]
         capped = [
@@ -944,6 +969,7 @@ def run_evaluation(
     label_prosody: bool = True,
     sim_utterances: int = 4,
     sim_judges: Sequence[str | Path] = (),
+    cer_seeds: int = 1,
 ) -> dict[str, Any]:
     """Run the selected measurements; `synth=None` measures only the real-audio baselines.
     Emotion control is judged on the mean of `emotion_texts` x `emotion_voices` (held-out
@@ -952,7 +978,8 @@ def run_evaluation(
     emotion's whole intensity step, so monotonicity was decided by the draw. Similarity on up
     to `sim_utterances` per held-out voice and per cross-lingual language; each of
     `sim_judges` (ECAPA checkpoint folders, `recipes/train_speaker_encoder.py`) scores the same
-    outputs beside Resemblyzer, under results["sim"]["judges"][folder name]."""
+    outputs beside Resemblyzer, under results["sim"]["judges"][folder name]. CER takes each
+    sentence at `cer_seeds` seeds from `seed` on (`evaluate_intelligibility`)."""
     unknown = set(only) - set(MEASUREMENTS)
     if unknown:
         raise ConfigError(f"unknown measurement(s) {sorted(unknown)}; choose from {MEASUREMENTS}")
@@ -979,7 +1006,9 @@ def run_evaluation(
     if "cer" in only:
         from tts.eval.asr import load_whisper
 
-        results["cer"] = evaluate_intelligibility(synth, entries, pool, load_whisper(), seed)
+        results["cer"] = evaluate_intelligibility(
+            synth, entries, pool, load_whisper(), seed, n_seeds=cer_seeds
+        )
     if "sim" in only:
         from tts.speakers import load_speaker_encoder
 
@@ -1024,6 +1053,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--emotion-voices", type=int, default=2, help="held-out reference voices for emotion"
+    )
+    p.add_argument(
+        "--cer-seeds",
+        type=int,
+        default=1,
+        help="cer: speak each sentence with this many seeds (--seed, --seed + 1, ...)",
     )
     p.add_argument(
         "--sim-utterances",
@@ -1124,6 +1159,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             label_prosody=not args.no_label_prosody,
             sim_utterances=args.sim_utterances,
             sim_judges=args.sim_judge,
+            cer_seeds=args.cer_seeds,
         )
     results["config"]["model"] = args.model
     results["config"]["machine"] = machine_info()
