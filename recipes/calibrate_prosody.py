@@ -32,7 +32,8 @@ import numpy as np
 from tts.audio import resample
 from tts.data.manifest import read_manifest
 from tts.errors import ConfigError
-from tts.eval.evaluate import _load, evaluate_emotion, longest_neutral_clips
+from tts.eval.emotion import evaluate_emotion
+from tts.eval.inputs import load_entry, longest_neutral_clips
 from tts.label_prosody import measured_lm_prosody
 from tts.labels import EMOTIONS, check_language
 
@@ -94,7 +95,7 @@ def calibrate(
             raise ConfigError(f"the manifest has no neutral training-split {language} clips")
         references = []
         for i, entry in enumerate(picked):
-            wav, sr = _load(entry)
+            wav, sr = load_entry(entry)
             references.append((new_voice(wav, sr, shift_semitones * (-1) ** i), sr))
         result = evaluate_emotion(
             synth, sentences, language, emotions=emotions, intensities=[1.0], seed=seed,

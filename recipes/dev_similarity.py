@@ -34,7 +34,8 @@ from dev_cer import apply_sampling, dev_sentences
 from tts.config import config_to_dict
 from tts.data.manifest import read_manifest
 from tts.eval.asr import load_whisper
-from tts.eval.evaluate import _load, cosine
+from tts.eval.inputs import load_entry
+from tts.eval.similarity import cosine
 from tts.labels import check_language
 from tts.speakers.timbre import TimbreConfig
 from tts.synthesizer import Synthesizer
@@ -59,9 +60,9 @@ def dev_similarity(  # type: ignore[no-untyped-def]
     mean = None if synth.speaker_contrast is None else synth.speaker_contrast.mean.numpy()
     embed = synth.speaker_encoder.embed
     for language, entry, other, shift, text, seed in tqdm(jobs, desc="dev similarity"):
-        wav, sr = _load(entry)
+        wav, sr = load_entry(entry)
         reference = (new_voice(wav, sr, shift), sr)
-        other_wav, other_sr = _load(other)
+        other_wav, other_sr = load_entry(other)
         out = synth.synthesize(text, reference=reference, language=language, seed=seed,
                                watermark=False)  # fmt: skip
         # each clip embedded once, for every comparison it is in

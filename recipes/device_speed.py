@@ -100,7 +100,8 @@ def prepare(
     """Write `out`/speed.json and speed.safetensors for `measure` (see the module docstring).
     `threads`: torch CPU threads for the work timed here (None: the model's setting)."""
     from tts.data.manifest import read_manifest
-    from tts.eval.evaluate import _load, speed_inputs
+    from tts.eval.inputs import load_entry
+    from tts.eval.speed import speed_inputs
     from tts.speakers.reference import load_reference
     from tts.synthesizer import Synthesizer, torch_threads
     from tts.watermark import maybe_watermark
@@ -121,7 +122,7 @@ def prepare(
     if manifest is not None:  # tts eval's pick: the first neutral Japanese clip
         if entry is None:
             raise ConfigError(f"{manifest} has no neutral {LANGUAGE} clip to take as the reference")
-        clip = load_reference(_load(entry))
+        clip = load_reference(load_entry(entry))
         embedding = synth.speaker_encoder.embed_reference(clip, cache=None)
         tensors = {
             "wav": torch.from_numpy(clip.wav),
@@ -224,7 +225,7 @@ def measure(
     """Time synthesis of the prepared sentences on `device` (default: cuda when there is one),
     once per entry of `compiles`; `out` is rewritten after each, so a run stopped part way
     keeps what it measured."""
-    from tts.eval.evaluate import evaluate_speed
+    from tts.eval.speed import evaluate_speed
     from tts.synthesizer import Synthesizer
 
     prepared, texts, chunks, clip, encoder = load_prepared(folder)

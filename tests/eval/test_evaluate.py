@@ -9,6 +9,7 @@ from tts.data.manifest import read_manifest
 from tts.data.prosody import apply_emotion
 from tts.errors import ConfigError, ManifestError
 from tts.eval import evaluate as ev
+from tts.eval.report import format_value
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_cer_over_several_seeds_scores_every_draw_and_the_engine_once(synth, poo
     assert row["model_cer"] == pytest.approx(np.mean([i["model_cer"] for i in items]))
     assert np.mean(list(by_seed.values())) == pytest.approx(row["model_cer"])
     # a draw is the synthesis at its seed
-    again = synth.synthesize(entries[0].text, reference=ev._load(ev.pick_reference(entries[0], pool)),
+    again = synth.synthesize(entries[0].text, reference=ev.load_entry(ev.pick_reference(entries[0], pool)),
                              language="ja", seed=6)  # fmt: skip
     assert items[1]["model_cer"] == pytest.approx(again.duration / 10)
     report = ev.markdown_report({"cer": result})
@@ -162,7 +163,7 @@ def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
     assert row["n"] == 1 and row["engine_cer"] == pytest.approx(item["engine_cer"])
     # The engine's clip through the model's codec alone is scored too (the codec's ceiling).
     assert math.isfinite(item["codec_cer"]) and row["codec_cer"] == pytest.approx(item["codec_cer"])
-    wav, sr = ev._load(entries[0])
+    wav, sr = ev.load_entry(entries[0])
     resynth = ev.codec_resynthesis(synth.codec, wav, sr)
     codec = synth.codec
     assert resynth.ndim == 1 and resynth.dtype == np.float32
@@ -172,7 +173,7 @@ def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
 
 
 def test_similarity_baselines_and_cross_lingual(synth, pool, encoder):
-    clip = ev._load(pool[0])
+    clip = ev.load_entry(pool[0])
     assert ev.clip_similarity(encoder, clip, clip) == pytest.approx(1.0, abs=1e-4)
     result = ev.evaluate_similarity(synth, pool, pool, encoder, seed=0, utterances=2)
     assert {v["speaker"] for v in result["voices"]} == {"pyopenjtalk-mei", "pyopenjtalk-mei-high"}
@@ -238,7 +239,7 @@ def test_second_judge_scores_the_same_outputs(synth, pool, encoder):
     assert tiny["model"] != pytest.approx(result["model"], abs=1e-3)  # another model's view
     report = ev.markdown_report({"sim": result})
     assert "judged by `ecapa-tiny` (`--sim-judge`)" in report
-    assert f"| {ev._fmt(tiny['model'])} | {ev._fmt(tiny['model_vs_clip'])} |" in report
+    assert f"| {format_value(tiny['model'])} | {format_value(tiny['model_vs_clip'])} |" in report
 
 
 def test_committed_judge_never_heard_the_held_out_voices(pool):
@@ -259,7 +260,7 @@ def test_committed_judge_never_heard_the_held_out_voices(pool):
     assert isinstance(judge, EcapaEncoder)
     clips = {e.speaker: [] for e in pool}
     for e in pool:
-        clips[e.speaker].append(ev._load(e))
+        clips[e.speaker].append(ev.load_entry(e))
     (a1, a2), (b1, b2) = clips.values()
     same = [ev.clip_similarity(judge, a1, a2), ev.clip_similarity(judge, b1, b2)]
     different = [ev.clip_similarity(judge, a1, b1), ev.clip_similarity(judge, a2, b2)]
