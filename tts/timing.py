@@ -21,7 +21,7 @@ STAGE_NAMES = {
     "decode": "codec decoding of takes",
     "read": "the reader scoring takes",
     "voice": "the speaker encoder choosing among close takes",
-    "finish": "joining, tempo and watermark",
+    "finish": "tempo, level and the watermark",
 }
 
 
