@@ -278,16 +278,18 @@ def report(results: dict[str, Any]) -> str:
         f"voice {voice_rtf:.3f} s per second of audio; a prepared folder from before the voice's "
         "choice has no voice figure, counted as 0).",
         "",
-        "| torch.compile | sentences | RTF | first chunk (ms) | RTF with front end, "
-        "watermark and voice | first chunk with front end (ms) |",
-        "|---|---|---|---|---|---|",
+        "| torch.compile | sentences | RTF | of which the LM | first chunk (ms) | RTF with front "
+        "end, watermark and voice | first chunk with front end (ms) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in results["runs"]:
         m = run["model"]
         n, audio = m["n"], m["audio_seconds"]
         rtf_all = m["rtf"] + (frontend * n) / audio + here["watermark_rtf"] + voice_rtf
+        lm = m.get("stage_rtf", {}).get("lm")  # token generation (`tts.timing`)
         lines.append(
             f"| {'on' if run['compile'] else 'off'} | {n} | {m['rtf']:.4f} | "
+            f"{'-' if lm is None else f'{lm:.4f}'} | "
             f"{1000 * m['first_chunk_s']:.1f} | {rtf_all:.4f} | "
             f"{1000 * (m['first_chunk_s'] + frontend):.1f} |"
         )

@@ -120,6 +120,8 @@ def test_measure_runs_without_the_cpu_side_packages(prepared: Path, tmp_path: Pa
     assert model["rtf"] > 0 and 0 < model["first_chunk_s"] < model["rtf"] * model["audio_seconds"]
     table = report(results)
     assert "| off | 2 |" in table and f"{model['rtf']:.4f}" in table
+    lm = model["stage_rtf"]["lm"]  # the LM's share of the device's time, split out
+    assert 0 < lm < model["rtf"] and f"| {model['rtf']:.4f} | {lm:.4f} |" in table
     assert "| off | 2 |" in done.stdout  # the table is printed too
 
 
