@@ -537,6 +537,8 @@ def create_app(
                 "X-Language": language,
                 "X-Audio-Seconds": f"{audio.duration:.3f}",
                 "X-Processing-Seconds": f"{took:.3f}",
+                # where synthesis spent it (tts.timing), e.g. "prepare=0.002;lm=0.912;..."
+                "X-Stage-Seconds": ";".join(f"{k}={v:.3f}" for k, v in audio.timings.items()),
             },
         )
 

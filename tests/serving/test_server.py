@@ -73,6 +73,10 @@ def test_pcm_is_16_bit_mono_and_the_seed_reproduces(http):
     # the same samples in both containers (the watermark is deterministic too)
     np.testing.assert_allclose(pcm, wav, atol=1)
     assert float(a.headers["x-audio-seconds"]) == pytest.approx(len(pcm) / 24000, abs=1e-3)
+    # where the time went, stage by stage, within the request's processing time
+    stages = dict(part.split("=") for part in a.headers["x-stage-seconds"].split(";"))
+    assert {"prepare", "lm", "decode", "finish"} <= set(stages)
+    assert sum(map(float, stages.values())) <= float(a.headers["x-processing-seconds"]) + 0.005
 
 
 @pytest.mark.parametrize("speed", [0.25, 4.0])
