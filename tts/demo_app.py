@@ -160,9 +160,10 @@ class DemoBackend:
                 raise gr.Error(str(exc)) from exc
         took = time.perf_counter() - start
         _show_warnings(caught)
+        lm = audio.timings.get("lm", 0.0)  # most of it on a CPU (tts.timing)
         timing = (
-            f"{audio.duration:.2f} s of audio in {took:.2f} s (RTF {took / max(audio.duration, 1e-9):.3f}); "
-            f"language {options['language']}"
+            f"{audio.duration:.2f} s of audio in {took:.2f} s (RTF {took / max(audio.duration, 1e-9):.3f}; "
+            f"token generation {lm:.2f} s); language {options['language']}"
         )
         return (
             (audio.sample_rate, to_int16(audio.wav)),

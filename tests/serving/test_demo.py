@@ -37,6 +37,7 @@ def test_generate_returns_audio_spectrogram_and_timing(backend, clip_path):
     assert sr == 24000 and wav.dtype == np.int16 and wav.size > 0 and np.abs(wav).max() > 0
     assert isinstance(figure, Figure) and figure.axes[0].get_title().startswith("spectrogram")
     assert "RTF" in timing and timing.endswith("language de")  # detected from the text
+    assert "token generation" in timing  # the LM's share of the time (audio.timings)
     # the seed makes the clip reproducible; another voice makes another clip
     again = backend.generate(*inputs(str(clip_path), "Guten Morgen!"))[0][1]
     built_in = backend.generate(*inputs(None, "Guten Morgen!"))[0][1]
