@@ -4,9 +4,10 @@
         --b eval_new/results.json eval1_new/results.json
     python recipes/compare_cer.py --a dev_v13.json --b dev_new.json
 
-Reads `tts eval` results (`cer.items`, each with its seed, or the run's config seed) or the files that
-`recipes/dev_cer.py --out` and `recipes/dev_similarity.py --out` write (items with their
-seed; the latter's development voices, each a training voice made new, are told apart). An
+Reads `tts eval` results (`cer.items`, each with its seed, or else the run's config seed) or
+the files that `recipes/dev_cer.py --out` and `recipes/dev_similarity.py --out` write (items
+with their seed; the latter's development voices, each a training voice made new, are told
+apart). An
 item of A is paired with the item of B that has the same seed, language, voice and text, so
 both models are judged on the same sentences drawn with the same seed, wherever each run's
 corpus lay; items without a partner are counted and left out. `tts eval` records a fingerprint of the held-out set it scored

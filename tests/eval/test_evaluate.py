@@ -119,7 +119,7 @@ def test_cer_over_several_seeds_scores_every_draw_and_the_engine_once(synth, poo
     every draw, each seed's mean is kept, and the engine's audio is heard once per sentence."""
     heard: list[str] = []
 
-    class Judge:  # the engine's clips score 0.1, the model's output by its length
+    class Judge:  # the engine's clips score 0.1; 24 kHz audio (codec's, model's) by its length
         def score(self, wav, sr, text, language):  # type: ignore[no-untyped-def]
             heard.append(text)
             return "text", 0.1 if sr != synth.sample_rate else len(wav) / sr / 10
