@@ -7,13 +7,13 @@
 Reads `tts eval` results (`cer.items`, each with its seed, or else the run's config seed) or
 the files that `recipes/dev_cer.py --out` and `recipes/dev_similarity.py --out` write (items
 with their seed; the latter's development voices, each a training voice made new, are told
-apart). An
-item of A is paired with the item of B that has the same seed, language, voice and text, so
-both models are judged on the same sentences drawn with the same seed, wherever each run's
-corpus lay; items without a partner are counted and left out. `tts eval` records a fingerprint of the held-out set it scored
-(`config.held_out`) and the machine it ran on (`config.machine`): where A's and B's differ for
-a seed, a note says so, since a corpus rebuilt elsewhere can hold other sentences or other
-audio for the same voices, and another CPU or library version can sample or hear otherwise.
+apart). An item of A is paired with the item of B that has the same seed, language, voice
+and text, so both models are judged on the same sentences drawn with the same seed, wherever
+each run's corpus lay; items without a partner are counted and left out. `tts eval` records
+a fingerprint of the held-out set it scored (`config.held_out`) and the machine it ran on
+(`config.machine`): where A's and B's differ for a seed, a note says so, since a corpus
+rebuilt elsewhere can hold other sentences or other audio for the same voices, and another
+CPU or library version can sample or hear otherwise.
 
 Per language and over all: the number of pairs, both means, the mean paired difference B - A
 with its standard error (a difference within about two standard errors is noise), and how

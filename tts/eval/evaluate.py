@@ -144,8 +144,8 @@ def run_evaluation(
         picked = emotion_references(pool, lang, splits, emotion_voices)
         results["emotion"] = evaluate_emotion(
             synth, SENTENCES[lang][:emotion_texts], lang, None, emotions, intensities, seed,
-            seeds=emotion_seeds, references=[load_entry(e) for e in picked], pitch_range=pitch_range,
-            label_prosody=label_prosody,
+            seeds=emotion_seeds, references=[load_entry(e) for e in picked],
+            pitch_range=pitch_range, label_prosody=label_prosody,
         )  # fmt: skip
         results["emotion"]["reference_voices"] = [e.speaker for e in picked]
     return results

@@ -38,13 +38,14 @@ def markdown_report(results: dict[str, Any]) -> str:
         head = "| language | n | model | source engine | engine audio through the codec |"
         out += [head + (" model, by seed |" if several else "")]
         out += ["|---|---|---|---|---|" + ("---|" if several else "")]
-        for lang, r in results["cer"]["per_language"].items():
+        per_language = results["cer"]["per_language"]
+        for lang, r in per_language.items():
             by_seed = " / ".join(format_value(v) for v in r.get("model_cer_by_seed", {}).values())
             out.append(
-                f"| {lang} | {r['n']} | {format_value(r['model_cer'])} | {format_value(r['engine_cer'])} | "
-                f"{format_value(r.get('codec_cer'))} |" + (f" {by_seed} |" if several else "")
+                f"| {lang} | {r['n']} | {format_value(r['model_cer'])} | "
+                f"{format_value(r['engine_cer'])} | {format_value(r.get('codec_cer'))} |"
+                + (f" {by_seed} |" if several else "")
             )
-        per_language = results["cer"]["per_language"]
         capped = [
             lang
             for lang, r in per_language.items()
@@ -59,7 +60,8 @@ def markdown_report(results: dict[str, Any]) -> str:
                 r = per_language[lang]
                 out.append(
                     f"| {lang} | {format_value(r['model_cer_capped'])} | "
-                    f"{format_value(r['engine_cer_capped'])} | {format_value(r.get('codec_cer_capped'))} |"
+                    f"{format_value(r['engine_cer_capped'])} | "
+                    f"{format_value(r.get('codec_cer_capped'))} |"
                 )
         voices = results["cer"].get("per_voice", {})
         if any(len(v) > 1 for v in voices.values()):  # one voice a language: the rows above
@@ -109,7 +111,8 @@ def markdown_report(results: dict[str, Any]) -> str:
         for name, r in e["emotions"].items():
             last = {k: v[-1] for k, v in r["shifts"].items()}
             out.append(
-                f"| {name} | {format_value(last['f0_mean_st'], 2)} | {format_value(last['f0_range_st'], 2)} | "
+                f"| {name} | {format_value(last['f0_mean_st'], 2)} | "
+                f"{format_value(last['f0_range_st'], 2)} | "
                 f"{format_value(last['energy_db'], 2)} | {format_value(last['duration_pct'], 1)} | "
                 f"{format_value(last.get('articulation_pct'), 1)} | "
                 f"{format_value(r['monotonic'])} | {format_value(r['correct_direction'])} |"
@@ -128,7 +131,8 @@ def markdown_report(results: dict[str, Any]) -> str:
                     else "Kokoro-82M ONNX (full)"
                 )
                 out.append(
-                    f"| {label} | {format_value(sp[name]['rtf'])} | {format_value(sp[name]['first_chunk_s'])} |"
+                    f"| {label} | {format_value(sp[name]['rtf'])} | "
+                    f"{format_value(sp[name]['first_chunk_s'])} |"
                 )
         stages = (sp.get("model") or {}).get("stage_rtf")
         if stages:
