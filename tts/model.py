@@ -34,6 +34,7 @@ from tts.conditioning import SPEAKER_DIM, STYLE_DIM, Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.delay import SpecialCodes
 from tts.errors import ConditioningError, ConfigError, TextError
+from tts.int8 import int8_available, int8_linear, pack_int8
 from tts.labels import EMOTIONS, LANGUAGES
 
 CHECKPOINT_KIND = "codec_lm"
@@ -198,7 +199,7 @@ class Linear(nn.Linear):
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__(in_features, out_features, bias=False)
-        self._transposed: torch.Tensor | None = None
+        self._transposed: torch.Tensor | torch.ScriptObject | None = None
         self._transposed_of: tuple | None = None
         # Inference only: keep the transposed copy in this dtype (e.g. torch.bfloat16) and
         # multiply in it, returning the input's dtype (`set_matmul_dtype`).
@@ -211,25 +212,34 @@ class Linear(nn.Linear):
         if w.is_inference():  # made under inference_mode: no version counter to key a copy on
             return F.linear(x, w)
         dtype = self.matmul_dtype or w.dtype
+        if dtype == torch.int8 and not (w.device.type == "cpu" and int8_available()):
+            dtype = w.dtype  # int8 products are a CPU kernel; elsewhere the weight's dtype
         key = (w.data_ptr(), w._version, dtype, w.device)
         if self._transposed_of != key:
-            self._transposed = w.detach().t().contiguous().to(dtype)
+            if dtype == torch.int8:
+                self._transposed = pack_int8(w)  # an opaque packed copy, not a tensor
+            else:
+                self._transposed = w.detach().t().contiguous().to(dtype)
             self._transposed_of = key
+        if dtype == torch.int8:
+            return int8_linear(x, self._transposed).to(x.dtype)
         if dtype == x.dtype:
             return x @ self._transposed
         return (x.to(dtype) @ self._transposed).to(x.dtype)
 
 
-MATMUL_DTYPES = {"float32": None, "bfloat16": torch.bfloat16}
+MATMUL_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "int8": torch.int8}
 
 
 def set_matmul_dtype(module: nn.Module, name: str | None) -> int:
-    """Make every `Linear` of `module` multiply in `name`'s dtype at inference ("bfloat16"),
-    or in its weight's ("float32" or None); returns how many layers it set. Why: a decoding
-    step multiplies a few rows by each weight, so it is bound by reading the weights, and
-    bfloat16 halves that on a CPU with AVX512-BF16 (a 320 -> 1280 layer on 3 rows: 135 ->
-    57 us on the AMD EPYC of stop 41; the whole synthesis gained far less, and the sampled
-    tokens differ: the model card). The rest of the step stays in float32."""
+    """Make every `Linear` of `module` multiply in `name`'s dtype at inference ("bfloat16";
+    "int8": packed int8 weights on CPU, tts.int8), or in its weight's ("float32" or None);
+    returns how many layers it set. Why: a decoding step multiplies a few rows by each
+    weight, so it is bound by reading the weights. bfloat16 halves that on a CPU with
+    AVX512-BF16 (a 320 -> 1280 layer on 3 rows: 135 -> 57 us on the AMD EPYC of stop 41, but
+    the whole synthesis gained little); int8 quarters it (the LM's share of the RTF 0.27 ->
+    0.20 there, stop 43). Both sample other tokens: the model card. The rest of the step
+    stays in float32."""
     if name is not None and name not in MATMUL_DTYPES:
         raise ConfigError(f"lm_matmul_dtype must be one of {sorted(MATMUL_DTYPES)}, got {name!r}")
     layers = [m for m in module.modules() if isinstance(m, Linear)]

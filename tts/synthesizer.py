@@ -102,7 +102,8 @@ class PipelineConfig:
     # (a small LM steps faster on one thread than on two; None = torch's default)
     cpu_threads: int | None = None
     # The dtype the LM's linear layers multiply in at inference (tts.model.set_matmul_dtype):
-    # None / "float32", or "bfloat16" (faster on CPUs with AVX512-BF16; other tokens sampled).
+    # None / "float32", "bfloat16" (faster on CPUs with AVX512-BF16) or "int8" (packed int8
+    # weights, CPU only: tts.int8). Both of the latter sample other tokens than float32.
     lm_matmul_dtype: str | None = None
     # unit_temperature 0.4 (models that predict semantic units): on koe-proof-v3, CER over the
     # five languages fell from 0.85 (units at 0.8) to 0.78 (0.4); greedy units were worse.
@@ -249,6 +250,7 @@ class Synthesizer:
         cache_dir: str | Path | None = None,
         threads: int | None = None,
         speaker_encoder: SpeakerEncoder | None = None,
+        lm_matmul_dtype: str | None = None,
     ) -> Synthesizer:
         """Load a bundle: None = the shipped default model, a local directory, or a hub id.
 
@@ -256,7 +258,9 @@ class Synthesizer:
         the bundle's `cpu_threads` on CPU, torch's setting elsewhere. `speaker_encoder`: one
         already loaded (shared between pipelines, or standing in on a machine without the
         bundle's), used instead of loading the bundle's; it must make embeddings of the size
-        the bundle's makes, and the same kind, for cloned voices to sound right."""
+        the bundle's makes, and the same kind, for cloned voices to sound right.
+        `lm_matmul_dtype` ("float32", "bfloat16", "int8"): what the LM multiplies in at
+        inference (`PipelineConfig.lm_matmul_dtype`); None = the bundle's."""
         if threads is not None and threads < 1:
             raise ConfigError(f"threads must be >= 1, got {threads}")
         if speaker_encoder is not None and speaker_encoder.dim != SPEAKER_DIM:
@@ -309,6 +313,8 @@ class Synthesizer:
             lm, codec, frontend, speaker_encoder, style_encoder, voices, config, semantic, reader,
             contrast,
         )  # fmt: skip
+        if lm_matmul_dtype is not None:
+            synth.config = config = replace(config, lm_matmul_dtype=lm_matmul_dtype)
         set_matmul_dtype(lm, config.lm_matmul_dtype)
         on_cpu = torch.device(device).type == "cpu"
         synth.threads = threads if threads is not None else (config.cpu_threads if on_cpu else None)

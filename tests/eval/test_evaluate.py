@@ -467,6 +467,7 @@ def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Top\n\n{ev.README_START}\nold table\n{ev.README_END}\n\n## Next\n")
     argv += ["--readme", str(readme), "--sampling", "temperature=0.5,top_k=20"]
+    argv += ["--lm-dtype", "int8"]
     from recipes.evaluate import main
 
     main(argv)
@@ -483,6 +484,7 @@ def test_cli_writes_json_and_markdown(bundle_dir, manifest_path, tmp_path):
     assert f"cpu {machine['cpu']}" in text
     assert results["config"]["sampling"]["temperature"] == 0.5
     assert results["config"]["sampling"]["top_k"] == 20
+    assert results["config"]["lm_matmul_dtype"] == "int8"
     assert results["cer"]["per_language"]["ja"]["engine_cer"] < 0.3
     table = (out / "results.md").read_text()
     assert "| ja | 1 |" in table and "Voice similarity" in table

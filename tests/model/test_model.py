@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 from lm_testkit import CODEBOOK, VOCAB, random_cond, random_texts, select, tiny_config
@@ -217,3 +219,103 @@ def test_linear_can_multiply_in_bfloat16_at_inference(model):
         torch.testing.assert_close(layer(x), exact)
     with pytest.raises(ConfigError, match="lm_matmul_dtype"):
         set_matmul_dtype(model, "float16")
+
+
+def test_linear_can_multiply_by_int8_weights_at_inference(model):
+    """`set_matmul_dtype(..., "int8")`: at inference every Linear multiplies by a packed int8
+    copy of its weight (one scale per output channel), close to the float32 product, for
+    rows and for [batch, length, in] inputs; the float weight, the training path and the
+    checkpoint layout stay as they were, and a changed weight is packed again."""
+    from tts.int8 import int8_available
+    from tts.model import Linear, set_matmul_dtype
+
+    if not int8_available():
+        pytest.skip("this PyTorch build has no fbgemm int8 kernel")
+    layers = [m for m in model.modules() if isinstance(m, Linear)]
+    assert set_matmul_dtype(model, "int8") == len(layers)
+    layer = layers[0]
+    weight = layer.weight.detach().clone()
+    torch.manual_seed(0)
+    for x in (torch.randn(6, layer.in_features), torch.randn(2, 5, layer.in_features)):
+        exact = torch.nn.functional.linear(x, layer.weight)
+        with torch.no_grad():
+            fast = layer(x)
+        assert fast.shape == exact.shape and fast.dtype == torch.float32
+        assert not isinstance(layer._transposed, torch.Tensor)  # the packed copy
+        assert not torch.equal(fast, exact)
+        assert float((fast - exact).norm() / exact.norm()) < 0.03  # measured: ~0.01
+    assert torch.equal(layer.weight, weight) and layer.state_dict().keys() == {"weight"}
+    layer.weight.requires_grad_(True)
+    torch.testing.assert_close(layer(x), exact)  # training multiplies in float32
+    with torch.no_grad():
+        layer.weight.mul_(2)  # an in-place update (optimizer step, load_state_dict)
+        torch.testing.assert_close(
+            layer(x), 2 * exact, rtol=0.05, atol=0.03 * float(exact.abs().max())
+        )
+        layer.weight.div_(2)
+    set_matmul_dtype(model, None)
+
+
+def test_int8_falls_back_to_float32_where_the_kernel_is_missing(model, monkeypatch):
+    """Without fbgemm (an ARM build), or for a weight off the CPU, "int8" multiplies in the
+    weight's own dtype: the exact float32 product, no error."""
+    import tts.model as model_module
+    from tts.model import Linear, set_matmul_dtype
+
+    layer = next(m for m in model.modules() if isinstance(m, Linear))
+    set_matmul_dtype(model, "int8")
+    monkeypatch.setattr(model_module, "int8_available", lambda: False)
+    x = torch.randn(3, layer.in_features)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), torch.nn.functional.linear(x, layer.weight))
+    assert isinstance(layer._transposed, torch.Tensor)
+    set_matmul_dtype(model, None)
+
+
+def test_pack_int8_quantizes_each_row_to_its_own_scale():
+    """Each output row keeps its own scale: a row 1000x larger than another does not wipe the
+    small row out; an all-zero row multiplies to zeros; non-2-D weights are refused."""
+    from tts.int8 import int8_available, int8_linear, pack_int8
+
+    if not int8_available():
+        pytest.skip("this PyTorch build has no fbgemm int8 kernel")
+    torch.manual_seed(0)
+    w = torch.randn(3, 64)
+    w[1] *= 1000
+    w[2] = 0
+    x = torch.randn(4, 64)
+    out = int8_linear(x, pack_int8(w))
+    exact = x @ w.t()
+    for row in (0, 1):
+        rel = (out[:, row] - exact[:, row]).norm() / exact[:, row].norm()
+        assert float(rel) < 0.03
+    assert torch.equal(out[:, 2], torch.zeros(4))
+    with pytest.raises(ValueError, match="2-D"):
+        pack_int8(torch.randn(2, 3, 4))
+
+
+@pytest.mark.parametrize("instructions", ["AVX2", "AVX512_E1"])
+def test_int8_products_do_not_saturate_on_cpus_without_vnni(instructions):
+    """fbgemm without VNNI (forced here with FBGEMM_ENABLE_INSTRUCTIONS=AVX2) adds pairs of
+    8-bit products in 16 bits: ones times ones over 64 inputs came out 32.4 with full-range
+    inputs. The kernel check notices and quantizes inputs to 7 bits there; with VNNI
+    (AVX512_E1, where the CPU has it) it keeps 8 bits. Either way the product is right."""
+    import subprocess
+    import sys
+
+    from tts.int8 import int8_available
+
+    if not int8_available():
+        pytest.skip("this PyTorch build has no fbgemm int8 kernel")
+    code = (
+        "import torch; from tts.int8 import int8_linear, pack_int8, _full_range_inputs;"
+        "print(float(int8_linear(torch.ones(2, 64), pack_int8(torch.ones(3, 64)))[1, 2]),"
+        " _full_range_inputs())"
+    )
+    env = {**os.environ, "FBGEMM_ENABLE_INSTRUCTIONS": instructions}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert abs(float(out[0]) - 64.0) < 0.5
+    if instructions == "AVX2":
+        assert out[1] == "False"  # 7-bit inputs chosen

@@ -296,6 +296,28 @@ def test_cli_sampling_flags_override_only_what_is_given(bundle_dir, tmp_path, mo
     assert main([*args, "--unit-temperature", "-1"]) == 1  # a clear config error, not a crash
 
 
+def test_cli_lm_dtype_reaches_the_loaded_lm(bundle_dir, tmp_path, monkeypatch):
+    """`tts synthesize --lm-dtype int8` loads the model with int8 products; without the
+    flag the bundle's own choice stands."""
+    from tts.cli import main
+    from tts.model import Linear
+
+    loaded = []
+    real_load = Synthesizer.from_pretrained
+
+    def load(*args, **kwargs):
+        loaded.append(real_load(*args, **kwargs))
+        return loaded[-1]
+
+    monkeypatch.setattr(Synthesizer, "from_pretrained", staticmethod(load))
+    args = ["synthesize", "--model", str(bundle_dir), "--text", "Hi.", "--out", str(tmp_path / "a.wav")]  # fmt: skip
+    assert main([*args, "--lm-dtype", "int8"]) == 0
+    assert main(args) == 0
+    dtypes = [{m.matmul_dtype for m in s.lm.modules() if isinstance(m, Linear)} for s in loaded]
+    assert dtypes == [{torch.int8}, {None}]
+    assert (tmp_path / "a.wav").stat().st_size > 1000
+
+
 def test_cli_can_turn_the_label_prosody_off(bundle_dir, tmp_path, monkeypatch):
     from tts.cli import main
 
@@ -522,7 +544,8 @@ def test_cli_sets_the_speaker_contrast_strength(bundle_dir, tmp_path, monkeypatc
     assert seen == [None, 0.5, 0.0, -1.0, 0.0, 1.0]
 
 
-def test_bundle_can_ask_its_lm_to_multiply_in_bfloat16(bundle_dir, tmp_path):
+@pytest.mark.parametrize("name, dtype", [("bfloat16", torch.bfloat16), ("int8", torch.int8)])
+def test_bundle_can_ask_its_lm_to_multiply_in_another_dtype(bundle_dir, tmp_path, name, dtype):
     """`lm_matmul_dtype` in a bundle's config.json reaches every linear layer of its LM; the
     synthesis still runs and returns audio; a dtype it cannot use is refused on loading."""
     import json as _json
@@ -531,16 +554,33 @@ def test_bundle_can_ask_its_lm_to_multiply_in_bfloat16(bundle_dir, tmp_path):
 
     copy = shutil.copytree(bundle_dir, tmp_path / "b")
     payload = _json.loads((copy / "config.json").read_text())
-    payload["pipeline"]["lm_matmul_dtype"] = "bfloat16"
+    payload["pipeline"]["lm_matmul_dtype"] = name
     (copy / "config.json").write_text(_json.dumps(payload))
     synth = Synthesizer.from_pretrained(copy, device="cpu")
     dtypes = {m.matmul_dtype for m in synth.lm.modules() if isinstance(m, Linear)}
-    assert dtypes == {torch.bfloat16}
+    assert dtypes == {dtype}
     audio = synth.synthesize("Good morning.", language="en", seed=0, watermark=False)
     assert audio.wav.dtype == np.float32 and len(audio.wav) > 0 and np.isfinite(audio.wav).all()
     plain = Synthesizer.from_pretrained(bundle_dir, device="cpu")
     assert {m.matmul_dtype for m in plain.lm.modules() if isinstance(m, Linear)} == {None}
-    payload["pipeline"]["lm_matmul_dtype"] = "int8"
+    payload["pipeline"]["lm_matmul_dtype"] = "int4"
     (copy / "config.json").write_text(_json.dumps(payload))
     with pytest.raises(ConfigError, match="lm_matmul_dtype"):
         Synthesizer.from_pretrained(copy, device="cpu")
+
+
+def test_from_pretrained_can_override_the_bundles_lm_dtype(bundle_dir):
+    """`from_pretrained(lm_matmul_dtype=...)` (CLI `--lm-dtype`) replaces the bundle's choice
+    for this pipeline only: its config says so (and a saved copy would), the bundle on disk
+    is untouched, and a name it cannot use is refused."""
+    from tts.model import Linear
+
+    synth = Synthesizer.from_pretrained(bundle_dir, device="cpu", lm_matmul_dtype="int8")
+    assert synth.config.lm_matmul_dtype == "int8"
+    assert {m.matmul_dtype for m in synth.lm.modules() if isinstance(m, Linear)} == {torch.int8}
+    audio = synth.synthesize("Good morning.", language="en", seed=0, watermark=False)
+    assert len(audio.wav) > 0 and np.isfinite(audio.wav).all()
+    plain = Synthesizer.from_pretrained(bundle_dir, device="cpu")
+    assert plain.config.lm_matmul_dtype is None
+    with pytest.raises(ConfigError, match="lm_matmul_dtype"):
+        Synthesizer.from_pretrained(bundle_dir, device="cpu", lm_matmul_dtype="float16")

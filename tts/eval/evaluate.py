@@ -212,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: model's)")
     p.add_argument(
+        "--lm-dtype",
+        choices=["float32", "bfloat16", "int8"],
+        default=None,
+        help="what the LM multiplies in (default: the model's)",
+    )
+    p.add_argument(
         "--sampling",
         default="",
         help="override the model's sampling defaults, e.g. temperature=0.7,cfg_scale=2",
@@ -254,7 +260,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.model:
         from tts.synthesizer import Synthesizer
 
-        synth = Synthesizer.from_pretrained(args.model, device=args.device, threads=args.threads)
+        synth = Synthesizer.from_pretrained(
+            args.model, device=args.device, threads=args.threads, lm_matmul_dtype=args.lm_dtype
+        )
         if args.sampling:
             synth.config.sampling = apply_overrides(synth.config.sampling, _split(args.sampling))
     try:
@@ -287,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results["config"]["machine"] = machine_info()
     if synth is not None:
         results["config"]["sampling"] = config_to_dict(synth.config.sampling)
+        results["config"]["lm_matmul_dtype"] = synth.config.lm_matmul_dtype or "float32"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
