@@ -13,7 +13,8 @@ What it does, in order:
    (tts.speakers.contrast) around the mean embedding of those shards' training utterances;
 3. sets the sampling defaults given by `--sampling` (chosen on validation sentences with
    `tts eval --splits valid --sampling ...`) and `--cpu-threads` (the torch thread count this
-   model decodes fastest with on CPU, from `recipes/bench_synthesis.py`), and writes the bundle
+   model decodes fastest with on CPU, from `recipes/bench_synthesis.py`) and
+   `--lm-matmul-dtype` (int8: the LM's products on CPU, tts/int8.py), and writes the bundle
    to `--out` with the model card `--card` as its README.md;
 4. stores the learned parameters of the LM, the codec and the reader as float16 (buffers such as mel
    filters and windows stay float32), which halves the size; loading casts them back to the
@@ -38,6 +39,7 @@ from tts.codecs import load_codec
 from tts.config import apply_overrides
 from tts.data.shards import speaker_embeddings
 from tts.errors import ConfigError
+from tts.model import set_matmul_dtype
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.reader import UnitReader
 from tts.speakers.contrast import SpeakerContrast
@@ -95,6 +97,7 @@ def ship(
     reader: Path | None = None,
     timbre: bool = False,
     speaker_contrast: tuple[float, str] | None = None,
+    lm_matmul_dtype: str | None = None,
 ) -> dict:
     synth = Synthesizer.from_pretrained(bundle, device="cpu")
     if codec is not None:
@@ -111,6 +114,9 @@ def ship(
         synth.config.sampling = apply_overrides(synth.config.sampling, sampling)
     if cpu_threads is not None:
         synth.config.cpu_threads = cpu_threads
+    if lm_matmul_dtype is not None:  # what the LM multiplies in at inference (tts.model)
+        synth.config.lm_matmul_dtype = lm_matmul_dtype
+        set_matmul_dtype(synth.lm, lm_matmul_dtype)  # the check below compares like with like
     if timbre:  # undo the codec's colouring of each reference voice (tts.speakers.timbre)
         synth.config.timbre = TimbreConfig()
     tmp = out.with_name(out.name + ".tmp")
@@ -167,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--float32", action="store_true", help="keep float32 parameters")
     p.add_argument("--sampling", default="", help="sampling defaults, e.g. temperature=0.7")
     p.add_argument("--cpu-threads", type=int, default=None, help="torch threads on CPU")
+    p.add_argument(
+        "--lm-matmul-dtype",
+        choices=["float32", "bfloat16", "int8"],
+        default=None,
+        help="what the LM multiplies in at inference (int8: CPU, tts/int8.py)",
+    )
     p.add_argument("--codec", default=None, help="another decoder for the same codes (a codec run)")
     p.add_argument("--reader", default=None, help="a unit reader (recipes/train_unit_reader.py)")
     p.add_argument("--timbre", action="store_true", help="correct the codec's colouring of voices")
@@ -187,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         a.cpu_threads, Path(a.codec) if a.codec else None, Path(a.reader) if a.reader else None,
         a.timbre,
         None if a.speaker_contrast is None else (a.speaker_contrast, a.speaker_mean),
+        a.lm_matmul_dtype,
     )  # fmt: skip
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

@@ -204,6 +204,8 @@ class Linear(nn.Linear):
         # Inference only: keep the transposed copy in this dtype (e.g. torch.bfloat16) and
         # multiply in it, returning the input's dtype (`set_matmul_dtype`).
         self.matmul_dtype: torch.dtype | None = None
+        # Whether "int8" may quantize this layer's inputs (False: it keeps float32 then).
+        self.int8_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight
@@ -233,19 +235,22 @@ MATMUL_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "int8": torch.int8
 
 def set_matmul_dtype(module: nn.Module, name: str | None) -> int:
     """Make every `Linear` of `module` multiply in `name`'s dtype at inference ("bfloat16";
-    "int8": packed int8 weights on CPU, tts.int8), or in its weight's ("float32" or None);
-    returns how many layers it set. Why: a decoding step multiplies a few rows by each
-    weight, so it is bound by reading the weights. bfloat16 halves that on a CPU with
-    AVX512-BF16 (a 320 -> 1280 layer on 3 rows: 135 -> 57 us on the AMD EPYC of stop 41, but
-    the whole synthesis gained little); int8 quarters it (the LM's share of the RTF 0.27 ->
-    0.20 there, stop 43). Both sample other tokens: the model card. The rest of the step
-    stays in float32."""
+    "int8": packed int8 weights on CPU, tts.int8, except layers whose inputs do not survive
+    8 bits, `int8_inputs`), or in its weight's ("float32" or None); returns how many layers
+    it set to `name`. Why: a decoding step multiplies a few rows by each weight, so it is
+    bound by reading the weights. bfloat16 halves that on a CPU with AVX512-BF16 (a 320 ->
+    1280 layer on 3 rows: 135 -> 57 us on the AMD EPYC of stop 41, but the whole synthesis
+    gained little); int8 quarters it (stop 43: the model card). Both sample other tokens than
+    float32. The rest of the step stays in float32."""
     if name is not None and name not in MATMUL_DTYPES:
         raise ConfigError(f"lm_matmul_dtype must be one of {sorted(MATMUL_DTYPES)}, got {name!r}")
-    layers = [m for m in module.modules() if isinstance(m, Linear)]
-    for layer in layers:
-        layer.matmul_dtype = MATMUL_DTYPES[name] if name else None
-    return len(layers)
+    dtype = MATMUL_DTYPES[name] if name else None
+    count = 0
+    for layer in (m for m in module.modules() if isinstance(m, Linear)):
+        skip = dtype == torch.int8 and not layer.int8_inputs
+        layer.matmul_dtype = None if skip else dtype
+        count += not skip
+    return count
 
 
 def rope_tables(head_dim: int, max_len: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -319,6 +324,11 @@ class SwiGLU(nn.Module):
         self.gate = Linear(config.d_model, config.mlp_hidden)
         self.up = Linear(config.d_model, config.mlp_hidden)
         self.proj = Linear(config.mlp_hidden, config.d_model)
+        # Its input, the gated hidden state, has outlier channels (largest value / rms ~22
+        # against 4-7 at the other layers' inputs), which int8 products (one scale for the
+        # whole input) flatten: nearly all of the held-out cross-entropy that int8 cost the
+        # default LM came from these layers (stop 43, the model card). So they stay float32.
+        self.proj.int8_inputs = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(F.silu(self.gate(x)) * self.up(x))

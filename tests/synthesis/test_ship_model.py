@@ -27,7 +27,7 @@ def test_ship_halves_parameters_sets_default_voice_and_reloads(tmp_path: Path) -
     out = tmp_path / "shipped"
     report = ship_model.ship(
         bundle, out, card, "alice", half=True, sampling=["temperature=0.6"], cpu_threads=1,
-        timbre=True,
+        timbre=True, lm_matmul_dtype="int8",
     )  # fmt: skip
 
     lm_file = load_file(str(out / "model.safetensors"))
@@ -46,6 +46,8 @@ def test_ship_halves_parameters_sets_default_voice_and_reloads(tmp_path: Path) -
     assert shipped.config.sampling.temperature == 0.6
     assert shipped.config.cpu_threads == 1 and shipped.threads == 1  # the CPU default
     assert shipped.config.timbre == TimbreConfig()  # stored in config.json, read back
+    assert shipped.config.lm_matmul_dtype == "int8"
+    assert shipped.lm.blocks[0].attn.qkv.matmul_dtype == torch.int8
     assert (
         Synthesizer.from_pretrained(bundle, device="cpu").config.timbre is None
     )  # off unless asked
