@@ -45,8 +45,8 @@ def _full_range_inputs() -> bool | None:
 
     Why ask: on CPUs without VNNI, fbgemm adds pairs of u8 x s8 products into 16 bits, which
     saturate for large inputs against large weights (2 x 255 x 127 > 32767); PyTorch's
-    `reduce_range` (7-bit inputs) avoids that at twice the rounding error. Ones times ones,
-    the worst case, tells the two apart on this machine."""
+    `reduce_range` (7-bit inputs) avoids that with a rounding step twice as coarse. Ones
+    times ones, the worst case, tells the two apart on this machine."""
     quantized = getattr(torch.backends, "quantized", None)
     if quantized is None or ENGINE not in quantized.supported_engines:
         return None

@@ -261,8 +261,8 @@ def test_linear_can_multiply_by_int8_weights_at_inference(model):
 
 
 def test_int8_falls_back_to_float32_where_the_kernel_is_missing(model, monkeypatch):
-    """Without fbgemm (an ARM build), or for a weight off the CPU, "int8" multiplies in the
-    weight's own dtype: the exact float32 product, no error."""
+    """Without fbgemm (an ARM build) "int8" multiplies in the weight's own dtype: the exact
+    float32 product, no error. (A weight off the CPU takes the same branch.)"""
     import tts.model as model_module
     from tts.model import Linear, set_matmul_dtype
 
