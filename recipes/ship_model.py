@@ -39,7 +39,6 @@ from tts.codecs import load_codec
 from tts.config import apply_overrides
 from tts.data.shards import speaker_embeddings
 from tts.errors import ConfigError
-from tts.model import set_matmul_dtype
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.reader import UnitReader
 from tts.speakers.contrast import SpeakerContrast
@@ -99,7 +98,9 @@ def ship(
     speaker_contrast: tuple[float, str] | None = None,
     lm_matmul_dtype: str | None = None,
 ) -> dict:
-    synth = Synthesizer.from_pretrained(bundle, device="cpu")
+    # lm_matmul_dtype: what the LM multiplies in at inference, stored in the shipped config;
+    # set on this copy too, so the check below compares like with like
+    synth = Synthesizer.from_pretrained(bundle, device="cpu", lm_matmul_dtype=lm_matmul_dtype)
     if codec is not None:
         swap_codec(synth, codec)
     if reader is not None:  # picks the best of `candidates` takes (tts.reader)
@@ -114,9 +115,6 @@ def ship(
         synth.config.sampling = apply_overrides(synth.config.sampling, sampling)
     if cpu_threads is not None:
         synth.config.cpu_threads = cpu_threads
-    if lm_matmul_dtype is not None:  # what the LM multiplies in at inference (tts.model)
-        synth.config.lm_matmul_dtype = lm_matmul_dtype
-        set_matmul_dtype(synth.lm, lm_matmul_dtype)  # the check below compares like with like
     if timbre:  # undo the codec's colouring of each reference voice (tts.speakers.timbre)
         synth.config.timbre = TimbreConfig()
     tmp = out.with_name(out.name + ".tmp")

@@ -280,6 +280,8 @@ class Synthesizer:
                 "Synthesizer.save()"
             )
         config = config_from_dict(PipelineConfig, payload["pipeline"])
+        if lm_matmul_dtype is not None:  # the caller's choice over the bundle's
+            config = replace(config, lm_matmul_dtype=lm_matmul_dtype)
         if config.format > BUNDLE_FORMAT:
             raise CheckpointError(
                 f"{root} uses bundle format {config.format}; this version reads up to "
@@ -313,8 +315,6 @@ class Synthesizer:
             lm, codec, frontend, speaker_encoder, style_encoder, voices, config, semantic, reader,
             contrast,
         )  # fmt: skip
-        if lm_matmul_dtype is not None:
-            synth.config = config = replace(config, lm_matmul_dtype=lm_matmul_dtype)
         set_matmul_dtype(lm, config.lm_matmul_dtype)
         on_cpu = torch.device(device).type == "cpu"
         synth.threads = threads if threads is not None else (config.cpu_threads if on_cpu else None)
