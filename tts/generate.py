@@ -196,6 +196,14 @@ def sample_codes(
     draws exponential noise per item from its own generator: argmax(p / q) with q ~ Exp(1)
     picks id i with probability p_i, and ids filtered to p = 0 are never picked. The noise is
     drawn for every codebook, greedy ones too, so an item's draws do not depend on them.
+
+    With top-k on, the filters and the draw run on the k kept ids only (`topk` returns them
+    sorted, so top-p sorts k values, not the vocabulary): the same codes as filtering all V
+    ids, in less time (1001 codes, three takes: 1.0 -> 0.4 ms of a 9 ms decoding step on the
+    2-core CPU). The noise is still drawn for all V ids and read at the kept ones, so each
+    id keeps its own noise: a draw does not move when logits that tie swap places in the
+    top k (as float16-rounded or int8 weights make them do), and seeds give the codes they
+    gave before this shortcut.
     """
     temps = [sampling.temperature] * logits.shape[1] if temperatures is None else temperatures
     if len(temps) != logits.shape[1]:
@@ -203,16 +211,22 @@ def sample_codes(
     if all(t == 0 for t in temps):
         return logits.argmax(-1)
     scale = torch.tensor([t if t > 0 else 1.0 for t in temps], device=logits.device)
-    scaled = top_k_filter(logits / scale[:, None], sampling.top_k)
+    scaled = logits / scale[:, None]
+    ids = None  # the vocabulary ids of the columns drawn from (None: all of them)
+    if 0 < sampling.top_k < scaled.shape[-1]:
+        scaled, ids = scaled.topk(sampling.top_k, dim=-1)
     probs = top_p_filter(scaled, sampling.top_p).softmax(-1)
     assert generators is not None and len(generators) == probs.shape[0]
     noise = torch.stack(
         [
             torch.empty_like(row).exponential_(generator=g)
-            for row, g in zip(probs, generators, strict=True)
+            for row, g in zip(logits, generators, strict=True)
         ]
     )
-    sampled = (probs / noise).argmax(-1)
+    if ids is None:
+        sampled = (probs / noise).argmax(-1)
+    else:
+        sampled = ids.gather(-1, (probs / noise.gather(-1, ids)).argmax(-1, keepdim=True))[..., 0]
     if all(t > 0 for t in temps):  # the usual case: no greedy codebook to put back
         return sampled
     is_greedy = torch.tensor([t == 0 for t in temps], device=logits.device)
