@@ -34,7 +34,7 @@ from tts.conditioning import SPEAKER_DIM, STYLE_DIM, Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.delay import SpecialCodes
 from tts.errors import ConditioningError, ConfigError, TextError
-from tts.int8 import int8_available, int8_linear, pack_int8
+from tts.int8 import bfloat16_native, int8_available, int8_linear, pack_int8
 from tts.labels import EMOTIONS, LANGUAGES
 
 CHECKPOINT_KIND = "codec_lm"
@@ -204,7 +204,8 @@ class Linear(nn.Linear):
         # Inference only: keep the transposed copy in this dtype (e.g. torch.bfloat16) and
         # multiply in it, returning the input's dtype (`set_matmul_dtype`).
         self.matmul_dtype: torch.dtype | None = None
-        # Whether "int8" may quantize this layer's inputs (False: it keeps float32 then).
+        # Whether "int8" may quantize this layer's inputs (False: under "int8" it multiplies
+        # in bfloat16 on a CPU with bfloat16 instructions, else in its weight's dtype).
         self.int8_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -214,8 +215,11 @@ class Linear(nn.Linear):
         if w.is_inference():  # made under inference_mode: no version counter to key a copy on
             return F.linear(x, w)
         dtype = self.matmul_dtype or w.dtype
-        if dtype == torch.int8 and not (w.device.type == "cpu" and int8_available()):
-            dtype = w.dtype  # int8 products are a CPU kernel; elsewhere the weight's dtype
+        if dtype == torch.int8:
+            if not (w.device.type == "cpu" and int8_available()):
+                dtype = w.dtype  # int8 products are a CPU kernel; elsewhere the weight's dtype
+            elif not self.int8_inputs:
+                dtype = torch.bfloat16 if bfloat16_native() else w.dtype
         key = (w.data_ptr(), w._version, dtype, w.device)
         if self._transposed_of != key:
             if dtype == torch.int8:
@@ -236,8 +240,9 @@ MATMUL_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "int8": torch.int8
 def set_matmul_dtype(module: nn.Module, name: str | None) -> int:
     """Make every `Linear` of `module` multiply in `name`'s dtype at inference ("bfloat16";
     "int8": packed int8 weights on CPU, tts.int8, except layers whose inputs do not survive
-    8 bits, `int8_inputs`), or in its weight's ("float32" or None); returns how many layers
-    it set to `name`. Why: a decoding step multiplies a few rows by each weight, so it is
+    8 bits, `int8_inputs`, which multiply in bfloat16 where the CPU has bfloat16 instructions
+    and else in float32), or in its weight's ("float32" or None); returns how many layers it
+    set. Why: a decoding step multiplies a few rows by each weight, so it is
     bound by reading the weights. bfloat16 halves that on a CPU with AVX512-BF16 (a 320 ->
     1280 layer on 3 rows: 135 -> 57 us on the AMD EPYC of stop 41, but the whole synthesis
     gained little); int8 quarters it (stop 43: the model card). Both sample other tokens than
@@ -247,9 +252,8 @@ def set_matmul_dtype(module: nn.Module, name: str | None) -> int:
     dtype = MATMUL_DTYPES[name] if name else None
     count = 0
     for layer in (m for m in module.modules() if isinstance(m, Linear)):
-        skip = dtype == torch.int8 and not layer.int8_inputs
-        layer.matmul_dtype = None if skip else dtype
-        count += not skip
+        layer.matmul_dtype = dtype  # under "int8", Linear.forward handles int8_inputs=False
+        count += 1
     return count
 
 
@@ -327,7 +331,9 @@ class SwiGLU(nn.Module):
         # Its input, the gated hidden state, has outlier channels (largest value / rms ~22
         # against 4-7 at the other layers' inputs), which int8 products (one scale for the
         # whole input) flatten: nearly all of the held-out cross-entropy that int8 cost the
-        # default LM came from these layers (stop 43, the model card). So they stay float32.
+        # default LM came from these layers (stop 43, the model card). So they stay out of
+        # int8: bfloat16 products (8 bits of mantissa per value) where the CPU has them
+        # (+0.0004 in all, stop 44), else float32.
         self.proj.int8_inputs = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

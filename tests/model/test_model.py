@@ -221,22 +221,51 @@ def test_linear_can_multiply_in_bfloat16_at_inference(model):
         set_matmul_dtype(model, "float16")
 
 
+@pytest.mark.parametrize("native_bf16", [True, False], ids=["bf16-cpu", "no-bf16"])
+def test_int8_leaves_the_down_projections_to_bfloat16_or_float32(model, monkeypatch, native_bf16):
+    """Under "int8" the MLPs' down projections (outlier inputs) multiply by a bfloat16 copy
+    of their weight where the CPU has bfloat16 instructions, else exactly in float32; the
+    other layers by packed int8 copies."""
+    import tts.model as model_module
+    from tts.int8 import int8_available
+    from tts.model import Linear, set_matmul_dtype
+
+    if not int8_available():
+        pytest.skip("this PyTorch build has no fbgemm int8 kernel")
+    monkeypatch.setattr(model_module, "bfloat16_native", lambda: native_bf16)
+    layers = [m for m in model.modules() if isinstance(m, Linear)]
+    assert set_matmul_dtype(model, "int8") == len(layers)
+    down = model.blocks[0].mlp.proj
+    x = torch.randn(6, down.in_features)
+    exact = torch.nn.functional.linear(x, down.weight)
+    with torch.no_grad():
+        out, other = down(x), model.blocks[0].mlp.up(torch.randn(6, down.out_features))
+    assert out.dtype == other.dtype == torch.float32
+    assert not isinstance(model.blocks[0].mlp.up._transposed, torch.Tensor)  # packed int8
+    if native_bf16:
+        assert down._transposed.dtype == torch.bfloat16
+        assert not torch.equal(out, exact)
+        assert float((out - exact).norm() / exact.norm()) < 0.01  # bfloat16: ~0.3%
+    else:
+        assert down._transposed.dtype == torch.float32
+        torch.testing.assert_close(out, exact)
+    set_matmul_dtype(model, None)
+
+
 def test_linear_can_multiply_by_int8_weights_at_inference(model):
     """`set_matmul_dtype(..., "int8")`: at inference every Linear but the MLPs' down
-    projections (outlier inputs: float32) multiplies by a packed int8 copy of its weight (one
-    scale per output channel), close to the float32 product, for rows and for [batch,
-    length, in] inputs; the float weight, the training path and the checkpoint layout stay
-    as they were, and a changed weight is packed again."""
+    projections (outlier inputs: bfloat16 or float32, above) multiplies by a packed int8 copy
+    of its weight (one scale per output channel), close to the float32 product, for rows and
+    for [batch, length, in] inputs; the float weight, the training path and the checkpoint
+    layout stay as they were, and a changed weight is packed again."""
     from tts.int8 import int8_available
     from tts.model import Linear, set_matmul_dtype
 
     if not int8_available():
         pytest.skip("this PyTorch build has no fbgemm int8 kernel")
     layers = [m for m in model.modules() if isinstance(m, Linear)]
-    down = [b.mlp.proj for b in model.blocks]
-    assert set_matmul_dtype(model, "int8") == len(layers) - len(down) > 0
-    assert all(m.matmul_dtype is None for m in down)
-    assert {m.matmul_dtype for m in layers if m not in down} == {torch.int8}
+    assert set_matmul_dtype(model, "int8") == len(layers) > 0
+    assert {m.matmul_dtype for m in layers} == {torch.int8}
     layer = layers[0]
     weight = layer.weight.detach().clone()
     torch.manual_seed(0)
