@@ -346,8 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lm-dtype",
         choices=["float32", "bfloat16", "int8"],
         default=None,
-        help="what the LM multiplies in (default: the model's); int8 (CPU) is faster, what "
-        "it costs is measured in the README",
+        help="what the LM multiplies in (default: the model's, int8 for the shipped one); "
+        "float32 is exact and slower on CPU, what each costs is measured in the README",
     )
     p.add_argument(
         "--out", default="out.wav", help="output file; with --stream, - = raw PCM to stdout"
