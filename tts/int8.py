@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import warnings
 
 import torch
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 # fbgemm and oneDNN per call and was 30% slower on 6 rows. ARM builds have only qnnpack,
 # which was slower than float32 here, so they keep float32.
 ENGINE = "fbgemm"
+# The engine is a process-wide setting that packing switches for a moment; the server's
+# replicas pack their layers on their first requests, possibly at once.
+_ENGINE_LOCK = threading.Lock()
 
 
 def int8_available() -> bool:
@@ -84,8 +88,8 @@ def pack_int8(weight: torch.Tensor) -> torch.ScriptObject:
     # A zero row would get scale 0; any positive scale quantizes it to zeros exactly.
     scale = (w.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
     zero = torch.zeros(w.shape[0], dtype=torch.long)
-    previous = torch.backends.quantized.engine
-    with warnings.catch_warnings():
+    with _ENGINE_LOCK, warnings.catch_warnings():
+        previous = torch.backends.quantized.engine
         # quantized-tensor constructors warn of a future deprecation; torch is pinned (2.13)
         warnings.simplefilter("ignore", UserWarning)
         try:

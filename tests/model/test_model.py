@@ -327,6 +327,37 @@ def test_pack_int8_quantizes_each_row_to_its_own_scale():
         pack_int8(torch.randn(2, 3, 4))
 
 
+def test_packing_from_several_threads_leaves_the_quantized_engine_as_it_was():
+    """Packing switches PyTorch's process-wide quantized engine for a moment; the server's
+    replicas pack their layers on their first requests, possibly at once. Each packed weight
+    still multiplies right, and the engine ends as it began."""
+    import threading
+
+    from tts.int8 import int8_available, int8_linear, pack_int8
+
+    if not int8_available():
+        pytest.skip("this PyTorch build has no fbgemm int8 kernel")
+    before = torch.backends.quantized.engine
+    torch.manual_seed(0)
+    weights = [torch.randn(64, 96) for _ in range(8)]
+    x = torch.randn(4, 96)
+    errors: list[float] = []
+
+    def pack_and_multiply(w: torch.Tensor) -> None:
+        for _ in range(20):
+            out = int8_linear(x, pack_int8(w))
+        exact = x @ w.t()
+        errors.append(float((out - exact).norm() / exact.norm()))
+
+    threads = [threading.Thread(target=pack_and_multiply, args=(w,)) for w in weights]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 8 and max(errors) < 0.03
+    assert torch.backends.quantized.engine == before
+
+
 @pytest.mark.parametrize("instructions", ["AVX2", "AVX512_E1"])
 def test_int8_products_do_not_saturate_on_cpus_without_vnni(instructions):
     """fbgemm without VNNI (forced here with FBGEMM_ENABLE_INSTRUCTIONS=AVX2) adds pairs of
