@@ -71,10 +71,12 @@ def bfloat16_native() -> bool:
     them, a layer that "int8" leaves out multiplies by a bfloat16 copy of its weight: half
     the bytes of float32 to read, and the default LM's step took 6.9-7.9 ms instead of
     8.1-8.8 ms on the AMD EPYC of stop 44 (the model card). Where it has not, bfloat16
-    products are not known to be faster, so such a layer keeps its weight's dtype."""
+    products are not known to be faster, so such a layer keeps its weight's dtype; nor
+    without oneDNN, through which PyTorch runs its fast bfloat16 CPU matmuls."""
     get_capabilities = getattr(torch.cpu, "get_capabilities", None)
     capabilities = get_capabilities() if get_capabilities is not None else {}
-    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+    native = bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+    return native and torch.backends.mkldnn.is_available()
 
 
 def pack_int8(weight: torch.Tensor) -> torch.ScriptObject:
