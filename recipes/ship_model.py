@@ -36,7 +36,7 @@ import torch
 
 from tts.checkpoint import halve_parameters
 from tts.codecs import load_codec
-from tts.config import apply_overrides
+from tts.config import LM_MATMUL_DTYPES, apply_overrides
 from tts.data.shards import speaker_embeddings
 from tts.errors import ConfigError
 from tts.pretrained import DEFAULT_MODEL_DIR
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-threads", type=int, default=None, help="torch threads on CPU")
     p.add_argument(
         "--lm-matmul-dtype",
-        choices=["float32", "bfloat16", "int8"],
+        choices=LM_MATMUL_DTYPES,
         default=None,
         help="what the LM multiplies in at inference (int8: CPU, tts/int8.py)",
     )

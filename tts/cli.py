@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from tts.config import LM_MATMUL_DTYPES
 from tts.errors import TextError, TTSError
 from tts.labels import EMOTIONS, LANGUAGES
 
@@ -344,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--lm-dtype",
-        choices=["float32", "bfloat16", "int8"],
+        choices=LM_MATMUL_DTYPES,
         default=None,
         help="what the LM multiplies in (default: the model's, int8 for the shipped one); "
         "float32 is exact and slower on CPU, what each costs is measured in the README",

@@ -18,6 +18,10 @@ from tts.errors import ConfigError
 
 T = TypeVar("T")
 
+# What an LM's linear layers can multiply in at inference (`PipelineConfig.lm_matmul_dtype`,
+# `tts.model.MATMUL_DTYPES`), named here without torch so command-line parsers can list them.
+LM_MATMUL_DTYPES = ("float32", "bfloat16", "int8")
+
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A dataclass (possibly nested) as a JSON-serialisable dict."""

@@ -234,6 +234,7 @@ class Linear(nn.Linear):
         return (x.to(dtype) @ self._transposed).to(x.dtype)
 
 
+# The torch dtype of each name in tts.config.LM_MATMUL_DTYPES (what the command lines offer).
 MATMUL_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "int8": torch.int8}
 
 

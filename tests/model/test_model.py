@@ -194,6 +194,15 @@ def test_linear_fast_path_matches_f_linear_and_follows_weight_changes():
         torch.testing.assert_close(made_there(x), torch.nn.functional.linear(x, made_there.weight))
 
 
+def test_the_parsers_list_every_matmul_dtype_the_model_knows():
+    """The command lines offer `tts.config.LM_MATMUL_DTYPES` (named without torch); the model
+    must know exactly those."""
+    from tts.config import LM_MATMUL_DTYPES
+    from tts.model import MATMUL_DTYPES
+
+    assert tuple(MATMUL_DTYPES) == LM_MATMUL_DTYPES
+
+
 def test_linear_can_multiply_in_bfloat16_at_inference(model):
     """`set_matmul_dtype`: at inference every Linear of the LM multiplies by a bfloat16 copy
     of its weight and hands back float32, close to the float32 product; training keeps

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tts.config import apply_overrides, config_to_dict
+from tts.config import LM_MATMUL_DTYPES, apply_overrides, config_to_dict
 from tts.data.manifest import read_manifest
 from tts.errors import ConfigError
 from tts.eval.cer import codec_resynthesis, evaluate_intelligibility
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: model's)")
     p.add_argument(
         "--lm-dtype",
-        choices=["float32", "bfloat16", "int8"],
+        choices=LM_MATMUL_DTYPES,
         default=None,
         help="what the LM multiplies in (default: the model's)",
     )
