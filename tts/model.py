@@ -250,12 +250,10 @@ def set_matmul_dtype(module: nn.Module, name: str | None) -> int:
     float32. The rest of the step stays in float32."""
     if name is not None and name not in MATMUL_DTYPES:
         raise ConfigError(f"lm_matmul_dtype must be one of {sorted(MATMUL_DTYPES)}, got {name!r}")
-    dtype = MATMUL_DTYPES[name] if name else None
-    count = 0
-    for layer in (m for m in module.modules() if isinstance(m, Linear)):
-        layer.matmul_dtype = dtype  # under "int8", Linear.forward handles int8_inputs=False
-        count += 1
-    return count
+    layers = [m for m in module.modules() if isinstance(m, Linear)]
+    for layer in layers:  # under "int8", Linear.forward handles int8_inputs=False
+        layer.matmul_dtype = MATMUL_DTYPES[name] if name else None
+    return len(layers)
 
 
 def rope_tables(head_dim: int, max_len: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
