@@ -12,6 +12,7 @@ batch (prefixes are left-padded with a key mask; see tts/model.py).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import warnings
@@ -24,7 +25,7 @@ from tts.conditioning import Conditioning
 from tts.delay import undo_delay
 from tts.errors import ConfigError, TextError
 from tts.labels import EMOTIONS
-from tts.model import CodecLM, ConditionDrop, ConditioningError
+from tts.model import CodecLM, ConditionDrop, ConditioningError, frozen_copies
 
 NEUTRAL = EMOTIONS.index("neutral")
 
@@ -351,6 +352,9 @@ def generate_stream(
     was_training = model.training
     model.eval()
     model.setup_cache(rows_ids.shape[0], cache_len, fixed_shape=compile)
+    frozen = contextlib.ExitStack()
+    if not compile:  # the weights cannot change mid-generation: skip the layers' checks
+        frozen.enter_context(frozen_copies(model))
     try:
         logits = model.prefill(rows_ids, rows_len, rows_cond, drop)
         history = torch.full((batch, n_cb, n_steps), special.pad, dtype=torch.long, device=device)
@@ -428,6 +432,7 @@ def generate_stream(
             if all(finished):
                 break
     finally:
+        frozen.close()
         model.clear_cache()
         model.train(was_training)
 

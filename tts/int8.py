@@ -24,6 +24,7 @@ import functools
 import logging
 import threading
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -111,3 +112,26 @@ def int8_linear(x: torch.Tensor, packed: torch.ScriptObject) -> torch.Tensor:
     7-bit inputs) and to 7 bits where it would saturate (`_full_range_inputs`)."""
     reduce_range = not _full_range_inputs()
     return torch.ops.quantized.linear_dynamic(x.float().contiguous(), packed, reduce_range)
+
+
+def int8_product(
+    weight: torch.Tensor,
+) -> tuple[torch.ScriptObject, Callable[[torch.Tensor], torch.Tensor]]:
+    """`weight` packed (`pack_int8`) and a function x -> `int8_linear(x, packed)` in x's dtype.
+
+    Why a function: a decoding step makes 37 of these products on a few rows, each ~10 us of
+    kernel, and the Python around each call (finding the operator, asking which input range
+    to use, and the operator's own Python-side check of its arguments for traced stand-ins
+    of the packed weight, which never occur here) was a few us more; this resolves them once
+    and calls the C++ operator directly where it can."""
+    packed = pack_int8(weight)
+    overload = torch.ops.quantized.linear_dynamic.default
+    kernel = getattr(overload, "_op", overload)  # the C++ operator, without that check
+    reduce_range = not _full_range_inputs()
+
+    def product(x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32 and x.is_contiguous():
+            return kernel(x, packed, reduce_range)
+        return kernel(x.float().contiguous(), packed, reduce_range).to(x.dtype)
+
+    return packed, product

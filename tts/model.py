@@ -20,7 +20,9 @@ Two ways to lay out a batch, giving the same numbers for every real token:
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from tts.conditioning import SPEAKER_DIM, STYLE_DIM, Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.delay import SpecialCodes
 from tts.errors import ConditioningError, ConfigError, TextError
-from tts.int8 import bfloat16_native, int8_available, int8_linear, pack_int8
+from tts.int8 import bfloat16_native, int8_available, int8_product
 from tts.labels import EMOTIONS, LANGUAGES
 
 CHECKPOINT_KIND = "codec_lm"
@@ -180,58 +182,79 @@ class RMSNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Normalise in float32: bf16 sums of squares lose too much precision. One fused op
         # rather than five: a decoding step runs 17 norms on a few rows, where dispatch is
-        # most of the cost.
+        # most of the cost (so float32 input, the decoding case, takes the weight in it too).
+        if x.dtype == torch.float32:
+            return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
         return F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps).type_as(x) * self.weight
 
 
 class Linear(nn.Linear):
-    """An nn.Linear without bias that, outside autograd, multiplies by a kept transposed copy
-    of its weight.
+    """An nn.Linear without bias that, outside autograd, multiplies by a kept copy of its
+    weight: transposed (float32, bfloat16) or packed (int8).
 
     Why: a decoding step multiplies a handful of rows (takes x guidance passes), and for so
     few rows F.linear (a GEMM with the weight read transposed) ran 1.5-3x slower on the 2-core
     CPU than x @ W.T with W.T stored contiguously; with the fused RMSNorm, the LM's step
     takes about 10% less time (8.2 -> 7.4 ms, two takes), with the same codes. The copy is
     made on first use and again whenever the weight changes (new storage, or an in-place
-    update such as an optimizer step or load_state_dict), so training, LoRA and loading
-    still see one weight; it costs the layer's size in memory.
+    update such as an optimizer step or load_state_dict) or `set_matmul_dtype` is called,
+    so training, LoRA and loading still see one weight; it costs the layer's size in memory.
+    The product is resolved with the copy (`_make_product`), not on every call, and inside
+    `frozen_copies` (generation) the layer calls it unchecked: a step makes 45 products on a
+    few rows, where the Python around each costs as much as the kernels' own small work
+    (stop 45, the model card).
     """
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__(in_features, out_features, bias=False)
         self._transposed: torch.Tensor | torch.ScriptObject | None = None
-        self._transposed_of: tuple | None = None
-        # Inference only: keep the transposed copy in this dtype (e.g. torch.bfloat16) and
-        # multiply in it, returning the input's dtype (`set_matmul_dtype`).
+        self._product: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._product_of: tuple | None = None  # what the copy was made from
+        self._frozen: Callable[[torch.Tensor], torch.Tensor] | None = None  # frozen_copies
+        # Inference only: keep the copy in this dtype (e.g. torch.bfloat16) and multiply in
+        # it, returning the input's dtype (`set_matmul_dtype`).
         self.matmul_dtype: torch.dtype | None = None
         # Whether "int8" may quantize this layer's inputs (False: under "int8" it multiplies
         # in bfloat16 on a CPU with bfloat16 instructions, else in its weight's dtype).
         self.int8_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        product = self._frozen or self._current_product()
+        return F.linear(x, self.weight) if product is None else product(x)
+
+    def _current_product(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """x -> x times the inference copy, made now if missing or stale; None where the
+        product must be F.linear's."""
         w = self.weight
         if (torch.is_grad_enabled() and w.requires_grad) or torch.compiler.is_compiling():
-            return F.linear(x, w)  # training, or a compiled step (it picks its own kernels)
+            return None  # training, or a compiled step (it picks its own kernels)
         if w.is_inference():  # made under inference_mode: no version counter to key a copy on
-            return F.linear(x, w)
+            return None
+        key = (w.data_ptr(), w._version, self.matmul_dtype, self.int8_inputs)
+        if self._product_of != key:
+            self._product = self._make_product(w)
+            self._product_of = key
+        return self._product
+
+    def _make_product(self, w: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Make the weight's copy for this layer's dtype; return x -> x times it."""
         dtype = self.matmul_dtype or w.dtype
         if dtype == torch.int8:
             if not (w.device.type == "cpu" and int8_available()):
                 dtype = w.dtype  # int8 products are a CPU kernel; elsewhere the weight's dtype
             elif not self.int8_inputs:
                 dtype = torch.bfloat16 if bfloat16_native() else w.dtype
-        key = (w.data_ptr(), w._version, dtype, w.device)
-        if self._transposed_of != key:
-            if dtype == torch.int8:
-                self._transposed = pack_int8(w)  # an opaque packed copy, not a tensor
-            else:
-                self._transposed = w.detach().t().contiguous().to(dtype)
-            self._transposed_of = key
         if dtype == torch.int8:
-            return int8_linear(x, self._transposed).to(x.dtype)
-        if dtype == x.dtype:
-            return x @ self._transposed
-        return (x.to(dtype) @ self._transposed).to(x.dtype)
+            self._transposed, product = int8_product(w)  # an opaque packed copy
+            return product
+        transposed = self._transposed = w.detach().t().contiguous().to(dtype)
+
+        def product(x: torch.Tensor) -> torch.Tensor:
+            if x.dtype == transposed.dtype:
+                return x @ transposed
+            return (x.to(transposed.dtype) @ transposed).to(x.dtype)
+
+        return product
 
 
 # The torch dtype of each name in tts.config.LM_MATMUL_DTYPES (what the command lines offer).
@@ -251,9 +274,30 @@ def set_matmul_dtype(module: nn.Module, name: str | None) -> int:
     if name is not None and name not in MATMUL_DTYPES:
         raise ConfigError(f"lm_matmul_dtype must be one of {sorted(MATMUL_DTYPES)}, got {name!r}")
     layers = [m for m in module.modules() if isinstance(m, Linear)]
-    for layer in layers:  # under "int8", Linear.forward handles int8_inputs=False
+    for layer in layers:  # under "int8", Linear._make_product handles int8_inputs=False
         layer.matmul_dtype = MATMUL_DTYPES[name] if name else None
+        # drop the old copy: it is made again (in the new dtype) on the next product
+        layer._transposed = layer._product = layer._product_of = layer._frozen = None
     return len(layers)
+
+
+@contextlib.contextmanager
+def frozen_copies(module: nn.Module) -> Iterator[None]:
+    """Within this block every `Linear` of `module` multiplies by its inference copy (made on
+    entry if missing or stale) without asking, call by call, whether its weight changed or
+    autograd wants it. Why: a decoding step calls 45 layers, and those questions took about
+    0.15 ms of an 8 ms step on the 2-core CPU (one thread; stop 45, the model card). The weights must
+    not change inside it; `tts.generate` holds it around its loop. A layer that needs
+    F.linear on entry (autograd on, an inference-made weight) keeps its checks."""
+    layers = [m for m in module.modules() if isinstance(m, Linear)]
+    previous = [layer._frozen for layer in layers]
+    try:
+        for layer in layers:
+            layer._frozen = layer._current_product()
+        yield
+    finally:
+        for layer, product in zip(layers, previous, strict=True):
+            layer._frozen = product
 
 
 def rope_tables(head_dim: int, max_len: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -302,9 +346,12 @@ class Attention(nn.Module):
 
     def forward(self, x, cos, sin, mask=None, cache_columns=None) -> torch.Tensor:
         batch, length, _ = x.shape
-        q, k, v = self.qkv(x).view(batch, length, 3, self.n_head, self.head_dim).unbind(2)
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, H, L, D]
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        qkv = self.qkv(x).view(batch, length, 3, self.n_head, self.head_dim)
+        # q and k rotated in one call (a decoding step spends more on dispatch than on math)
+        qk = qkv[:, :, :2].permute(0, 2, 3, 1, 4).reshape(batch, 2 * self.n_head, length, -1)
+        qk = apply_rope(qk, cos, sin)
+        q, k = qk[:, : self.n_head], qk[:, self.n_head :]  # [B, H, L, D] each
+        v = qkv[:, :, 2].transpose(1, 2)
         if self.cache is not None and cache_columns is not None:
             k, v = self.cache.update(cache_columns, k, v)
             if mask is not None:  # the mask may cover only the first columns (see _run_cached)
@@ -349,8 +396,11 @@ class Block(nn.Module):
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x, cos, sin, mask=None, cache_columns=None) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.attn_norm(x), cos, sin, mask, cache_columns))
-        return x + self.drop(self.mlp(self.mlp_norm(x)))
+        # Dropout only while training: at inference its call is pure overhead in a step.
+        h = self.attn(self.attn_norm(x), cos, sin, mask, cache_columns)
+        x = x + (self.drop(h) if self.training else h)
+        h = self.mlp(self.mlp_norm(x))
+        return x + (self.drop(h) if self.training else h)
 
 
 class CodecLM(nn.Module):

@@ -1,9 +1,11 @@
+import contextlib
 import os
 
 import pytest
 import torch
 from lm_testkit import CODEBOOK, VOCAB, random_cond, random_texts, select, tiny_config
 
+import tts.generate
 from tts.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_checkpoint
 from tts.config import config_to_dict, load_config, save_config
 from tts.errors import CheckpointError, ConfigError, TextError
@@ -194,6 +196,58 @@ def test_linear_fast_path_matches_f_linear_and_follows_weight_changes():
         torch.testing.assert_close(made_there(x), torch.nn.functional.linear(x, made_there.weight))
 
 
+def test_frozen_copies_skip_the_checks_inside_and_restore_them_after(model, monkeypatch):
+    """`frozen_copies`: inside the block every Linear multiplies by the copy it had on entry
+    (a weight changed inside is not seen: the block promises no change), and afterwards the
+    layers check again and follow the change; generation holds the block, with the codes of
+    the checked path."""
+    from tts.model import Linear, frozen_copies
+
+    layer = model.heads[0]
+    x = torch.randn(3, layer.in_features)
+    exact = torch.nn.functional.linear(x, layer.weight)
+    with torch.no_grad(), frozen_copies(model):
+        assert all(m._frozen is not None for m in model.modules() if isinstance(m, Linear))
+        torch.testing.assert_close(layer(x), exact)
+        layer.weight.mul_(2.0)  # breaks the promise, to show that nothing is checked
+        torch.testing.assert_close(layer(x), exact)
+    assert all(m._frozen is None for m in model.modules() if isinstance(m, Linear))
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), 2 * exact)  # checked again: a new copy
+        layer.weight.div_(2.0)
+    # Entered with autograd on (trainable weights): the layers keep F.linear and gradients.
+    with frozen_copies(model):
+        assert layer._frozen is None
+        layer(x).sum().backward()
+    assert layer.weight.grad is not None
+    # Generation inside the block gives the codes it gives outside it.
+    texts, cond = random_texts([6, 9], seed=3), random_cond(2, seed=3)
+    sampling = SamplingConfig(temperature=0.8, top_k=20)
+    inside = generate(model, texts, cond, sampling, seed=5, max_frames=12)
+    assert all(m._frozen is None for m in model.modules() if isinstance(m, Linear))
+    # the same generation with the block made a no-op
+    monkeypatch.setattr(tts.generate, "frozen_copies", lambda module: contextlib.nullcontext())
+    outside = generate(model, texts, cond, sampling, seed=5, max_frames=12)
+    for a, b in zip(inside, outside, strict=True):
+        assert torch.equal(a.codes, b.codes)
+
+
+def test_rms_norm_takes_its_weight_in_the_fused_op_for_float32_only():
+    """float32 input: one fused op with the weight, equal to the written-out formula;
+    bfloat16 input: normalised in float32, cast back, then scaled (as before)."""
+    from tts.model import RMSNorm
+
+    norm = RMSNorm(8, 1e-5)
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 2.0, 8))
+    x = torch.randn(4, 8)
+    expected = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * norm.weight
+    torch.testing.assert_close(norm(x), expected)
+    half = norm(x.bfloat16())
+    assert half.dtype == torch.float32  # bfloat16 times the float32 weight, as before
+    torch.testing.assert_close(half, expected, rtol=2e-2, atol=2e-2)
+
+
 def test_the_parsers_list_every_matmul_dtype_the_model_knows():
     """The command lines offer `tts.config.LM_MATMUL_DTYPES` (named without torch); the model
     must know exactly those."""
@@ -312,6 +366,25 @@ def test_int8_falls_back_to_float32_where_the_kernel_is_missing(model, monkeypat
         torch.testing.assert_close(layer(x), torch.nn.functional.linear(x, layer.weight))
     assert isinstance(layer._transposed, torch.Tensor)
     set_matmul_dtype(model, None)
+
+
+def test_int8_product_matches_int8_linear_for_any_input_layout():
+    """`int8_product` (what an int8 Linear multiplies with) gives `int8_linear`'s result for
+    contiguous float32 rows, for a strided view, and for bfloat16 input (in bfloat16)."""
+    from tts.int8 import int8_available, int8_linear, int8_product
+
+    if not int8_available():
+        pytest.skip("this PyTorch build has no fbgemm int8 kernel")
+    torch.manual_seed(0)
+    w = torch.randn(24, 16)
+    packed, product = int8_product(w)
+    x = torch.randn(5, 16)
+    assert torch.equal(product(x), int8_linear(x, packed))
+    strided = torch.randn(16, 5).t()  # not contiguous
+    assert torch.equal(product(strided), int8_linear(strided.contiguous(), packed))
+    half = product(x.bfloat16())
+    assert half.dtype == torch.bfloat16
+    assert torch.equal(half, int8_linear(x.bfloat16(), packed).bfloat16())
 
 
 def test_pack_int8_quantizes_each_row_to_its_own_scale():
