@@ -103,7 +103,8 @@ def prepare(
     from tts.eval.inputs import load_entry
     from tts.eval.speed import speed_inputs
     from tts.speakers.reference import load_reference
-    from tts.synthesizer import Synthesizer, torch_threads
+    from tts.synthesizer import Synthesizer
+    from tts.threads import compute_threads
     from tts.watermark import maybe_watermark
 
     if sentences < 1:
@@ -137,7 +138,7 @@ def prepare(
         }
     # the watermark's cost here, per second of audio (a synthesized sentence, marked 3 times)
     audio = synth.synthesize(texts[0], language=LANGUAGE, seed=0, watermark=False)
-    with torch_threads(synth.threads):  # as synthesis marks it
+    with compute_threads(synth.threads):  # as synthesis marks it
         maybe_watermark(audio.wav, audio.sample_rate)  # loads Perth
         start = time.perf_counter()
         for _ in range(3):

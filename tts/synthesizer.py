@@ -21,7 +21,6 @@ import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -59,6 +58,7 @@ from tts.speakers.speaker_encoder import SpeakerEncoder
 from tts.speakers.timbre import TimbreConfig, TimbreFilter
 from tts.streaming import SegmentJoiner, StreamingDecoder, decoder_context_frames
 from tts.text import SymbolInventory, TextChunk, TextFrontend
+from tts.threads import compute_threads
 from tts.timing import StageClock
 from tts.watermark import maybe_watermark
 
@@ -659,7 +659,7 @@ class Synthesizer:
         (`prosody_for`). `label_prosody=False` leaves the emotion to the LM alone: none of
         these. `speaker_contrast` overrides the model's speaker contrast strength for this
         call (`conditioning`)."""
-        with torch_threads(self.threads):
+        with compute_threads(self.threads):
             return self._synthesize(
                 text, reference, language, emotion, intensity, style_reference, speed, seed,
                 sampling, watermark, pitch_range, label_prosody, speaker_contrast,
@@ -842,7 +842,7 @@ class Synthesizer:
         )  # fmt: skip
         while True:
             # The thread setting holds while this generator works, not while the caller does.
-            with torch_threads(self.threads):
+            with compute_threads(self.threads):
                 piece = next(pieces, None)
             if piece is None:
                 return
@@ -984,20 +984,6 @@ def stretch(wav: np.ndarray, rate: float) -> np.ndarray:
     if rms_out > 0.0:
         out *= np.float32(rms_in / rms_out)
     return out
-
-
-@contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run a block with `threads` torch CPU threads (None: unchanged), then restore."""
-    before = torch.get_num_threads()
-    if threads is None or threads == before:
-        yield
-        return
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def random_synthesizer(

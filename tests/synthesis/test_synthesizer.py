@@ -342,7 +342,7 @@ def test_thread_setting_holds_while_synthesizing_and_is_restored(bundle_dir, mon
     between a stream's pieces, and the caller's torch setting is back whenever it has control."""
     import json as _json
 
-    from tts.synthesizer import torch_threads
+    from tts.threads import torch_threads
 
     caller = torch.get_num_threads()
     wanted = 1 if caller > 1 else 2
