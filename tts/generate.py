@@ -353,9 +353,9 @@ def generate_stream(
     model.eval()
     model.setup_cache(rows_ids.shape[0], cache_len, fixed_shape=compile)
     frozen = contextlib.ExitStack()
-    if not compile:  # the weights cannot change mid-generation: skip the layers' checks
-        frozen.enter_context(frozen_copies(model))
     try:
+        if not compile:  # the weights cannot change mid-generation: skip the layers' checks
+            frozen.enter_context(frozen_copies(model))
         logits = model.prefill(rows_ids, rows_len, rows_cond, drop)
         history = torch.full((batch, n_cb, n_steps), special.pad, dtype=torch.long, device=device)
         never = n_steps + 1

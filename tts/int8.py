@@ -119,8 +119,8 @@ def int8_product(
 ) -> tuple[torch.ScriptObject, Callable[[torch.Tensor], torch.Tensor]]:
     """`weight` packed (`pack_int8`) and a function x -> `int8_linear(x, packed)` in x's dtype.
 
-    Why a function: a decoding step makes 37 of these products on a few rows, each ~10 us of
-    kernel, and the Python around each call (finding the operator, asking which input range
+    Why a function: a decoding step makes 37 of these products on a few rows, each ~20 us of
+    kernel (6 rows, ~12 us of it fixed cost), and the Python around each call (finding the operator, asking which input range
     to use, and the operator's own Python-side check of its arguments for traced stand-ins
     of the packed weight, which never occur here) was a few us more; this resolves them once
     and calls the C++ operator directly where it can."""

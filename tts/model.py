@@ -219,7 +219,9 @@ class Linear(nn.Linear):
         self.int8_inputs = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        product = self._frozen or self._current_product()
+        product = self._frozen
+        if product is None or torch.is_grad_enabled():  # frozen copies serve inference only
+            product = self._current_product()
         return F.linear(x, self.weight) if product is None else product(x)
 
     def _current_product(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -288,7 +290,9 @@ def frozen_copies(module: nn.Module) -> Iterator[None]:
     autograd wants it. Why: a decoding step calls 45 layers, and those questions took about
     0.15 ms of an 8 ms step on the 2-core CPU (one thread; stop 45, the model card). The weights must
     not change inside it; `tts.generate` holds it around its loop. A layer that needs
-    F.linear on entry (autograd on, an inference-made weight) keeps its checks."""
+    F.linear on entry (autograd on, an inference-made weight) keeps its checks, and so does
+    every call made with autograd on (a stream left unfinished keeps its block open until
+    it is closed; training meanwhile still gets F.linear and its gradients)."""
     layers = [m for m in module.modules() if isinstance(m, Linear)]
     previous = [layer._frozen for layer in layers]
     try:

@@ -215,11 +215,23 @@ def test_frozen_copies_skip_the_checks_inside_and_restore_them_after(model, monk
     with torch.no_grad():
         torch.testing.assert_close(layer(x), 2 * exact)  # checked again: a new copy
         layer.weight.div_(2.0)
-    # Entered with autograd on (trainable weights): the layers keep F.linear and gradients.
+    # Entered with autograd on (trainable weights): the layers keep F.linear and gradients;
+    # entered for inference, a call with autograd on (training while a stream is left open)
+    # still gets F.linear and gradients.
     with frozen_copies(model):
         assert layer._frozen is None
         layer(x).sum().backward()
     assert layer.weight.grad is not None
+    layer.weight.grad = None
+    with torch.no_grad():
+        block = frozen_copies(model)
+        block.__enter__()
+    try:
+        assert layer._frozen is not None
+        layer(x).sum().backward()
+        assert layer.weight.grad is not None
+    finally:
+        block.__exit__(None, None, None)
     # Generation inside the block gives the codes it gives outside it.
     texts, cond = random_texts([6, 9], seed=3), random_cond(2, seed=3)
     sampling = SamplingConfig(temperature=0.8, top_k=20)
