@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from threadpoolctl import threadpool_info
 
@@ -22,13 +23,10 @@ def test_compute_threads_holds_numpys_blas_to_one_thread_and_restores_both():
         product = np.arange(16.0).reshape(4, 4) @ np.eye(4)  # still computes
     assert np.array_equal(product, np.arange(16.0).reshape(4, 4))
     assert torch.get_num_threads() == torch_before and _blas_threads() == blas_before
-    try:
-        with compute_threads(None):
-            assert torch.get_num_threads() == torch_before  # None: torch unchanged
-            assert set(_blas_threads()) == {1}
-            raise RuntimeError("inside")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError, match="inside"), compute_threads(None):
+        assert torch.get_num_threads() == torch_before  # None: torch unchanged
+        assert set(_blas_threads()) == {1}
+        raise RuntimeError("inside")
     assert torch.get_num_threads() == torch_before and _blas_threads() == blas_before
     with torch_threads(None):  # torch's setting alone, unchanged by None
         assert _blas_threads() == blas_before
