@@ -10,18 +10,30 @@ keep spinning for a while after each product, on the cores that torch's threads 
 On the 2-core CPU of stop 45, Resemblyzer's embedding of three 4.6 s takes (the voice's
 choice among takes) took 100-134 ms right after librosa's mel spectrograms and 42 ms with
 one BLAS thread; its LSTM alone took 35 ms, and 105-124 ms right after a numpy product.
+
+OpenBLAS (0.3.31, numpy's here) ignores a thread count set from another thread once the
+process's main thread has set one: a program that synthesizes on its main thread and then
+on worker threads keeps its original BLAS setting on the workers (only speed suffers). The
+command line, the server (its workers; the main thread never synthesizes) and the demo are
+not affected.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 
 # Made on first use (finding the loaded BLAS libraries takes ~0.5 ms); a BLAS library
-# loaded after that is not limited.
+# loaded after that is not limited. Concurrent blocks (the server's replicas synthesize on
+# several threads) share one limit: the first to enter sets it, the last to leave restores
+# the original, so interleaved blocks cannot leave it set.
 _blas = None
+_blas_lock = threading.Lock()
+_blas_holders = 0
+_blas_limit = None
 
 
 @contextmanager
@@ -41,11 +53,27 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 @contextmanager
 def compute_threads(threads: int | None) -> Iterator[None]:
     """`torch_threads(threads)` with numpy's BLAS on one thread, for a block; both restored
-    afterwards. Process-wide settings, like torch's: concurrent blocks share them."""
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController()
-    with torch_threads(threads), _blas.limit(limits=1, user_api="blas"):
+    afterwards (torch's is process-wide: concurrent blocks share it, as before)."""
+    with torch_threads(threads), _one_blas_thread():
         yield
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    global _blas, _blas_holders, _blas_limit
+    with _blas_lock:
+        if _blas_holders == 0:
+            if _blas is None:
+                from threadpoolctl import ThreadpoolController
+
+                _blas = ThreadpoolController()
+            _blas_limit = _blas.limit(limits=1, user_api="blas")
+        _blas_holders += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_holders -= 1
+            if _blas_holders == 0 and _blas_limit is not None:
+                _blas_limit.restore_original_limits()
+                _blas_limit = None
