@@ -3,6 +3,8 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -21,3 +23,27 @@ def test_bench_synthesis_reports_real_figures(tmp_path, monkeypatch, capsys):
         assert 0 < row["rtf"] < 10
         assert row["tokens_per_second"] > 0 and row["first_chunk_ms"] > 0
     assert "RTF" in capsys.readouterr().out
+
+
+def test_bench_lm_times_the_shipped_model_in_int8_with_guidance(tmp_path, monkeypatch):
+    """`bench_lm.py --model default --matmul-dtype int8 --cfg-scale 2`: the shipped LM, its
+    layers set to int8, every run exactly `--frames` frames; figures that agree with each
+    other; a chart."""
+    argv = [
+        "bench_lm.py", "--model", "default", "--matmul-dtype", "int8", "--batch", "2",
+        "--cfg-scale", "2", "--compile", "off", "--frames", "6", "--repeats", "1",
+        "--device", "cpu", "--out", str(tmp_path),
+    ]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    try:
+        runpy.run_path(str(REPO / "recipes" / "bench_lm.py"), run_name="__main__")
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    (row,) = json.loads((tmp_path / "bench_lm.json").read_text())
+    assert row["preset"] == "default" and row["params_m"] > 10  # the shipped LM, not a preset
+    assert row["matmul_dtype"] == "int8" and row["cfg_scale"] == 2.0 and row["batch"] == 2
+    # the file rounds: seconds to 1 ms, frames/s and tokens/s to 0.1, ms/frame to 0.01
+    assert row["frames_per_s"] == pytest.approx(6 * 2 / row["seconds"], rel=2e-3, abs=0.06)
+    assert row["ms_per_frame"] == pytest.approx(row["seconds"] / 6 * 1000, rel=2e-3)
+    assert row["tokens_per_s"] == pytest.approx(row["frames_per_s"] * 5, abs=0.35)  # 5 streams
+    assert (tmp_path / "bench_lm.png").stat().st_size > 0
