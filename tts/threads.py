@@ -11,13 +11,15 @@ On the 2-core CPU of stop 45, Resemblyzer's embedding of three 4.6 s takes (the 
 choice among takes) took 100-134 ms right after librosa's mel spectrograms and 42 ms with
 one BLAS thread; its LSTM alone took 35 ms, and 105-124 ms right after a numpy product.
 
-OpenBLAS (0.3.31, numpy's here) ignores a thread count set from another thread once the
-process's main thread has set one: a program that synthesizes on its main thread and then
-on worker threads keeps its original BLAS setting on the workers (only speed suffers). The
-command line, the server (its workers; the main thread never synthesizes) and the demo are
-not affected. (Measured on a worker thread, ~/koe-runs/s45/worker.py, with the other core
-busy: the three takes' embedding 179 -> 89 ms with the limit; after the main thread had
-used it once, 103 and 107 ms without and with it.)
+OpenBLAS (0.3.31, numpy's here) does not always honour a thread count set from a worker
+thread: it ignores one once the process's main thread has set one (a program that
+synthesizes on its main thread and then on workers keeps its BLAS setting on the workers),
+and in one clean-clone test run a worker's restore after two interleaved blocks did not
+take either (the count stayed at one; cause not found). Only speed is affected either way.
+The command line synthesizes on the main thread; the server and the demo on workers.
+(Measured on a worker thread, ~/koe-runs/s45/worker.py, with the other core busy: the three
+takes' embedding 179 -> 89 ms with the limit; after the main thread had used it once, 103
+and 107 ms without and with it.)
 """
 
 from __future__ import annotations
