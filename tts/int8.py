@@ -120,10 +120,11 @@ def int8_product(
     """`weight` packed (`pack_int8`) and a function x -> `int8_linear(x, packed)` in x's dtype.
 
     Why a function: a decoding step makes 37 of these products on a few rows, each ~20 us of
-    kernel (6 rows, ~12 us of it fixed cost), and the Python around each call (finding the operator, asking which input range
-    to use, and the operator's own Python-side check of its arguments for traced stand-ins
-    of the packed weight, which never occur here) was a few us more; this resolves them once
-    and calls the C++ operator directly where it can."""
+    kernel (6 rows, ~12 us of it fixed cost), and the Python around each call (finding the
+    operator, asking which input range to use, and the operator's own Python-side check of
+    its arguments for traced stand-ins of the packed weight, which never occur here) was a
+    few us more. For the decoding step's inputs (contiguous float32 rows) this resolves them
+    once and calls the C++ operator directly; any other input goes through `int8_linear`."""
     packed = pack_int8(weight)
     overload = torch.ops.quantized.linear_dynamic.default
     kernel = getattr(overload, "_op", overload)  # the C++ operator, without that check
@@ -132,6 +133,6 @@ def int8_product(
     def product(x: torch.Tensor) -> torch.Tensor:
         if x.dtype == torch.float32 and x.is_contiguous():
             return kernel(x, packed, reduce_range)
-        return kernel(x.float().contiguous(), packed, reduce_range).to(x.dtype)
+        return int8_linear(x, packed).to(x.dtype)
 
     return packed, product

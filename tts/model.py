@@ -287,12 +287,13 @@ def set_matmul_dtype(module: nn.Module, name: str | None) -> int:
 def frozen_copies(module: nn.Module) -> Iterator[None]:
     """Within this block every `Linear` of `module` multiplies by its inference copy (made on
     entry if missing or stale) without asking, call by call, whether its weight changed or
-    autograd wants it. Why: a decoding step calls 45 layers, and those questions took about
-    0.15 ms of an 8 ms step on the 2-core CPU (one thread; stop 45, the model card). The weights must
-    not change inside it; `tts.generate` holds it around its loop. A layer that needs
-    F.linear on entry (autograd on, an inference-made weight) keeps its checks, and so does
-    every call made with autograd on (a stream left unfinished keeps its block open until
-    it is closed; training meanwhile still gets F.linear and its gradients)."""
+    which copy it needs; it asks only whether autograd is on. Why: a decoding step calls 45
+    layers, and those questions took about 0.15 ms of an 8 ms step on the 2-core CPU (one
+    thread; stop 45, the model card). The weights must not change inside it;
+    `tts.generate` holds it around its loop. A layer that needs F.linear on entry (autograd
+    on, an inference-made weight) keeps all its checks, and a call made with autograd on
+    gets them too (a stream left unfinished keeps its block open until it is closed;
+    training meanwhile still gets F.linear and its gradients)."""
     layers = [m for m in module.modules() if isinstance(m, Linear)]
     previous = [layer._frozen for layer in layers]
     try:
