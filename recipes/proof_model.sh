@@ -77,6 +77,8 @@
 #   bash recipes/proof_model.sh lm15       # stop 35: v13's LM 500 steps on the first corpus with
 #                                          #   each item conditioned on another utterance of its
 #                                          #   voice, and the same run on its own (~17 min each)
+#   bash recipes/proof_model.sh lm18       # stop 46: v15's LM 500 steps on the first corpus with
+#                                          #   half its input codes its own draws (~37 min)
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -387,6 +389,22 @@ lm15() {
     "$PY" recipes/train.py --config configs/lm_proof15_cpu.json --out "$RUNS/lm_proof15_$ref" \
       data="$RUNS/proof_tokens" init_from="$base" speaker_reference=$ref
   done
+}
+
+lm18() {
+  # Tried on v15 and not shipped (stop 46, model card): the LM's history made of its own draws.
+  # v15's LM 500 more steps at 2e-4 on the first corpus's shards (proof_tokens: the shipped
+  # codec and semantic units), lm12's recipe with half the input codes replaced by the LM's
+  # own draws (self_input=0.5, tts.training.own_sample_inputs: one teacher-forced pass without
+  # gradients, each code sampled from what it predicts there) and input_noise 0.1 (37 min on 2
+  # cores, 4 s a step). Validation loss 2.716 at step 100 -> 2.725 at 500 (v15's LM: 2.692),
+  # text gain 1.11 -> 1.20 (lm13, the same data without self_input: 2.747 -> 2.779, 1.05 ->
+  # 1.12). Held-out CER (seeds 0-2, ja/en/de, paired against docs/eval/v15): all +0.007
+  # (standard error 0.014), ja +0.027 (0.022); the mean of v15's and this LM's weights +0.001
+  # (0.014), ja -0.018 (0.023), en +0.043 (0.027).
+  "$PY" recipes/train.py --config configs/lm_proof12_cpu.json --out "$RUNS/lm_proof18" \
+    data="$RUNS/proof_tokens" init_from="${BASE:-tts/pretrained/default}" seed=2061 \
+    max_steps=500 self_input=0.5 input_noise=0.1 eval_every=100 --stop-after "${STOP_AFTER:-500}"
 }
 
 dpo() {
@@ -796,6 +814,7 @@ case "${1:-}" in
   decoder3) decoder3 ;;
   lm16) lm16 ;;
   lm17) lm17 ;;
+  lm18) lm18 ;;
   decoder5) decoder5 ;;
   decoder6) decoder6 ;;
   lm6) lm6 ;;

@@ -100,6 +100,10 @@ class TrainConfig:
     # Fraction of the input (history) codes replaced by random ones, targets unchanged
     # (tts.training.corrupt_inputs): against drifting off the text at inference. 0 = off.
     input_noise: float = 0.0
+    # Fraction of the input codes replaced by the LM's own draws, each sampled from what it
+    # predicts there given the true history (tts.training.own_sample_inputs), before
+    # input_noise: its own plausible slips rather than uniform ones. 0 = off (no extra pass).
+    self_input: float = 0.0
     # Whose speaker embedding conditions each item: "self" its own, "other" that of another
     # utterance of its speaker, neutral when there is one, as a reference clip is at
     # synthesis (tts.data.references). Validation losses always use the item's own.
@@ -121,6 +125,8 @@ class TrainConfig:
             raise ConfigError("TrainConfig.ckpt_every and eval_batches must be >= 1")
         if not 0.0 <= self.input_noise < 1.0:
             raise ConfigError(f"TrainConfig.input_noise must lie in [0, 1), got {self.input_noise}")
+        if not 0.0 <= self.self_input <= 1.0:
+            raise ConfigError(f"TrainConfig.self_input must lie in [0, 1], got {self.self_input}")
         if self.speaker_reference not in REFERENCE_MODES:
             raise ConfigError(
                 f"TrainConfig.speaker_reference must be one of {REFERENCE_MODES}, "
@@ -564,7 +570,7 @@ def train(
             with sync:
                 result = lm_loss(
                     model, batch, cfg.dropout, generator, cfg.guided,
-                    cfg.codebook_weights or None, cfg.input_noise,
+                    cfg.codebook_weights or None, cfg.input_noise, cfg.self_input,
                 )  # fmt: skip
                 (result.loss / cfg.grad_accum).backward()
             sums[:-2] += result.per_codebook

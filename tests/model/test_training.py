@@ -19,6 +19,7 @@ from tts.training import (
     cosine_lr,
     lm_loss,
     make_optimizer,
+    own_sample_inputs,
     sample_condition_drop,
     train_step,
 )
@@ -133,6 +134,65 @@ def test_input_noise_changes_the_training_loss_not_the_targets_or_evaluation(mod
         noisy = lm_loss(model, batch, off, torch.Generator().manual_seed(0), input_noise=0.5)
     assert noisy.n_targets == plain.n_targets == clean.n_targets  # the same targets
     assert not torch.allclose(noisy.loss, plain.loss)
+    model.eval()
+
+
+class PointingLM:
+    """Stands in for an LM whose prediction at step t of codebook k is certainly code
+    (7 t + k) % CODEBOOK, whatever its inputs."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def __call__(self, phonemes, phoneme_lengths, cond, frames, drop=None):
+        batch, n_cb, steps = frames.shape
+        t = torch.arange(steps)[None, :]
+        k = torch.arange(n_cb)[:, None]
+        target = (7 * t + k) % CODEBOOK  # [K, T]
+        logits = torch.full((batch, n_cb, steps, CODEBOOK + 1), -30.0)
+        logits.scatter_(-1, target.expand(batch, -1, -1)[..., None], 30.0)
+        logits[..., CODEBOOK] = 50.0  # EOS most likely of all: it must never be drawn
+        return logits
+
+
+def test_own_sample_inputs_are_the_models_draws_one_step_right():
+    config = tiny_config()
+    batch = make_batch([4, 6], [9, 5])
+    inputs, _ = build_lm_inputs(batch.codes, batch.code_lengths, PointingLM(config))
+    own = own_sample_inputs(PointingLM(config), batch, inputs, 1.0, torch.Generator())
+    real = inputs < CODEBOOK
+    assert torch.equal(own[~real], inputs[~real])  # BOS, EOS and PAD stay
+    t = torch.arange(inputs.shape[2])[None, None, :]
+    k = torch.arange(inputs.shape[1])[None, :, None]
+    expected = ((7 * (t - 1) + k) % CODEBOOK).expand_as(inputs)  # what step t - 1 predicted
+    assert torch.equal(own[real], expected[real])
+    # At a rate, that share of the real codes; the same generator seed, the same draws.
+    noisy = own_sample_inputs(
+        PointingLM(config), batch, inputs, 0.5, torch.Generator().manual_seed(3)
+    )
+    moved = (noisy != inputs)[real].float().mean()
+    assert 0.3 < float(moved) < 0.7
+    again = own_sample_inputs(
+        PointingLM(config), batch, inputs, 0.5, torch.Generator().manual_seed(3)
+    )
+    assert torch.equal(noisy, again)
+    assert (noisy[real] < CODEBOOK).all()  # never EOS, though the model likes it best
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match="self input"):
+            own_sample_inputs(PointingLM(config), batch, inputs, bad)
+
+
+def test_self_input_changes_the_training_loss_not_the_targets_or_evaluation(model):
+    batch = make_batch([4, 6], [12, 9])
+    model.eval()
+    clean = lm_loss(model, batch)
+    torch.testing.assert_close(lm_loss(model, batch, self_input=1.0).loss, clean.loss)
+    model.train()
+    off = ConditionDropout.off()
+    plain = lm_loss(model, batch, off, torch.Generator().manual_seed(0))
+    own = lm_loss(model, batch, off, torch.Generator().manual_seed(0), self_input=1.0)
+    assert own.n_targets == plain.n_targets == clean.n_targets  # the same targets
+    assert not torch.allclose(own.loss, plain.loss)
     model.eval()
 
 

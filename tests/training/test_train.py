@@ -277,6 +277,17 @@ def test_input_noise_is_validated_and_read_from_json(tmp_path: Path) -> None:
     assert resume_or_new_config(tmp_path / "run", path).input_noise == 0.1
 
 
+def test_self_input_is_validated_and_read_from_json(tmp_path: Path) -> None:
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match="self_input"):
+            TrainConfig(self_input=bad)
+    from tts.trainer import resume_or_new_config
+
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"data": "x", "self_input": 0.5}))
+    assert resume_or_new_config(tmp_path / "run", path).self_input == 0.5
+
+
 def test_lm_reliance_spoils_one_input_at_a_time(base_run: dict, tokens: Path) -> None:
     """recipes/lm_reliance.py: the loss under each spoiled input. Spoiling nothing (rate 0) is
     the clean loss exactly; spoiled history changes it, except for a model whose code
