@@ -122,21 +122,6 @@ def test_corrupt_inputs_replaces_real_codes_only_at_the_rate():
             corrupt_inputs(inputs, bad, CODEBOOK)
 
 
-def test_input_noise_changes_the_training_loss_not_the_targets_or_evaluation(model):
-    batch = make_batch([4, 6], [12, 9])
-    model.eval()
-    clean = lm_loss(model, batch)
-    torch.testing.assert_close(lm_loss(model, batch, input_noise=0.5).loss, clean.loss)
-    model.train()
-    off = ConditionDropout.off()
-    with torch.random.fork_rng():  # model dropout is 0 in the tiny config; be sure anyway
-        plain = lm_loss(model, batch, off, torch.Generator().manual_seed(0))
-        noisy = lm_loss(model, batch, off, torch.Generator().manual_seed(0), input_noise=0.5)
-    assert noisy.n_targets == plain.n_targets == clean.n_targets  # the same targets
-    assert not torch.allclose(noisy.loss, plain.loss)
-    model.eval()
-
-
 class PointingLM:
     """Stands in for an LM whose prediction at step t of codebook k is certainly code
     (7 t + k) % CODEBOOK, whatever its inputs."""
@@ -182,17 +167,20 @@ def test_own_sample_inputs_are_the_models_draws_one_step_right():
             own_sample_inputs(PointingLM(config), batch, inputs, bad)
 
 
-def test_self_input_changes_the_training_loss_not_the_targets_or_evaluation(model):
+@pytest.mark.parametrize("noise", [{"input_noise": 0.5}, {"self_input": 1.0}])
+def test_input_noise_changes_the_training_loss_not_the_targets_or_evaluation(model, noise):
+    """Uniform noise and the LM's own draws alike: only training inputs change."""
     batch = make_batch([4, 6], [12, 9])
     model.eval()
     clean = lm_loss(model, batch)
-    torch.testing.assert_close(lm_loss(model, batch, self_input=1.0).loss, clean.loss)
+    torch.testing.assert_close(lm_loss(model, batch, **noise).loss, clean.loss)
     model.train()
     off = ConditionDropout.off()
-    plain = lm_loss(model, batch, off, torch.Generator().manual_seed(0))
-    own = lm_loss(model, batch, off, torch.Generator().manual_seed(0), self_input=1.0)
-    assert own.n_targets == plain.n_targets == clean.n_targets  # the same targets
-    assert not torch.allclose(own.loss, plain.loss)
+    with torch.random.fork_rng():  # model dropout is 0 in the tiny config; be sure anyway
+        plain = lm_loss(model, batch, off, torch.Generator().manual_seed(0))
+        noisy = lm_loss(model, batch, off, torch.Generator().manual_seed(0), **noise)
+    assert noisy.n_targets == plain.n_targets == clean.n_targets  # the same targets
+    assert not torch.allclose(noisy.loss, plain.loss)
     model.eval()
 
 
