@@ -162,13 +162,16 @@ def own_sample_inputs(
     """Replace `rate` of the real input codes [B, K, T] by the model's own draws: one
     teacher-forced pass without gradients (every condition given), each step's code sampled
     from its prediction given the true history, moved one step right (the input at step t is
-    what step t - 1 predicts). BOS, EOS and PAD stay.
+    what step t - 1 predicts). BOS, EOS and PAD stay; rate 0 gives `inputs` back, as
+    `corrupt_inputs` does.
 
     Why: at inference the history is the LM's own samples, and uniform input noise
     (`corrupt_inputs`) is unlike the slips it makes. Tried on v15's LM (stop 46, model card):
     the held-out CER did not move."""
     if not 0.0 <= rate <= 1.0:
         raise ConfigError(f"self input must lie in [0, 1], got {rate}")
+    if rate == 0.0:  # off: no extra pass
+        return inputs
     device = inputs.device
     if generator is not None and generator.device != device:  # the step's CPU generator
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
@@ -204,9 +207,8 @@ def lm_loss(
     `per_codebook` is always unweighted."""
     device = batch.codes.device
     inputs, targets = build_lm_inputs(batch.codes, batch.code_lengths, model)
-    if model.training and self_input > 0:
-        inputs = own_sample_inputs(model, batch, inputs, self_input, generator)
     if model.training:
+        inputs = own_sample_inputs(model, batch, inputs, self_input, generator)
         inputs = corrupt_inputs(inputs, input_noise, model.config.codebook_size, generator)
     dropout = dropout or ConditionDropout()
     drop = (

@@ -162,6 +162,7 @@ def test_own_sample_inputs_are_the_models_draws_one_step_right():
     )
     assert torch.equal(noisy, again)
     assert (noisy[real] < CODEBOOK).all()  # never EOS, though the model likes it best
+    assert own_sample_inputs(PointingLM(config), batch, inputs, 0.0) is inputs
     for bad in (-0.1, 1.5):
         with pytest.raises(ConfigError, match="self input"):
             own_sample_inputs(PointingLM(config), batch, inputs, bad)
