@@ -175,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = resolve_model_dir(None if args.model == "default" else args.model)
     jobs = []
     for device in devices:
-        presets = args.presets or (["tiny", "small"] if device == "cpu" else list(PRESETS))
-        if model_dir is not None:
+        if model_dir is not None:  # the saved LM, labelled by its name
             presets = [args.model]
+        else:
+            presets = args.presets or (["tiny", "small"] if device == "cpu" else list(PRESETS))
         jobs += [(p, device, c) for p in presets for c in compiles]
 
     results = []
