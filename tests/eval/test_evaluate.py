@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tts.data.manifest import read_manifest
 from tts.data.prosody import apply_emotion
@@ -170,6 +171,46 @@ def test_engine_cer_is_low_and_model_cer_is_scored(synth, pool):
     assert abs(len(resynth) / codec.sample_rate - len(wav) / sr) <= 2 / codec.frame_rate
     expected = codec.decode(codec.encode(wav[None].astype(np.float32), sr))[0].numpy()
     np.testing.assert_allclose(resynth, expected, atol=1e-5)
+    # this codec reads no units, and the report's codec column says so
+    assert result["codec_units"] is False
+    assert "| engine audio through the codec |" in ev.markdown_report({"cer": result})
+    with_units = ev.markdown_report({"cer": {**result, "codec_units": True}})
+    assert "| engine audio through the codec and its units |" in with_units
+
+
+def test_codec_resynthesis_gives_a_decoder_that_reads_units_the_clips_own(pool) -> None:
+    """With the model's semantic tokenizer, the codec column decodes the clip's codes with its
+    own units in front, as synthesis puts the LM's: the decoder's best case."""
+    import dataclasses
+
+    from tts.codecs.koe import KoeCodec
+    from tts.codecs.model import tiny_config
+    from tts.eval.cer import reads_units
+    from tts.semantic import SemanticConfig, SemanticTokenizer
+
+    torch.manual_seed(0)
+    config = dataclasses.replace(tiny_config(), decoder_kind="source_filter", n_units=4)
+    codec = KoeCodec.from_config(config)
+    with torch.no_grad():  # the unit table starts at zero: make the units change the audio
+        codec.model.decoder.unit_embedding.weight.normal_(0.0, 0.5)
+    tokenizer = SemanticTokenizer(torch.randn(4, 512), SemanticConfig(n_clusters=4))
+    wav, sr = ev.load_entry(pool[0])
+    codes = codec.encode(torch.from_numpy(wav.astype(np.float32))[None], sr)
+    units = tokenizer.units(wav, sr, codes.shape[-1])
+    assert reads_units(codec, tokenizer) and not reads_units(codec, None)
+    resynth = ev.codec_resynthesis(codec, wav, sr, semantic=tokenizer)
+    expected = codec.decode(torch.cat([units[None, None], codes], dim=1))[0].numpy()
+    np.testing.assert_allclose(resynth, expected, atol=1e-5)
+    without = ev.codec_resynthesis(codec, wav, sr)
+    np.testing.assert_allclose(without, codec.decode(codes)[0].numpy(), atol=1e-5)
+    assert np.abs(resynth - without).max() > 1e-3  # the units reached the decoder
+    plain = KoeCodec.from_config(tiny_config())  # a decoder without units: the codes alone
+    assert not reads_units(plain, tokenizer)
+    np.testing.assert_allclose(
+        ev.codec_resynthesis(plain, wav, sr, semantic=tokenizer),
+        plain.resynthesize(wav.astype(np.float32), sr),
+        atol=1e-5,
+    )
 
 
 def test_similarity_baselines_and_cross_lingual(synth, pool, encoder):

@@ -33,8 +33,9 @@ def evaluate_intelligibility(
     n_seeds: int = 1,
 ) -> dict[str, Any]:
     """CER of the model's output (when `synth` is given), of the manifest's own audio, and of
-    that audio passed through the model's codec (encode + decode: what the codec alone loses,
-    a ceiling on the LM's output that the engine's CER does not show).
+    that audio passed through the model's codec (encode + decode, with the clip's own semantic
+    units where the decoder reads them: what the codec alone loses, a ceiling on the LM's
+    output that the engine's CER does not show; `codec_units` says which).
 
     `entries`: the utterances to score; `pool`: where reference clips are looked up. The model
     speaks each sentence with `n_seeds` seeds (seed, seed + 1, ...), one item per draw: one
@@ -42,7 +43,7 @@ def evaluate_intelligibility(
     so the means of several say more; the engine's and codec's audio are scored once.
     Returns {"per_language": {lang: {n (sentences), draws, model_cer, engine_cer, codec_cer,
     their capped means, model_cer_by_seed}}, "per_voice": {lang: {speaker: the same}},
-    "seeds": [...], "items": [...]}.
+    "seeds": [...], "items": [...], "codec_units": bool}.
     """
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
         raise ConfigError(f"n_seeds must be a positive integer, got {n_seeds!r}")
@@ -65,7 +66,7 @@ def evaluate_intelligibility(
             reference = load_entry(ref) if ref is not None else None
             # a decoder that reads the voice gets what synthesis would give it for this voice
             speaker = synth.decoder_speaker(reference, entry.language)
-            resynth = codec_resynthesis(synth.codec, wav, sr, speaker)
+            resynth = codec_resynthesis(synth.codec, wav, sr, speaker, synth.semantic)
             item["codec_transcript"], item["codec_cer"] = judge.score(
                 resynth, synth.codec.sample_rate, entry.text, entry.language
             )
@@ -85,7 +86,9 @@ def evaluate_intelligibility(
         # from the LM's units and the codec is what limits it; where it is well over, the LM.
         voices = sorted({r["speaker"] for r in rows})
         per_voice[lang] = {v: _cer_means([r for r in rows if r["speaker"] == v]) for v in voices}
-    return {"per_language": per_language, "per_voice": per_voice, "seeds": seeds, "items": items}
+    units = synth is not None and reads_units(synth.codec, synth.semantic)
+    return {"per_language": per_language, "per_voice": per_voice, "seeds": seeds, "items": items,
+            "codec_units": units}  # fmt: skip
 
 
 def _model_scores(out: Any, entry: ManifestEntry, judge: Any) -> dict[str, Any]:
@@ -123,14 +126,35 @@ def _cer_means(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def reads_units(codec: Any, semantic: Any | None) -> bool:
+    """True when `codec_resynthesis` gives `codec`'s decoder the clip's own semantic units."""
+    return semantic is not None and bool(getattr(codec, "n_units", 0))
+
+
 def codec_resynthesis(
-    codec: Any, wav: np.ndarray, sr: int, speaker: torch.Tensor | None = None
+    codec: Any,
+    wav: np.ndarray,
+    sr: int,
+    speaker: torch.Tensor | None = None,
+    semantic: Any | None = None,
 ) -> np.ndarray:
     """A clip encoded and decoded by `codec` (mono float32 at the codec's sample rate);
-    `speaker`: the voice's embedding, for a decoder that reads one."""
+    `speaker`: the voice's embedding, for a decoder that reads one.
+
+    `semantic` (the model's `SemanticTokenizer`), for a decoder that reads units: the clip's
+    own units go in front of its codes, where synthesis puts the LM's unit stream, so this is
+    what the decoder makes of the true codes and units: the best any LM over these codes can
+    sound. Without them the decoder reads "no unit" in every frame, which it was trained on
+    for only a fifth of its crops."""
     mono = np.asarray(wav, dtype=np.float32)
     if mono.ndim > 1:
         mono = mono.mean(axis=-1)
-    if speaker is None:
-        return codec.resynthesize(mono, sr)
-    return codec.resynthesize(mono, sr, speaker=speaker)
+    voice = {} if speaker is None else {"speaker": speaker}
+    if not reads_units(codec, semantic):
+        return codec.resynthesize(mono, sr, **voice)
+    import torch
+
+    codes = codec.encode(torch.from_numpy(np.ascontiguousarray(mono))[None], sr)  # [1, K, F]
+    units = semantic.units(mono, sr, codes.shape[-1]).clamp(max=codec.n_units)
+    codes = torch.cat([units.to(codes)[None, None], codes], dim=1)
+    return codec.decode(codes, **voice)[0].cpu().numpy()

@@ -35,7 +35,11 @@ def markdown_report(results: dict[str, Any]) -> str:
         several = len(seeds) > 1 and any("model_cer" in i for i in results["cer"]["items"])
         drawn = f"; the model's column: the mean of seeds {', '.join(map(str, seeds))}" if several else ""  # fmt: skip
         out += [f"### Intelligibility (Whisper base CER, lower is better{drawn})", ""]
-        head = "| language | n | model | source engine | engine audio through the codec |"
+        # with the clip's own units (what the decoder makes of the true codes and units) or not
+        codec = "engine audio through the codec"
+        if results["cer"].get("codec_units"):
+            codec += " and its units"
+        head = f"| language | n | model | source engine | {codec} |"
         out += [head + (" model, by seed |" if several else "")]
         out += ["|---|---|---|---|---|" + ("---|" if several else "")]
         per_language = results["cer"]["per_language"]
@@ -54,7 +58,7 @@ def markdown_report(results: dict[str, Any]) -> str:
         ]
         if capped:  # some sentence scored over 1 (Whisper looped): the means without the loops
             out += ["", "The same with each sentence's CER capped at 1 (a loop counts as one miss):", ""]  # fmt: skip
-            out += ["| language | model | source engine | engine audio through the codec |"]
+            out += [f"| language | model | source engine | {codec} |"]
             out += ["|---|---|---|---|"]
             for lang in dict.fromkeys(capped):
                 r = per_language[lang]
@@ -66,7 +70,7 @@ def markdown_report(results: dict[str, Any]) -> str:
         voices = results["cer"].get("per_voice", {})
         if any(len(v) > 1 for v in voices.values()):  # one voice a language: the rows above
             out += ["", "Per held-out voice:", ""]
-            out += ["| language | voice | n | model | source engine | engine audio through the codec |"]  # fmt: skip
+            out += [f"| language | voice | n | model | source engine | {codec} |"]
             out += ["|---|---|---|---|---|---|"]
             for lang, by_voice in voices.items():
                 for voice, r in by_voice.items():
