@@ -90,7 +90,8 @@ class ShardCrops(Dataset):
     a crop of a tokenised utterance, its codes as the shards hold them and its semantic units;
     with `speakers`, also a speaker embedding [D]: that of another utterance of the same voice
     (drawn from the same splits), as synthesis gives the decoder a reference clip's embedding,
-    not the embedding of the words it is decoding.
+    not the embedding of the words it is decoding; with `languages`, last, the utterance's
+    language id (a 0-d long tensor; `tts.labels.LANGUAGES`).
 
     With `audio` (a `tts.codecs.audio_pack.AudioPack`), the audio comes from the pack, keyed
     by the path each shard recorded, instead of from that path (a machine without the corpus);
@@ -114,6 +115,7 @@ class ShardCrops(Dataset):
         seed: int = 0,
         speakers: bool = False,
         audio: AudioPack | None = None,
+        languages: bool = False,
     ) -> None:
         from tts.data.shards import ShardDataset  # tts.data imports tts.codecs
 
@@ -131,6 +133,7 @@ class ShardCrops(Dataset):
             )
         self.sample_rate, self.hop = sample_rate, hop
         self.crop_frames, self.seed = crop_frames, seed
+        self.languages = languages
         self.usable = [i for i, n in enumerate(self.items.frames) if n >= crop_frames]
         self.audio = audio
         if audio is not None:
@@ -170,11 +173,18 @@ class ShardCrops(Dataset):
             wav = resample(wav, sr, self.sample_rate)
         crop = wav[frames.start * self.hop : frames.stop * self.hop]
         crop = np.pad(crop, (0, self.crop_frames * self.hop - len(crop)))  # the last frame's pad
-        codes = self.items[k].codes[:, frames]
-        wav_t = torch.from_numpy(np.ascontiguousarray(crop, np.float32))
-        if self.embeddings is None:
-            return wav_t, codes[1:], codes[0]
-        return wav_t, codes[1:], codes[0], self.embeddings[self.other_utterance(index)]
+        item = self.items[k]
+        codes = item.codes[:, frames]
+        out: tuple[torch.Tensor, ...] = (
+            torch.from_numpy(np.ascontiguousarray(crop, np.float32)),
+            codes[1:],
+            codes[0],
+        )
+        if self.embeddings is not None:
+            out += (self.embeddings[self.other_utterance(index)],)
+        if self.languages:
+            out += (torch.tensor(item.language),)
+        return out
 
     def pitch(self, index: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(F0 Hz, voiced 0/1) per `hop` samples of crop `index`, from the audio pack (computed

@@ -79,6 +79,8 @@
 #                                          #   voice, and the same run on its own (~17 min each)
 #   bash recipes/proof_model.sh lm18       # stop 46: v15's LM 500 steps on the first corpus with
 #                                          #   half its input codes its own draws (~37 min)
+#   bash recipes/proof_model.sh decoder7   # stop 47: the shipped decoder with the mel reader as
+#                                          #   a second ear (content_reader, ~13 min)
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -765,6 +767,21 @@ decoder6() {
     num_workers=1 log_every=20 ckpt_every=500 sample_every=1000 seed=30
 }
 
+decoder7() {
+  # Tried on v15 and not shipped (stop 47, model card): the shipped decoder 1,500 more steps on
+  # the first corpus's true codes and units (proof_tokens) with the mel reader as a second ear
+  # (content_reader: the KL between its phoneme posteriors of each real crop and of its
+  # decoding, times 5), 13 min on 2 cores. The KL on training crops 0.26 -> 0.18; held-out CER
+  # (seeds 0-2, ja/en/de, paired against docs/eval/v15) all +0.016 (standard error 0.011), en
+  # +0.038 (0.021).
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_content" \
+    --model-of tts/pretrained/default/codec units_from="$RUNS/proof_tokens" \
+    init_from=tts/pretrained/default/codec train_encoder=false \
+    content_reader=tts/pretrained/default/reader content_weight=5 batch_size=8 lr=2e-4 \
+    warmup_steps=100 max_steps=1500 num_workers=1 log_every=20 ckpt_every=250 \
+    sample_every=750 seed=47
+}
+
 decoder4() {
   # decoder3's unit decoder (codec_units, or the shipped codec/ folder) 4,000 more steps on the
   # train split of the full corpus's shards (decoder3 saw the first 2.9 h), at 1.5e-4. One
@@ -817,6 +834,7 @@ case "${1:-}" in
   lm18) lm18 ;;
   decoder5) decoder5 ;;
   decoder6) decoder6 ;;
+  decoder7) decoder7 ;;
   lm6) lm6 ;;
   soup) soup ;;
   soup14) soup14 ;;

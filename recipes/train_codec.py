@@ -69,6 +69,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
@@ -102,6 +103,7 @@ from tts.config import (
 )
 from tts.data.shards import ShardDataset
 from tts.errors import ConfigError
+from tts.reader import UnitReader
 from tts.runs import (
     TIMED_STEPS,
     cosine_lr,
@@ -168,6 +170,13 @@ class TrainConfig:
     unit_drop: float = 0.2  # share of crops decoded without units (the "no unit" entry)
     unit_lr_mult: float = 10.0  # the unit table starts at zero: a faster rate to get going
     speaker_drop: float = 0.2  # model.speaker_dim > 0: share of crops decoded without a speaker
+    # A mel reader (tts.reader, e.g. a model bundle's reader/ folder) as a judge of what is
+    # said: its phoneme posteriors of each decoded crop are pulled towards its posteriors of
+    # the real crop (KL per frame, in the crop's language, times content_weight). The mel
+    # and STFT distances weigh a blurred consonant no more than any other spectral detail;
+    # this weighs what tells phonemes apart. Needs units_from (the crops' languages).
+    content_reader: str = ""
+    content_weight: float = 1.0
     f0_weight: float = 1.0  # source-filter decoder: F0 L1 (semitones) on voiced frames
     voicing_weight: float = 1.0  # source-filter decoder: voicing cross-entropy
     num_workers: int = 2
@@ -282,6 +291,44 @@ def check_units(cfg: TrainConfig) -> None:
         )
     if not 0.0 <= cfg.unit_drop <= 1.0:
         raise ConfigError(f"unit_drop must lie in [0, 1], got {cfg.unit_drop}")
+
+
+def load_content_reader(cfg: TrainConfig, device: torch.device) -> UnitReader | None:
+    """The frozen mel reader of `content_reader` (None without one), checked against the run."""
+    if not cfg.content_reader:
+        return None
+    if not cfg.units_from:
+        raise ConfigError(
+            "content_reader needs units_from=<token shards>: they give each crop's language"
+        )
+    if not (cfg.content_weight > 0 and math.isfinite(cfg.content_weight)):
+        raise ConfigError(f"content_weight must be a finite number > 0, got {cfg.content_weight}")
+    reader = UnitReader.load(cfg.content_reader, device=device)
+    if reader.config.source != "mel":
+        raise ConfigError(
+            f"content_reader {cfg.content_reader} reads {reader.config.source}, not audio: give a mel reader"
+        )
+    if reader.config.sample_rate != cfg.model.sample_rate:
+        raise ConfigError(
+            f"content_reader {cfg.content_reader} hears {reader.config.sample_rate} Hz audio; "
+            f"this codec makes {cfg.model.sample_rate} Hz"
+        )
+    return reader.eval().requires_grad_(False)
+
+
+def content_loss(
+    reader: UnitReader, recon: torch.Tensor, wav: torch.Tensor, language: torch.Tensor
+) -> torch.Tensor:
+    """Mean over frames of KL(reader's posteriors of `wav` || of `recon`), both [B, T] audio.
+
+    The reader is frozen and in eval mode (no dropout), so the real crop's posteriors are a
+    fixed target and the gradient reaches only the decoder, through the decoded audio."""
+    mel_real, mel_fake = reader.mel_batch(wav), reader.mel_batch(recon)
+    lengths = torch.full((len(wav),), mel_real.shape[-1], device=wav.device)
+    with torch.no_grad():
+        target, _ = reader(mel_real, lengths, language)
+    predicted, _ = reader(mel_fake, lengths, language)
+    return F.kl_div(predicted, target, reduction="none", log_target=True).sum(-1).mean()
 
 
 class WithPitch(Dataset):
@@ -465,6 +512,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         hint = "; is the part it names switched on in the model config, e.g. model.speaker_dim?"
         freeze_all_but(model, cfg.train_only, "codec", hint)
     model = model.to(device)
+    reader = load_content_reader(cfg, device)
     source_filter = cfg.model.decoder_kind == "source_filter"
     recon_loss = MultiResolutionLoss(sr).to(device)
     trained = [p for p in model.parameters() if p.requires_grad]
@@ -512,8 +560,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"decoder's frames are {cfg.model.istft_hop}: pack it again with that hop"
             )
         dataset = ShardCrops(
-            cfg.units_from, sr, hop, crop // hop, seed=cfg.seed, speakers=speakers, audio=pack
-        )
+            cfg.units_from, sr, hop, crop // hop, seed=cfg.seed, speakers=speakers, audio=pack,
+            languages=reader is not None,
+        )  # fmt: skip
         if speakers and dataset.embeddings.shape[1] != cfg.model.speaker_dim:
             raise ConfigError(
                 f"{cfg.units_from} holds {dataset.embeddings.shape[1]}-value speaker "
@@ -620,6 +669,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             pitch = pitch_losses(controls, f0, voiced)
             loss = loss + cfg.f0_weight * pitch["f0"] + cfg.voicing_weight * pitch["voicing"]
             logs.update(f0=pitch["f0"].item(), voicing=pitch["voicing"].item())
+        if reader is not None:  # the language follows the speaker embedding in each crop
+            content = content_loss(reader, recon, wav, batch[4 if speakers else 3])
+            loss = loss + cfg.content_weight * content
+            logs["content"] = content.item()
 
         if discs is not None and step >= cfg.adv_start_step:
             # Discriminator step on real vs detached fake, in one forward (DDP-friendly).

@@ -189,9 +189,17 @@ class UnitReader(nn.Module):
             import soxr
 
             wav = soxr.resample(wav, sample_rate, c.sample_rate).astype(np.float32)
-        x = torch.from_numpy(np.ascontiguousarray(wav)).to(self.window.device)
+        return self.mel_batch(torch.from_numpy(np.ascontiguousarray(wav)).to(self.window.device))
+
+    def mel_batch(self, wav: torch.Tensor) -> torch.Tensor:
+        """Log-mels [B, n_mels, frames] (or [n_mels, frames] of a [T] clip) of audio already at
+        the reader's sample rate, differentiable: a codec's decoder can learn through it
+        (recipes/train_codec.py, content_reader)."""
+        c = self.config
+        if c.source != "mel":
+            raise ConfigError(f"a {c.source} reader reads no spectrogram")
         spec = torch.stft(
-            x, c.n_fft, c.hop_length, c.n_fft, self.window, center=True, return_complex=True
+            wav, c.n_fft, c.hop_length, c.n_fft, self.window, center=True, return_complex=True
         ).abs().square()  # fmt: skip
         return torch.log(self.mel_filters @ spec + 1e-6)
 
