@@ -34,7 +34,7 @@ def evaluate_intelligibility(
 ) -> dict[str, Any]:
     """CER of the model's output (when `synth` is given), of the manifest's own audio, and of
     that audio passed through the model's codec (encode + decode, with the clip's own semantic
-    units where the decoder reads them: what the codec alone loses, a ceiling on the LM's
+    units where the decoder reads them: what the codec alone loses, a mark for the LM's
     output that the engine's CER does not show; `codec_units` says which).
 
     `entries`: the utterances to score; `pool`: where reference clips are looked up. The model
@@ -82,8 +82,9 @@ def evaluate_intelligibility(
     for lang in sorted({i["language"] for i in items}, key=LANGUAGES.index):
         rows = [i for i in items if i["language"] == lang]
         per_language[lang] = _cer_means(rows)
-        # Per voice: where the model's output is well under the codec alone, the decoder gains
-        # from the LM's units and the codec is what limits it; where it is well over, the LM.
+        # Per voice: where the model's output is well under the codec column, the decoder
+        # renders the LM's typical codes more clearly than the clip's own and the codec is what
+        # limits it; where it is well over, the LM.
         voices = sorted({r["speaker"] for r in rows})
         per_voice[lang] = {v: _cer_means([r for r in rows if r["speaker"] == v]) for v in voices}
     units = synth is not None and reads_units(synth.codec, synth.semantic)
@@ -143,9 +144,10 @@ def codec_resynthesis(
 
     `semantic` (the model's `SemanticTokenizer`), for a decoder that reads units: the clip's
     own units go in front of its codes, where synthesis puts the LM's unit stream, so this is
-    what the decoder makes of the true codes and units: the best any LM over these codes can
-    sound. Without them the decoder reads "no unit" in every frame, which it was trained on
-    for only a fifth of its crops."""
+    what the decoder makes of the true codes and units: how an LM that reproduced the clip's
+    codes exactly would sound (not a hard bound: the decoder may render an LM's typical codes
+    more clearly than real ones). Without them the decoder reads "no unit" in every frame,
+    which it was trained on for only a fifth of its crops."""
     mono = np.asarray(wav, dtype=np.float32)
     if mono.ndim > 1:
         mono = mono.mean(axis=-1)
