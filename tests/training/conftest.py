@@ -17,7 +17,7 @@ from tts.data.engines import engine_available
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from trainkit import VOICES, load_script, small_model
+from trainkit import VOICES, load_script, shards_with_units, small_model
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -117,3 +117,9 @@ def tokenizer(clips, encoder):  # type: ignore[no-untyped-def]
 
     # 8 units: the test codec has 16-entry codebooks, and units must fit them
     return fit_tokenizer(clips, SemanticConfig(n_clusters=8), encoder, progress=False)
+
+
+@pytest.fixture
+def unit_shards(tokens: Path, tokenizer, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """A copy of the test shards labelled with `tokenizer`'s 8 units, in this test's tmp_path."""
+    return shards_with_units(tokens, tokenizer, tmp_path)

@@ -65,16 +65,13 @@ def test_content_loss_is_zero_on_the_real_audio_and_teaches_audio_what_the_reade
 
 
 def test_the_decoder_trains_with_a_content_reader(
-    tokens: Path,
-    codec_dir: Path,
-    tokenizer,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    unit_shards: Path, codec_dir: Path, tmp_path: Path
 ) -> None:
-    from trainkit import decoder_args, load_script, shards_with_units
+    from trainkit import decoder_args, load_script
 
     from tts.codecs.data import ShardCrops
 
-    root = shards_with_units(tokens, tokenizer, tmp_path)
+    root = unit_shards
     # crops can carry their utterance's language, after everything else they carry
     plain = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1, speakers=True)
     crops = ShardCrops(root, 24_000, 960, crop_frames=6, splits=None, seed=1, speakers=True,
