@@ -127,18 +127,35 @@ class Codec:
         """The size of the speaker embedding the decoder reads (`decode(speaker=)`); 0: none."""
         return 0
 
+    @property
+    def reads_phonemes(self) -> int:
+        """The symbol count of the phoneme frames the decoder reads (`decode(phonemes=)`,
+        `tts.forced_align`); 0: none."""
+        return 0
+
     @torch.inference_mode()
-    def decode(self, codes: torch.Tensor, speaker: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        codes: torch.Tensor,
+        speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """LongTensor [B, K, F] -> float32 waveforms [B, F * samples_per_frame] at sample_rate.
 
         `speaker` [B, D] or [D]: the voice's embedding, for a decoder that reads one
-        (`reads_speaker` = D); others refuse it."""
+        (`reads_speaker` = D); others refuse it. `phonemes` [B, 2, F]: per frame the phoneme
+        it says and the next one, for a decoder that reads them (`reads_phonemes`)."""
         codes = self.check_codes(codes)
-        if speaker is None:
-            return self._decode(codes.to(self.device)).float()
-        if not self.reads_speaker:
-            raise ConfigError(f"{self.name}'s decoder reads no speaker embedding")
-        return self._decode(codes.to(self.device), speaker=speaker).float()
+        extra: dict[str, torch.Tensor] = {}
+        if speaker is not None:
+            if not self.reads_speaker:
+                raise ConfigError(f"{self.name}'s decoder reads no speaker embedding")
+            extra["speaker"] = speaker
+        if phonemes is not None:
+            if not self.reads_phonemes:
+                raise ConfigError(f"{self.name}'s decoder reads no phonemes")
+            extra["phonemes"] = torch.as_tensor(phonemes).to(self.device)
+        return self._decode(codes.to(self.device), **extra).float()
 
     def resynthesize(
         self, wav: torch.Tensor | np.ndarray, sr: int, speaker: torch.Tensor | None = None

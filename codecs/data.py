@@ -9,7 +9,7 @@ and without saving loader state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +91,10 @@ class ShardCrops(Dataset):
     with `speakers`, also a speaker embedding [D]: that of another utterance of the same voice
     (drawn from the same splits), as synthesis gives the decoder a reference clip's embedding,
     not the embedding of the words it is decoding; with `languages`, last, the utterance's
-    language id (a 0-d long tensor; `tts.labels.LANGUAGES`).
+    language id (a 0-d long tensor; `tts.labels.LANGUAGES`); with `phonemes` (per audio
+    path as the shards recorded it, the [2, F] phoneme frames of the whole utterance:
+    `tts.forced_align`, recipes/align_phonemes.py), after all that the crop's [2, crop_frames]; only items it
+    holds are drawn.
 
     With `audio` (a `tts.codecs.audio_pack.AudioPack`), the audio comes from the pack, keyed
     by the path each shard recorded, instead of from that path (a machine without the corpus);
@@ -116,6 +119,7 @@ class ShardCrops(Dataset):
         speakers: bool = False,
         audio: AudioPack | None = None,
         languages: bool = False,
+        phonemes: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         from tts.data.shards import ShardDataset  # tts.data imports tts.codecs
 
@@ -143,8 +147,12 @@ class ShardCrops(Dataset):
                     f"codec runs at {sample_rate}"
                 )
             self.usable = [i for i in self.usable if self.items.audio_path(i) in audio]
+        self.phonemes = phonemes
+        if phonemes is not None:
+            self.usable = [i for i in self.usable if self.items.audio_path(i) in phonemes]
         if not self.usable:
             held = "" if audio is None else f" and in the audio pack {audio.root}"
+            held += "" if phonemes is None else " with phoneme frames"
             raise ManifestError(f"no utterance in {root} ({splits}){held} has {crop_frames} frames")
 
     def __len__(self) -> int:
@@ -184,6 +192,14 @@ class ShardCrops(Dataset):
             out += (self.embeddings[self.other_utterance(index)],)
         if self.languages:
             out += (torch.tensor(item.language),)
+        if self.phonemes is not None:
+            frames_of = np.asarray(self.phonemes[self.items.audio_path(k)])
+            if frames_of.shape != (2, self.items.frames[k]):
+                raise ManifestError(
+                    f"phoneme frames of {self.items.audio_path(k)} are shaped {frames_of.shape}, its codes "
+                    f"have {self.items.frames[k]} frames: align the same shards again"
+                )
+            out += (torch.from_numpy(frames_of[:, frames].astype(np.int64)),)
         return out
 
     def pitch(self, index: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:

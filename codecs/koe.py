@@ -75,13 +75,23 @@ class KoeCodec(Codec):
     def _encode(self, wav: torch.Tensor) -> torch.Tensor:
         return self.model.encode(wav)
 
-    def _decode(self, codes: torch.Tensor, speaker: torch.Tensor | None = None) -> torch.Tensor:
-        return self.model.decode(*self.split_units(codes), speaker=speaker)
+    def _decode(
+        self,
+        codes: torch.Tensor,
+        speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return self.model.decode(*self.split_units(codes), speaker=speaker, phonemes=phonemes)
 
     @property
     def reads_speaker(self) -> int:
         """The speaker embedding size the decoder reads (`CodecConfig.speaker_dim`); 0: none."""
         return self.config.speaker_dim
+
+    @property
+    def reads_phonemes(self) -> int:
+        """The symbols of the phoneme frames the decoder reads (`CodecConfig.n_phonemes`)."""
+        return self.config.n_phonemes
 
     @property
     def n_units(self) -> int:
@@ -142,6 +152,7 @@ class KoeCodec(Codec):
         observe: tuple[int, int] | None = None,
         tempo: float = 1.0,
         speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode frames [1, K, F] (or [1, 1 + K, F] with units, see `check_codes`) that start
         at absolute frame `start_frame`, continuing an earlier window: the fundamental's phase
@@ -153,7 +164,7 @@ class KoeCodec(Codec):
         Returns (wav [1, F * samples per frame], the phase at each frame boundary [F + 1], to
         anchor a later window at any of them). For a source-filter decoder; other decoders just
         decode, with phases 0, and refuse `pitch` and `tempo`. `speaker`: the voice's embedding,
-        as in `Codec.decode`.
+        and `phonemes` [1, 2, F] the window's phoneme frames, as in `Codec.decode`.
         """
         codes = self.check_codes(codes).to(self.device)
         if codes.shape[0] != 1:
@@ -166,14 +177,19 @@ class KoeCodec(Codec):
                 )
             if speaker is not None and not self.reads_speaker:
                 raise ConfigError(f"{self.name}'s decoder reads no speaker embedding")
-            return self._decode(codes, speaker).float(), torch.zeros(codes.shape[-1] + 1)
+            if phonemes is not None and not self.reads_phonemes:
+                raise ConfigError(f"{self.name}'s decoder reads no phonemes")
+            wav = self._decode(codes, speaker, phonemes)
+            return wav.float(), torch.zeros(codes.shape[-1] + 1)
         hop = self.samples_per_frame_at(tempo)
         if hop is None:
             raise ConfigError(f"tempo {tempo} is beyond what the decoder can lay out")
         decoder = self.model.decoder
         per_frame = self.samples_per_frame // decoder.hop  # STFT frames per codec frame
         codes, units = self.split_units(codes)
-        controls = decoder.controls(self.model.fsq.decode(codes), units, speaker)
+        if phonemes is not None:
+            phonemes = torch.as_tensor(phonemes).to(self.device)
+        controls = decoder.controls(self.model.fsq.decode(codes), units, speaker, phonemes)
         f0 = gains_f0 = None
         if pitch is not None:
             first, end = (0, codes.shape[-1]) if observe is None else observe

@@ -69,6 +69,10 @@ class CodecConfig:
     # as a scale and shift of its features at the frame rate and before its head. None or a
     # zero vector = no speaker, so a decoder trained without one starts unchanged. 0: none.
     speaker_dim: int = 0
+    # > 0: the decoder also reads the text, per frame: the phoneme the frame is in and the one
+    # after it (ids 0..n_phonemes-1 of the LM's symbol inventory, placed by a forced alignment:
+    # tts.forced_align), added after its stem; id n_phonemes = none. 0: no text.
+    n_phonemes: int = 0
 
     @property
     def hop(self) -> int:
@@ -112,6 +116,8 @@ class CodecConfig:
             raise ConfigError(f"n_units must be >= 0, got {self.n_units}")
         if self.speaker_dim < 0:
             raise ConfigError(f"speaker_dim must be >= 0, got {self.speaker_dim}")
+        if self.n_phonemes < 0:
+            raise ConfigError(f"n_phonemes must be >= 0, got {self.n_phonemes}")
         if any(int(s) < 1 for s in self.strides) or any(int(n) < 2 for n in self.fsq_levels):
             raise ConfigError("strides must be >= 1 and fsq_levels >= 2")
         return self
@@ -286,6 +292,16 @@ class Decoder(nn.Module):
         self.unit_embedding = nn.Embedding(cfg.n_units + 1, dim) if cfg.n_units else None
         if self.unit_embedding is not None:
             nn.init.zeros_(self.unit_embedding.weight)
+        # Why the text: the LM's codes and units may mumble a sound that the text names (its
+        # codebooks follow the units in front of them loosely); the phoneme a frame should be
+        # lets the decoder say it anyway. Two tables (this phoneme, the next: where the frame
+        # lies between two sounds), zero init like the units'.
+        self.n_phonemes = cfg.n_phonemes
+        self.phoneme_embedding = (
+            nn.Embedding(2 * (cfg.n_phonemes + 1), dim) if cfg.n_phonemes else None
+        )
+        if self.phoneme_embedding is not None:
+            nn.init.zeros_(self.phoneme_embedding.weight)
         # Why a speaker: at ~1 kbit/s the codes keep what is said better than who says it (the
         # engines' held-out clips through the codec lose 0.07 of Resemblyzer similarity to
         # their reference); the voice's embedding lets the decoder put the timbre back. Two
@@ -343,24 +359,40 @@ class Decoder(nn.Module):
         latent: torch.Tensor,
         units: torch.Tensor | None = None,
         speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> torch.Tensor:  # [B, fsq_dim, F] (+ units [B, F]) -> [B, dim, L]
         """The trunk: frame-rate blocks, upsampling to the STFT rate, STFT-rate blocks.
 
         `units` [B, F] (a decoder with `n_units`): one semantic unit per frame, or `n_units`
         for "none"; None = none anywhere. A decoder without units refuses them. `speaker`
         [B, speaker_dim] or [speaker_dim] (a decoder with `speaker_dim`): the voice's
-        embedding; None = none. A decoder without one refuses it."""
+        embedding; None = none. A decoder without one refuses it. `phonemes` [B, 2, F] (a
+        decoder with `n_phonemes`): per frame the phoneme it is in and the next one, or
+        `n_phonemes` for "none"; None = none anywhere. A decoder without them refuses them."""
         film = self.film(speaker, latent.shape[0])
         x = self.stem(latent)
         if units is not None and self.unit_embedding is None:
             raise ConfigError("this decoder reads no semantic units (n_units = 0)")
+        size = (latent.shape[0], latent.shape[-1])  # [B, F]
         if self.unit_embedding is not None:
-            size = (latent.shape[0], latent.shape[-1])  # [B, F]
             if units is None:
                 units = torch.full(size, self.n_units, device=latent.device)
             if units.shape != size:
                 raise ConfigError(f"units must be shaped [B, F] = {size}, got {tuple(units.shape)}")
             x = x + self.unit_embedding(units.long()).transpose(1, 2)
+        if phonemes is not None and self.phoneme_embedding is None:
+            raise ConfigError("this decoder reads no phonemes (n_phonemes = 0)")
+        if self.phoneme_embedding is not None:
+            if phonemes is None:  # as trained: the "none" entries (not nothing added)
+                phonemes = torch.full((size[0], 2, size[1]), self.n_phonemes, device=x.device)
+            if phonemes.shape != (size[0], 2, size[1]):
+                raise ConfigError(
+                    f"phonemes must be shaped [B, 2, F] = {(size[0], 2, size[1])}, got "
+                    f"{tuple(phonemes.shape)}"
+                )
+            ids = phonemes.long().clamp(0, self.n_phonemes)
+            ids = ids + torch.tensor([0, self.n_phonemes + 1], device=ids.device)[None, :, None]
+            x = x + self.phoneme_embedding(ids).sum(1).transpose(1, 2)
         if film is not None:
             x = x * (1 + film[0]) + film[1]
         x = self.transformer(self.frame_blocks(x))
@@ -374,8 +406,9 @@ class Decoder(nn.Module):
         latent: torch.Tensor,
         units: torch.Tensor | None = None,
         speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, F * hop]
-        h = self.head(self.norm(self.features(latent, units, speaker).transpose(1, 2)))
+        h = self.head(self.norm(self.features(latent, units, speaker, phonemes).transpose(1, 2)))
         h = h.transpose(1, 2)
         log_mag, phase = h.chunk(2, dim=1)
         mag = torch.exp(log_mag.clamp(max=6.0))  # clamp: one bad step must not overflow
@@ -415,8 +448,9 @@ class CodecModel(nn.Module):
         codes: torch.Tensor,
         units: torch.Tensor | None = None,
         speaker: torch.Tensor | None = None,
-    ) -> torch.Tensor:  # [B, K, F] (+ units [B, F], speaker [B, D]) -> [B, F * hop]
-        return self.decoder(self.fsq.decode(codes), units, speaker)
+        phonemes: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # [B, K, F] (+ units [B, F], speaker [B, D], phonemes [B, 2, F])
+        return self.decoder(self.fsq.decode(codes), units, speaker, phonemes)  # -> [B, F * hop]
 
     def forward(
         self,
@@ -426,6 +460,7 @@ class CodecModel(nn.Module):
         codes: torch.Tensor | None = None,
         units: torch.Tensor | None = None,
         speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """wav [B, 1, T] with T % hop == 0 -> (reconstruction [B, T], codes [B, K, T/hop],
         the source-filter decoder's controls or {}).
@@ -435,14 +470,15 @@ class CodecModel(nn.Module):
         [B, K, T/hop]: decode these instead of encoding `wav` (a decoder trained on codes made
         elsewhere, e.g. token shards); `units` [B, T/hop]: semantic units for a decoder with
         `n_units` (see `Decoder.features`); `speaker` [B, speaker_dim]: the voice's embedding
-        for a decoder with `speaker_dim`.
+        for a decoder with `speaker_dim`; `phonemes` [B, 2, T/hop] for a decoder with
+        `n_phonemes`.
         """
         if codes is None:
             quantised, codes = self.fsq(self.latent(wav))
         else:
             quantised = self.fsq.decode(codes)
         if self.cfg.decoder_kind != "source_filter":
-            return self.decoder(quantised, units, speaker), codes, {}
-        controls = self.decoder.controls(quantised, units, speaker)
+            return self.decoder(quantised, units, speaker, phonemes), codes, {}
+        controls = self.decoder.controls(quantised, units, speaker, phonemes)
         recon = self.decoder.render(controls, f0=f0, voicing=voicing)[0]
         return recon, codes, controls

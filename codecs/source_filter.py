@@ -125,10 +125,12 @@ class SourceFilterDecoder(Decoder):
         latent: torch.Tensor,
         units: torch.Tensor | None = None,
         speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """latent [B, fsq dim, F] (+ units [B, F], speaker [B, D], see `Decoder.features`) ->
-        per STFT frame [B, *, L]: log gains, log F0 (Hz), voicing logit."""
-        h = self.head(self.norm(self.features(latent, units, speaker).transpose(1, 2)))
+        """latent [B, fsq dim, F] (+ units [B, F], speaker [B, D], phonemes [B, 2, F], see
+        `Decoder.features`) -> per STFT frame [B, *, L]: log gains, log F0 (Hz), voicing
+        logit."""
+        h = self.head(self.norm(self.features(latent, units, speaker, phonemes).transpose(1, 2)))
         h = h.transpose(1, 2)
         n = self.n_bins
         log_f0 = math.log(self.f0_min) + torch.sigmoid(h[:, 2 * n]) * math.log(
@@ -208,8 +210,9 @@ class SourceFilterDecoder(Decoder):
         latent: torch.Tensor,
         units: torch.Tensor | None = None,
         speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> torch.Tensor:  # [B, fsq_dim, F] -> [B, F * hop]
-        return self.render(self.controls(latent, units, speaker))[0]
+        return self.render(self.controls(latent, units, speaker, phonemes))[0]
 
     def check_hop(self, hop: int) -> int:
         """A synthesis hop the overlap-add handles: even (so frames still give exactly

@@ -81,6 +81,8 @@
 #                                          #   half its input codes its own draws (~37 min)
 #   bash recipes/proof_model.sh decoder7   # stop 47: the shipped decoder with the mel reader as
 #                                          #   a second ear (content_reader, ~13 min)
+#   bash recipes/proof_model.sh decoder8   # stop 48, v16: the decoder also reads the text,
+#                                          #   force-aligned by the mel reader (~1 h)
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -782,6 +784,33 @@ decoder7() {
     sample_every=750 seed=47
 }
 
+decoder8() {
+  # v16 (stop 48): the shipped decoder told the text. Each utterance of the first corpus's
+  # shards (proof_tokens) gets its phoneme frames (align_phonemes.py: the shipped decoder's
+  # rendering of its true codes and units, heard by the shipped mel reader, the phonemes
+  # force-aligned through its CTC posteriors); the LM's own codes for the same utterances
+  # (lm_draws.py: teacher-forced draws sampled as synthesis samples) stand beside the true
+  # ones. Run A: 3,000 steps from the shipped decoder on true codes and the draws of 1,800
+  # training utterances (seed 46; a fifth of the crops without phonemes); run B: 3,000 more
+  # from A with draws of every training utterance (seed 48), a tenth without. ~25 min each.
+  local tokens="$RUNS/proof_tokens" frames="$RUNS/proof_tokens_phonemes.safetensors"
+  [ -e "$frames" ] || "$PY" recipes/align_phonemes.py --shards "$tokens" --out "$frames"
+  [ -d "$RUNS/lm_draws46" ] || "$PY" recipes/lm_draws.py --shards "$tokens" \
+    --out "$RUNS/lm_draws46" --share 0.5406 --seed 46
+  [ -d "$RUNS/lm_draws48" ] || "$PY" recipes/lm_draws.py --shards "$tokens" \
+    --out "$RUNS/lm_draws48" --share 1.0 --seed 48
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_text" \
+    --model-of tts/pretrained/default/codec units_from="$RUNS/lm_draws46,$tokens" \
+    init_from=tts/pretrained/default/codec train_encoder=false model.n_phonemes=207 \
+    phonemes_from="$frames" batch_size=8 lr=2e-4 warmup_steps=100 max_steps=3000 \
+    num_workers=1 log_every=20 ckpt_every=500 sample_every=1000 seed=48
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_text2" \
+    --model-of "$RUNS/codec_text" units_from="$RUNS/lm_draws48,$tokens" \
+    init_from="$RUNS/codec_text" train_encoder=false phonemes_from="$frames" phoneme_drop=0.1 \
+    batch_size=8 lr=2e-4 warmup_steps=100 max_steps=3000 num_workers=1 log_every=20 \
+    ckpt_every=500 sample_every=1000 seed=49
+}
+
 decoder4() {
   # decoder3's unit decoder (codec_units, or the shipped codec/ folder) 4,000 more steps on the
   # train split of the full corpus's shards (decoder3 saw the first 2.9 h), at 1.5e-4. One
@@ -835,6 +864,7 @@ case "${1:-}" in
   decoder5) decoder5 ;;
   decoder6) decoder6 ;;
   decoder7) decoder7 ;;
+  decoder8) decoder8 ;;
   lm6) lm6 ;;
   soup) soup ;;
   soup14) soup14 ;;

@@ -103,6 +103,7 @@ from tts.config import (
 )
 from tts.data.shards import ShardDataset
 from tts.errors import ConfigError
+from tts.forced_align import load_phoneme_frames
 from tts.reader import UnitReader
 from tts.runs import (
     TIMED_STEPS,
@@ -177,6 +178,11 @@ class TrainConfig:
     # this weighs what tells phonemes apart. Needs units_from (the crops' languages).
     content_reader: str = ""
     content_weight: float = 1.0
+    # Phoneme frames of the units_from shards (recipes/align_phonemes.py): the decoder also
+    # reads the text, per frame (model.n_phonemes = the LM's inventory size); phoneme_drop of
+    # the crops go without (the "none" entry: codes whose text is not known).
+    phonemes_from: str = ""
+    phoneme_drop: float = 0.2
     f0_weight: float = 1.0  # source-filter decoder: F0 L1 (semitones) on voiced frames
     voicing_weight: float = 1.0  # source-filter decoder: voicing cross-entropy
     num_workers: int = 2
@@ -270,6 +276,7 @@ def check_units(cfg: TrainConfig) -> None:
                 "model.speaker_dim > 0 needs units_from=<token shards>: their speaker "
                 "embeddings are what the decoder reads"
             )
+        check_phonemes(cfg)
         return
     from tts.data.shards import semantic_info, shard_roots
 
@@ -291,6 +298,20 @@ def check_units(cfg: TrainConfig) -> None:
         )
     if not 0.0 <= cfg.unit_drop <= 1.0:
         raise ConfigError(f"unit_drop must lie in [0, 1], got {cfg.unit_drop}")
+    check_phonemes(cfg)
+
+
+def check_phonemes(cfg: TrainConfig) -> None:
+    """phonemes_from and model.n_phonemes go together, with units_from's shards."""
+    if bool(cfg.phonemes_from) != bool(cfg.model.n_phonemes):
+        raise ConfigError(
+            "phonemes_from=<recipes/align_phonemes.py's file> and model.n_phonemes=<the LM's "
+            "inventory size> go together"
+        )
+    if cfg.phonemes_from and not cfg.units_from:
+        raise ConfigError("phonemes_from needs units_from: the frames belong to its utterances")
+    if not 0.0 <= cfg.phoneme_drop <= 1.0:
+        raise ConfigError(f"phoneme_drop must lie in [0, 1], got {cfg.phoneme_drop}")
 
 
 def load_content_reader(cfg: TrainConfig, device: torch.device) -> UnitReader | None:
@@ -408,12 +429,12 @@ def evaluate(
     return recon[0], mel
 
 
-def validation_set(
-    cfg: TrainConfig, device: torch.device
-) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]]:
-    """(codes [K, F], units [F], speaker [D] or None, audio [T]) of every utterance of the
-    valid_from pack, found in the units_from shards by the audio path each shard recorded."""
+def validation_set(cfg: TrainConfig, device: torch.device) -> list[tuple[torch.Tensor | None, ...]]:
+    """(codes [K, F], units [F], speaker [D] or None, audio [T], phonemes [2, F] or None) of
+    every utterance of the valid_from pack, found in the units_from shards by the audio path
+    each shard recorded."""
     check_units(cfg)
+    phonemes = load_phoneme_frames(cfg.phonemes_from) if cfg.phonemes_from else None
     pack = AudioPack(cfg.valid_from)
     items = ShardDataset(cfg.units_from, semantic=True)
     where = {items.audio_path(k): k for k in range(len(items))}
@@ -430,29 +451,37 @@ def validation_set(
             "validation must be held out (pack_audio.py --splits valid)"
         )
     embeddings = items.speaker_embeddings() if cfg.model.speaker_dim > 0 else None
+    if phonemes is not None and (missing := [key for key in keys if key not in phonemes]):
+        raise ConfigError(
+            f"{len(missing)} utterances of {cfg.valid_from} have no phoneme frames in "
+            f"{cfg.phonemes_from} (e.g. {missing[0]}): align the valid split too"
+        )
     valid = []
     for key in keys:
         codes = chosen[key].codes
         speaker = None if embeddings is None else embeddings[where[key]].to(device)
         audio = torch.from_numpy(np.ascontiguousarray(pack.audio(key), np.float32))
-        valid.append((codes[1:].to(device), codes[0].to(device), speaker, audio.to(device)))
+        text = None if phonemes is None else torch.from_numpy(phonemes[key]).to(device)
+        valid.append((codes[1:].to(device), codes[0].to(device), speaker, audio.to(device), text))
     return valid
 
 
 def validate(
     model: CodecModel,
-    valid: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]],
+    valid: list[tuple[torch.Tensor | None, ...]],
     recon_loss: MultiResolutionLoss,
 ) -> float:
     """The mean log-mel distance of the decoder's rendering of each validation utterance (as
-    synthesis decodes: codes and units alone, its own pitch) to the utterance's audio."""
+    synthesis decodes: codes, units and phonemes alone, its own pitch) to the utterance's
+    audio."""
     model.eval()
     distances = []
     with torch.no_grad():
-        for codes, units, speaker, audio in valid:
+        for codes, units, speaker, audio, phonemes in valid:
             recon = model.decode(
-                codes[None], units[None], None if speaker is None else speaker[None]
-            )
+                codes[None], units[None], None if speaker is None else speaker[None],
+                None if phonemes is None else phonemes[None],
+            )  # fmt: skip
             n = min(recon.shape[-1], len(audio))
             distances.append(recon_loss(recon[:, :n], audio[None, :n])["mel"].item())
     model.train()
@@ -516,10 +545,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     source_filter = cfg.model.decoder_kind == "source_filter"
     recon_loss = MultiResolutionLoss(sr).to(device)
     trained = [p for p in model.parameters() if p.requires_grad]
-    # The unit table and the speaker's FiLM start at zero: a faster rate to get them going.
+    # The unit table, the speaker's FiLM and the phoneme tables start at zero: a faster rate.
     unit_params = [
         p
-        for module in (model.decoder.unit_embedding, model.decoder.speaker_film)
+        for module in (
+            model.decoder.unit_embedding,
+            model.decoder.speaker_film,
+            model.decoder.phoneme_embedding,
+        )
         if module is not None
         for p in module.parameters()
     ]
@@ -562,6 +595,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         dataset = ShardCrops(
             cfg.units_from, sr, hop, crop // hop, seed=cfg.seed, speakers=speakers, audio=pack,
             languages=reader is not None,
+            phonemes=load_phoneme_frames(cfg.phonemes_from) if cfg.phonemes_from else None,
         )  # fmt: skip
         if speakers and dataset.embeddings.shape[1] != cfg.model.speaker_dim:
             raise ConfigError(
@@ -646,11 +680,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else [batch.to(device, non_blocking=True)]
         )
         wav = batch[0]
-        codes = units = speaker = f0_source = None
+        codes = units = speaker = f0_source = phonemes = None
         if cfg.units_from:
             codes, units = batch[1], batch[2].clone()
             # Some crops without units: the "no unit" entry learns to decode codes alone.
             units[torch.rand(len(units), device=device) < cfg.unit_drop] = cfg.model.n_units
+        if cfg.phonemes_from:  # after the speaker and the language, when the crops carry them
+            phonemes = batch[3 + speakers + (reader is not None)].clone()
+            phonemes[torch.rand(len(phonemes), device=device) < cfg.phoneme_drop] = (
+                cfg.model.n_phonemes
+            )
         if speakers:  # and some without a speaker (zeros = none), for codes from no voice
             speaker = batch[3].clone()
             speaker[torch.rand(len(speaker), device=device) < cfg.speaker_drop] = 0.0
@@ -658,10 +697,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f0, voiced = batch[-2], batch[-1]
             f0_source = f0.clamp(cfg.model.f0_min_hz, cfg.model.f0_max_hz)
             recon, _, controls = model(
-                wav[:, None], f0_source, voiced, codes=codes, units=units, speaker=speaker
-            )
+                wav[:, None], f0_source, voiced, codes=codes, units=units, speaker=speaker,
+                phonemes=phonemes,
+            )  # fmt: skip
         else:
-            recon, _, controls = model(wav[:, None], codes=codes, units=units, speaker=speaker)
+            recon, _, controls = model(
+                wav[:, None], codes=codes, units=units, speaker=speaker, phonemes=phonemes
+            )
         rec = recon_loss(recon, wav)
         loss = cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"]
         logs = {"mel": rec["mel"].item(), "stft": rec["stft"].item()}

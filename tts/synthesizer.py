@@ -38,6 +38,7 @@ from tts.codecs.source_filter import MAX_PITCH_RANGE, PitchRange
 from tts.conditioning import SPEAKER_DIM, Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.errors import CheckpointError, ConfigError
+from tts.forced_align import ctc_align, frame_phonemes
 from tts.generate import (
     GenerationResult,
     MaxLengthWarning,
@@ -598,12 +599,16 @@ class Synthesizer:
         tempo: float = 1.0,
         shift: float = 0.0,
         speaker: torch.Tensor | None = None,
+        phonemes: torch.Tensor | None = None,
     ) -> np.ndarray:
         """One sequence's codec frames [1, K, F] -> waveform, with the F0 range and shift and
         the decoder's tempo (see `_tempo_split`) applied; `speaker`: the voice's embedding
-        for a decoder that reads one (`_prepare`)."""
+        for a decoder that reads one (`_prepare`); `phonemes` [1, 2, F]: its phoneme frames,
+        for a decoder that reads them (`phoneme_frames`)."""
         pitch = PitchRange(pitch_range, shift)
         voice = {} if speaker is None else {"speaker": speaker}  # codecs without: as before
+        if phonemes is not None:
+            voice["phonemes"] = phonemes
         if pitch.is_identity and tempo == 1.0:
             return self.codec.decode(codes, **voice)[0].cpu().numpy()
         pitch_or_none = None if pitch.is_identity else pitch
@@ -693,11 +698,11 @@ class Synthesizer:
         seeds = self._seeds(seed, len(chunks))
         joiner = SegmentJoiner(self.sample_rate, self.config.crossfade_ms, self.config.pause_ms)
 
-        def decode(take: GenerationResult) -> np.ndarray:
+        def decode(take: GenerationResult, phonemes: torch.Tensor | None = None) -> np.ndarray:
             with clock.stage("decode"):
                 return self._decode(
                     self._codec_codes(take.codes)[None], pitch, decoder_tempo,
-                    extra.f0_shift_st, decoder_voice,
+                    extra.f0_shift_st, decoder_voice, phonemes,
                 )  # fmt: skip
 
         pieces: list[np.ndarray] = []
@@ -756,7 +761,7 @@ class Synthesizer:
         self,
         chunk: TextChunk,
         takes: list[GenerationResult],
-        decode: Callable[[GenerationResult], np.ndarray],
+        decode: Callable[..., np.ndarray],
         voice: torch.Tensor | None = None,
         voice_margin: float = 0.0,
         clock: StageClock | None = None,
@@ -769,12 +774,15 @@ class Synthesizer:
         A units reader reads each take's semantic units; a codes reader reads the codec's
         codes of each take's decoded audio, and a mel reader its log-mel spectrogram, so they
         also hear what the decoder made of the units. A
-        take that hit its frame cap loses to any that stopped. One take: itself, unscored."""
-        if len(takes) == 1 or self.reader is None:  # nothing to choose from
-            return KeptTake(takes[0], decode(takes[0]))
+        take that hit its frame cap loses to any that stopped. One take: itself, unscored.
+
+        A decoder that reads the text (`Codec.reads_phonemes`) then decodes the kept take
+        again, told which phoneme each frame says (`phoneme_frames`)."""
         target = read_ids(chunk.ids, self.frontend.inventory)
-        if not target:  # nothing to hear (punctuation only): every take says it
-            return KeptTake(takes[0], decode(takes[0]))
+        if len(takes) == 1 or self.reader is None or not target:
+            # nothing to choose from, or nothing to hear (punctuation only)
+            audio = decode(takes[0])
+            return KeptTake(takes[0], self._with_text(chunk, takes[0], audio, decode, clock))
         language = LANGUAGES.index(chunk.language)
         clock = clock or StageClock()
         audios: list[np.ndarray | None] = [None] * len(takes)
@@ -804,7 +812,52 @@ class Synthesizer:
             best, similarity = close[pick], cosines[pick]
         audio = audios[best]
         audio = decode(takes[best]) if audio is None else audio
+        audio = self._with_text(chunk, takes[best], audio, decode, clock)
         return KeptTake(takes[best], audio, scores[best], similarity)
+
+    def _with_text(
+        self,
+        chunk: TextChunk,
+        take: GenerationResult,
+        audio: np.ndarray,
+        decode: Callable[..., np.ndarray],
+        clock: StageClock | None = None,
+    ) -> np.ndarray:
+        """`audio` (the take decoded without the text) decoded again with its phoneme
+        frames, for a decoder that reads them; otherwise (or when the reader cannot place the
+        text in it) `audio` itself."""
+        if not self.codec.reads_phonemes:
+            return audio
+        with (clock or StageClock()).stage("read"):
+            frames = self.phoneme_frames(chunk, audio, take.codes.shape[-1])
+        return audio if frames is None else decode(take, frames)
+
+    def phoneme_frames(
+        self, chunk: TextChunk, audio: np.ndarray, n_frames: int
+    ) -> torch.Tensor | None:
+        """Which of the chunk's phonemes each of a take's `n_frames` frames says, heard by the
+        mel reader in `audio` (the take decoded; `tts.forced_align`) -> [1, 2, n_frames], or
+        None without a mel reader, with nothing to hear, or when the phonemes cannot fit."""
+        reader = self.reader
+        target = read_ids(chunk.ids, self.frontend.inventory)
+        if reader is None or reader.config.source != "mel" or not target or n_frames < 1:
+            return None
+        mel = reader.log_mel(audio, self.sample_rate)
+        with torch.inference_mode():
+            language = torch.tensor([LANGUAGES.index(chunk.language)], device=mel.device)
+            log_probs = reader(
+                mel[None], torch.tensor([mel.shape[-1]], device=mel.device), language
+            )
+        try:
+            index = ctc_align(log_probs[0][0], target, reader.config.blank_id)
+        except ConfigError:
+            return None
+        # reader frames per take frame (the decoder's tempo stretches the audio)
+        per_frame = len(audio) * reader.config.sample_rate / self.sample_rate
+        per_frame /= reader.config.hop_length * n_frames
+        none_id = self.codec.reads_phonemes
+        frames = frame_phonemes(index, target, n_frames, per_frame, none_id)
+        return torch.from_numpy(frames)[None].to(self.device)
 
     def synthesize_to_file(self, path: str | Path, text: str, **kwargs: Any) -> Path:
         """`synthesize` and write the result (format from the suffix: .wav, .flac, .ogg)."""
@@ -968,6 +1021,11 @@ def check_reader(reader: UnitReader, lm: CodecLM, codec: Codec, inventory: Symbo
         raise CheckpointError(
             f"the codes reader reads {rc.n_streams} codebooks of {rc.n_units} but the codec "
             f"has {codec.n_codebooks} of {codec.codebook_size}"
+        )
+    if 0 < codec.reads_phonemes < len(inventory):
+        raise CheckpointError(
+            f"the codec's decoder reads {codec.reads_phonemes} phoneme symbols but the "
+            f"inventory has {len(inventory)}"
         )
 
 

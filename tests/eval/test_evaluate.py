@@ -565,3 +565,43 @@ def test_speed_is_timed_before_whisper_has_run_in_the_process(manifest_path, syn
     monkeypatch.setattr(ev, "evaluate_intelligibility", lambda *a, **k: order.append("cer") or {})
     ev.run_evaluation(synth, manifest_path, only=["cer", "speed"], languages=["ja"])
     assert order == ["speed", "whisper", "cer"]
+
+
+def test_codec_resynthesis_tells_a_decoder_that_reads_the_text_what_it_hears(pool) -> None:
+    """A decoder that reads the text decodes the clip again with the phoneme frames heard in
+    its first decoding, as synthesis does with its kept take; the report says so."""
+    import dataclasses
+
+    from tts.codecs.koe import KoeCodec
+    from tts.codecs.model import tiny_config
+
+    torch.manual_seed(0)
+    config = dataclasses.replace(tiny_config(), decoder_kind="source_filter", n_phonemes=5)
+    codec = KoeCodec.from_config(config)
+    with torch.no_grad():
+        codec.model.decoder.phoneme_embedding.weight.normal_(0.0, 0.5)
+    wav, sr = ev.load_entry(pool[0])
+    codes = codec.encode(torch.from_numpy(wav.astype(np.float32))[None], sr)
+    first = codec.decode(codes)[0].numpy()
+    heard = []
+
+    def text_frames(audio: np.ndarray, n_frames: int) -> torch.Tensor:
+        heard.append(audio)
+        return torch.arange(2 * n_frames).reshape(1, 2, n_frames) % 5
+
+    resynth = ev.codec_resynthesis(codec, wav, sr, text_frames=text_frames)
+    (given,) = heard
+    np.testing.assert_allclose(given, first, atol=1e-5)  # it heard the first decoding
+    expected = codec.decode(codes, phonemes=text_frames(first, codes.shape[-1]))[0].numpy()
+    np.testing.assert_allclose(resynth, expected, atol=1e-5)
+    assert np.abs(resynth - first).max() > 1e-3
+    # frames it cannot place: the first decoding; a decoder without the text is not asked
+    none = ev.codec_resynthesis(codec, wav, sr, text_frames=lambda audio, n: None)
+    np.testing.assert_allclose(none, first, atol=1e-5)
+    plain = KoeCodec.from_config(tiny_config())
+    asked = len(heard)
+    ev.codec_resynthesis(plain, wav, sr, text_frames=text_frames)
+    assert len(heard) == asked
+    report = ev.markdown_report({"cer": {"per_language": {}, "items": [], "codec_units": True,
+                                         "codec_text": True}})  # fmt: skip
+    assert "| engine audio through the codec and its units, told the text |" in report

@@ -75,14 +75,50 @@ def test_the_shipped_decoder_reads_the_lms_semantic_units(
     seen: list = []
     features = codec.model.decoder.features
     monkeypatch.setattr(
-        codec.model.decoder, "features", lambda latent, units=None, speaker=None: (
-            seen.append(units) or features(latent, units, speaker)
+        codec.model.decoder, "features", lambda latent, units=None, speaker=None, phonemes=None: (
+            seen.append(units) or features(latent, units, speaker, phonemes)
         ),
     )  # fmt: skip
     default_synth.synthesize("Hello there.", language="en", seed=0, watermark=False)
     units = torch.cat([u.flatten() for u in seen])
     # real units (not the "no unit" entry 500), and more than a few different ones
     assert (units < 500).float().mean() > 0.95 and units.unique().numel() > 5
+
+
+def test_the_shipped_decoder_says_the_phonemes_it_is_told(default_synth: Synthesizer) -> None:
+    """v16's decoder also reads the text (`CodecConfig.n_phonemes`). The same codes and units
+    of a held-out voice's clip, decoded with the phoneme frames of the sentence it says, are
+    heard (by the mel reader) saying it more clearly than decoded with those of another sentence
+    placed on the same audio, and the other way round: the text it is told moves what it says."""
+    from tts.data.engines import all_voices, synthesize
+    from tts.labels import LANGUAGES
+    from tts.reader import read_ids
+
+    synth, codec = default_synth, default_synth.codec
+    assert codec.reads_phonemes == len(synth.frontend.inventory)
+    said, other = "The weather is lovely today.", "My brother plays the piano."
+    voice = next(v for v in all_voices() if v.speaker == "espeak-en-us+m3")  # held out
+    wav, sr = synthesize(voice, said, "en")
+    codes = codec.encode(torch.from_numpy(wav.astype(np.float32))[None], sr)
+    units = synth.semantic.units(wav, sr, codes.shape[-1]).clamp(max=codec.n_units)
+    codes = torch.cat([units.to(codes)[None, None], codes], dim=1)
+    first = codec.decode(codes)[0].numpy()
+    chunks = {text: synth.frontend.process(text, "en")[0] for text in (said, other)}
+    told = {}
+    for text, chunk in chunks.items():
+        frames = synth.phoneme_frames(chunk, first, codes.shape[-1])
+        assert frames is not None
+        told[text] = codec.decode(codes, phonemes=frames)[0].numpy()
+
+    def score(audio: np.ndarray, text: str) -> float:
+        target = read_ids(chunks[text].ids, synth.frontend.inventory)
+        heard = [synth.reader.log_mel(audio, codec.sample_rate)]
+        return synth.reader.score(heard, target, LANGUAGES.index("en"))[0]
+
+    # (CTC loss per phoneme; the codes still say most of it: the text moves it by tenths)
+    assert score(told[said], said) < score(first, said) - 0.05  # clearer than untold
+    assert score(told[said], said) < score(told[other], said) - 0.05
+    assert score(told[other], other) < score(told[said], other) - 0.1
 
 
 @pytest.mark.parametrize(

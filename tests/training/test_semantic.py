@@ -234,9 +234,12 @@ def _record(codec, what: str) -> list:  # type: ignore[no-untyped-def]
     """Every `what` ("units" or "speaker") the codec's decoder is given from now on."""
     seen: list = []
     features = codec.model.decoder.features
-    codec.model.decoder.features = lambda latent, units=None, speaker=None: (  # type: ignore[method-assign]
-        seen.append({"units": units, "speaker": speaker}[what]) or features(latent, units, speaker)
-    )
+
+    def record(latent, units=None, speaker=None, phonemes=None):  # type: ignore[no-untyped-def]
+        seen.append({"units": units, "speaker": speaker}[what])
+        return features(latent, units, speaker, phonemes)
+
+    codec.model.decoder.features = record  # type: ignore[method-assign]
     return seen
 
 

@@ -5,7 +5,7 @@ from) and of that audio through the model's codec alone (what the codec loses).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,7 +66,9 @@ def evaluate_intelligibility(
             reference = load_entry(ref) if ref is not None else None
             # a decoder that reads the voice gets what synthesis would give it for this voice
             speaker = synth.decoder_speaker(reference, entry.language)
-            resynth = codec_resynthesis(synth.codec, wav, sr, speaker, synth.semantic)
+            resynth = codec_resynthesis(
+                synth.codec, wav, sr, speaker, synth.semantic, _text_frames(synth, entry)
+            )
             item["codec_transcript"], item["codec_cer"] = judge.score(
                 resynth, synth.codec.sample_rate, entry.text, entry.language
             )
@@ -88,8 +90,18 @@ def evaluate_intelligibility(
         voices = sorted({r["speaker"] for r in rows})
         per_voice[lang] = {v: _cer_means([r for r in rows if r["speaker"] == v]) for v in voices}
     units = synth is not None and reads_units(synth.codec, synth.semantic)
+    text = synth is not None and bool(getattr(synth.codec, "reads_phonemes", 0))
     return {"per_language": per_language, "per_voice": per_voice, "seeds": seeds, "items": items,
-            "codec_units": units}  # fmt: skip
+            "codec_units": units, "codec_text": text}  # fmt: skip
+
+
+def _text_frames(synth: Any, entry: ManifestEntry) -> Callable[[np.ndarray, int], Any] | None:
+    """For the codec column: the entry's phoneme frames in a decoded clip (one chunk of text
+    only: synthesis aligns each chunk to its own audio)."""
+    chunks = synth.frontend.process(entry.text, entry.language)
+    if len(chunks) != 1:
+        return None
+    return lambda audio, n_frames: synth.phoneme_frames(chunks[0], audio, n_frames)
 
 
 def _model_scores(out: Any, entry: ManifestEntry, judge: Any) -> dict[str, Any]:
@@ -138,9 +150,14 @@ def codec_resynthesis(
     sr: int,
     speaker: torch.Tensor | None = None,
     semantic: Any | None = None,
+    text_frames: Callable[[np.ndarray, int], Any] | None = None,
 ) -> np.ndarray:
     """A clip encoded and decoded by `codec` (mono float32 at the codec's sample rate);
     `speaker`: the voice's embedding, for a decoder that reads one.
+
+    `text_frames(audio, n_frames)`, for a decoder that reads the text (`reads_phonemes`):
+    the phoneme frames [1, 2, n_frames] heard in the decoded audio, or None; the clip is then
+    decoded again with them, as synthesis decodes its kept take (`Synthesizer.phoneme_frames`).
 
     `semantic` (the model's `SemanticTokenizer`), for a decoder that reads units: the clip's
     own units go in front of its codes, where synthesis puts the LM's unit stream, so this is
@@ -152,11 +169,16 @@ def codec_resynthesis(
     if mono.ndim > 1:
         mono = mono.mean(axis=-1)
     voice = {} if speaker is None else {"speaker": speaker}
-    if not reads_units(codec, semantic):
-        return codec.resynthesize(mono, sr, **voice)
     import torch
 
     codes = codec.encode(torch.from_numpy(np.ascontiguousarray(mono))[None], sr)  # [1, K, F]
-    units = semantic.units(mono, sr, codes.shape[-1]).clamp(max=codec.n_units)
-    codes = torch.cat([units.to(codes)[None, None], codes], dim=1)
-    return codec.decode(codes, **voice)[0].cpu().numpy()
+    if reads_units(codec, semantic):
+        units = semantic.units(mono, sr, codes.shape[-1]).clamp(max=codec.n_units)
+        codes = torch.cat([units.to(codes)[None, None], codes], dim=1)
+    audio = codec.decode(codes, **voice)[0].cpu().numpy()
+    if text_frames is None or not getattr(codec, "reads_phonemes", 0):
+        return audio
+    frames = text_frames(audio, codes.shape[-1])
+    return (
+        audio if frames is None else codec.decode(codes, phonemes=frames, **voice)[0].cpu().numpy()
+    )

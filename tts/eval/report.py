@@ -39,6 +39,8 @@ def markdown_report(results: dict[str, Any]) -> str:
         codec = "engine audio through the codec"
         if results["cer"].get("codec_units"):
             codec += " and its units"
+        if results["cer"].get("codec_text"):
+            codec += ", told the text"
         head = f"| language | n | model | source engine | {codec} |"
         out += [head + (" model, by seed |" if several else "")]
         out += ["|---|---|---|---|---|" + ("---|" if several else "")]

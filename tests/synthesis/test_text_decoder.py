@@ -1,0 +1,108 @@
+"""Synthesis with a decoder that reads the text: the kept take is decoded again, told by the mel
+reader's forced alignment which phoneme each frame says (`Synthesizer.phoneme_frames`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from tts.codecs.koe import KoeCodec
+from tts.generate import SamplingConfig
+from tts.reader import ReaderConfig, UnitReader, read_ids
+from tts.synthesizer import Synthesizer, random_synthesizer
+
+
+@pytest.fixture(scope="module")
+def text_synth() -> Synthesizer:
+    base = random_synthesizer(style_encoder=False, max_frames_per_phoneme=4.0)
+    inventory = base.frontend.inventory
+    torch.manual_seed(0)
+    config = dataclasses.replace(
+        base.codec.config, decoder_kind="source_filter", n_phonemes=len(inventory)
+    )
+    codec = KoeCodec.from_config(config)
+    with torch.no_grad():  # random tables, so the text changes the audio
+        codec.model.decoder.phoneme_embedding.weight.normal_(0.0, 0.5)
+    reader = UnitReader(
+        ReaderConfig(source="mel", vocab_size=len(inventory), d_model=32, n_layer=1, n_head=2,
+                     n_mels=16, upsample=1, dropout=0.0)
+    )  # fmt: skip
+    return Synthesizer(
+        base.lm, codec, base.frontend, base.speaker_encoder, voices=base.voices,
+        config=base.config, reader=reader,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("takes", "speed"), [(2, 1.0), (1, 0.9)])
+def test_the_kept_take_is_decoded_again_with_itsphoneme_frames(
+    text_synth: Synthesizer, takes: int, speed: float
+) -> None:
+    calls: list[tuple[torch.Tensor, torch.Tensor | None, np.ndarray]] = []
+    decode = Synthesizer._decode
+
+    def spy(self, codes, *args):  # type: ignore[no-untyped-def]
+        wav = decode(self, codes, *args)
+        calls.append((codes, args[4] if len(args) > 4 else None, wav))
+        return wav
+
+    text_synth._decode = spy.__get__(text_synth)  # type: ignore[method-assign]
+    try:
+        sampling = SamplingConfig(temperature=0.9, top_k=50, candidates=takes)
+        audio = text_synth.synthesize(
+            "Where is the old station?", language="en", seed=0, sampling=sampling,
+            watermark=False, speed=speed, label_prosody=False,
+        )  # fmt: skip
+    finally:
+        del text_synth._decode
+    (chunk,) = text_synth.frontend.process("Where is the old station?", "en")
+    plain = [c for c in calls if c[1] is None]
+    with_text = [c for c in calls if c[1] is not None]
+    assert len(plain) == takes and len(with_text) == 1  # every take heard, the kept one again
+    codes, frames, wav = with_text[0]
+    n = codes.shape[-1]
+    assert frames.shape == (1, 2, n) and frames.dtype == torch.long
+    # the frames say the text's phonemes in order ("none" only before them); a phoneme the
+    # reader gives less than a frame may be passed over
+    target = read_ids(chunk.ids, text_synth.frontend.inventory)
+    none = len(text_synth.frontend.inventory)
+    row = frames[0, 0].tolist()
+    said = [x for x in row if x != none]
+    assert row[len(row) - len(said) :] == said  # the "none" frames come first
+    merged = [x for i, x in enumerate(said) if i == 0 or x != said[i - 1]]
+    rest = iter(target)
+    assert all(any(x == y for y in rest) for x in merged)  # a subsequence of the text
+    assert len(merged) >= len(target) // 2
+    # they are the reader's alignment of the kept take's first decoding ...
+    first = next(c for c in plain if torch.equal(c[0], codes))
+    expected = text_synth.phoneme_frames(chunk, first[2], n)
+    assert torch.equal(expected, frames)
+    # ... and what the synthesis returns is that second decoding (the joiner's fades aside)
+    assert not np.allclose(wav, first[2])
+    if speed == 1.0:  # (else the returned audio is also stretched)
+        assert best_match(audio.wav, wav) > 0.99 > best_match(audio.wav, first[2])
+
+
+def best_match(signal: np.ndarray, part: np.ndarray) -> float:
+    """The highest normalised correlation of `part`'s middle half with a stretch of `signal`."""
+    piece = part[len(part) // 4 : 3 * len(part) // 4].astype(np.float64)
+    windows = np.lib.stride_tricks.sliding_window_view(signal.astype(np.float64), len(piece))
+    dots = windows @ piece
+    norms = np.linalg.norm(windows, axis=1) * np.linalg.norm(piece) + 1e-12
+    return float(np.max(dots / norms))
+
+
+def test_nophoneme_frames_without_a_mel_reader_or_room_for_the_text(
+    text_synth: Synthesizer,
+) -> None:
+    (chunk,) = text_synth.frontend.process("Where is the old station?", "en")
+    audio = np.zeros(text_synth.codec.samples_per_frame * 3, dtype=np.float32)
+    assert text_synth.phoneme_frames(chunk, audio, 3) is None  # 15 phonemes in 3 frames
+    reader, text_synth.reader = text_synth.reader, None
+    try:
+        long = np.zeros(text_synth.codec.samples_per_frame * 60, dtype=np.float32)
+        assert text_synth.phoneme_frames(chunk, long, 60) is None
+    finally:
+        text_synth.reader = reader
