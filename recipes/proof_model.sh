@@ -472,13 +472,13 @@ judge() {
 
 compare() {
   # MODEL (a bundle folder) against the shipped model's held-out runs committed in BASELINE
-  # (default docs/eval/v15: the README table's run of v15, seeds 0-2, of which seeds 0 and 1
-  # are paired; docs/eval/v14 and v13 hold those models' `tts eval --only cer` runs at seeds
+  # (default docs/eval/v16: the README table's run of v16, seeds 0-2, of which seeds 0 and 1
+  # are paired; docs/eval/v15 holds v15's table run; docs/eval/v14 and v13 hold those models' `tts eval --only cer` runs at seeds
   # 0 and 1): paired by seed, voice and text, raw and capped at 1, with a note if this
   # rebuild's fingerprint differs from theirs. v14's runs were made on a copy of the bundle
   # (v13's weights, 3 takes, voice_margin 0.2) before it shipped, hence the path they record.
   local model=${MODEL:?set MODEL to the bundle folder to compare} manifest
-  local base=${BASELINE:-docs/eval/v15}
+  local base=${BASELINE:-docs/eval/v16}
   manifest=$RUNS/testset/manifest.jsonl
   [ -e "$manifest" ] || manifest=$RUNS/proof/manifest.jsonl
   local out=$RUNS/compare/$(basename "$model")
