@@ -93,8 +93,8 @@ class ShardCrops(Dataset):
     not the embedding of the words it is decoding; with `languages`, last, the utterance's
     language id (a 0-d long tensor; `tts.labels.LANGUAGES`); with `phonemes` (per audio
     path as the shards recorded it, the [2, F] phoneme frames of the whole utterance:
-    `tts.forced_align`, recipes/align_phonemes.py), after all that the crop's [2, crop_frames]; only items it
-    holds are drawn.
+    `tts.forced_align`, recipes/align_phonemes.py), after all that the crop's
+    [2, crop_frames]; only items it holds are drawn.
 
     With `audio` (a `tts.codecs.audio_pack.AudioPack`), the audio comes from the pack, keyed
     by the path each shard recorded, instead of from that path (a machine without the corpus);
@@ -193,11 +193,12 @@ class ShardCrops(Dataset):
         if self.languages:
             out += (torch.tensor(item.language),)
         if self.phonemes is not None:
-            frames_of = np.asarray(self.phonemes[self.items.audio_path(k)])
+            key = self.items.audio_path(k)
+            frames_of = np.asarray(self.phonemes[key])
             if frames_of.shape != (2, self.items.frames[k]):
                 raise ManifestError(
-                    f"phoneme frames of {self.items.audio_path(k)} are shaped {frames_of.shape}, its codes "
-                    f"have {self.items.frames[k]} frames: align the same shards again"
+                    f"phoneme frames of {key} are shaped {frames_of.shape}, its codes have "
+                    f"{self.items.frames[k]} frames: align the same shards again"
                 )
             out += (torch.from_numpy(frames_of[:, frames].astype(np.int64)),)
         return out

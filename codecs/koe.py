@@ -169,6 +169,8 @@ class KoeCodec(Codec):
         codes = self.check_codes(codes).to(self.device)
         if codes.shape[0] != 1:
             raise ConfigError(f"decode_window takes one sequence, got a batch of {codes.shape[0]}")
+        if phonemes is not None:
+            phonemes = torch.as_tensor(phonemes).to(self.device)
         if not self.continues_phase:
             if (pitch is not None and not pitch.is_identity) or tempo != 1.0:
                 raise ConfigError(
@@ -187,8 +189,6 @@ class KoeCodec(Codec):
         decoder = self.model.decoder
         per_frame = self.samples_per_frame // decoder.hop  # STFT frames per codec frame
         codes, units = self.split_units(codes)
-        if phonemes is not None:
-            phonemes = torch.as_tensor(phonemes).to(self.device)
         controls = decoder.controls(self.model.fsq.decode(codes), units, speaker, phonemes)
         f0 = gains_f0 = None
         if pitch is not None:
