@@ -24,6 +24,7 @@ import random
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -55,7 +56,8 @@ def draw_codes(
 ) -> list[torch.Tensor]:
     """For each item ([K, F] true codes, units first), the LM's draw at every frame given the
     true frames before it: [K, F] each. Guidance as in `tts.generate.generate` (speaker guidance
-    aside: refused by `main` unless 1); the end of speech is never drawn."""
+    aside: refused by `main` unless 1); the end of speech and the other special ids are never
+    drawn."""
     cfg = lm.config
     batch = collate_lm(items, cfg.pad_id)
     inputs, _ = build_lm_inputs(batch.codes, batch.code_lengths, lm)
@@ -79,7 +81,8 @@ def draw_codes(
         logits = logits + (sampling.emotion_guidance - 1) * (
             cond_logits - logits_under(neutral, ConditionDrop.none(n))
         )
-    logits[..., cfg.special.eos] = -float("inf")  # real codes only, inside the utterance
+    # real codes only (no end of speech, BOS or PAD), inside the utterance
+    logits[..., cfg.codebook_size :] = -float("inf")
     temps = torch.tensor(codebook_temperatures(sampling, cfg.n_codebooks, cfg.n_semantic))
     logits = logits / temps.clamp(min=1e-4)[None, :, None, None]
     if 0 < sampling.top_k < logits.shape[-1]:
@@ -97,7 +100,7 @@ def draw_codes(
     return out
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if not 0.0 <= args.share <= 1.0:
         raise ConfigError(f"--share must lie in [0, 1], got {args.share}")
