@@ -793,6 +793,9 @@ decoder8() {
   # ones. Run A: 3,000 steps from the shipped decoder on true codes and the draws of 1,800
   # training utterances (seed 46; a fifth of the crops without phonemes); run B: 3,000 more
   # from A with draws of every training utterance (seed 48), a tenth without. ~25 min each.
+  # v16's run A used stop 46's scratch draws (gta.py: the same choice of items, generator
+  # and sampling as lm_draws.py --share 0.5406 --seed 46; not compared byte for byte), and its
+  # runs validated on $RUNS/valid_pack-style audio (valid_from=), left out here.
   local tokens="$RUNS/proof_tokens" frames="$RUNS/proof_tokens_phonemes.safetensors"
   [ -e "$frames" ] || "$PY" recipes/align_phonemes.py --shards "$tokens" --out "$frames"
   [ -d "$RUNS/lm_draws46" ] || "$PY" recipes/lm_draws.py --shards "$tokens" \
