@@ -22,8 +22,7 @@ from tqdm import tqdm
 
 from tts.data.shards import ShardDataset
 from tts.errors import ConfigError
-from tts.forced_align import ctc_align, frame_phonemes, save_phoneme_frames
-from tts.reader import read_ids
+from tts.forced_align import save_phoneme_frames
 from tts.synthesizer import Synthesizer
 
 
@@ -43,11 +42,8 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
     reader = synth.reader
     if reader is None or reader.config.source != "mel":
         raise ConfigError("aligning needs a model bundle with a mel reader (reader/)")
-    inventory = synth.frontend.inventory
     items = ShardDataset(args.shards, semantic=synth.codec.n_units > 0)
-    per_frame = round(synth.codec.samples_per_frame / reader.config.hop_length)
-    if per_frame * reader.config.hop_length != synth.codec.samples_per_frame:
-        raise ConfigError("the reader's hop must divide the codec's frame")
+    none_id = reader.config.vocab_size  # the LM's symbols (the decoder's n_phonemes)
     frames, failed = {}, 0
     for k in tqdm(range(len(items)), desc="aligning", unit="utt"):
         key = items.audio_path(k)
@@ -55,20 +51,17 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
             continue
         item = items[k]
         with torch.inference_mode():
-            wav = synth.codec.decode(synth._codec_codes(item.codes)[None])[0]
-            mel = reader.log_mel(wav.numpy(), synth.sample_rate)
-            lengths, language = torch.tensor([mel.shape[-1]]), torch.tensor([item.language])
-            log_probs = reader(mel[None], lengths, language)[0][0]
-        targets = read_ids(item.phonemes.tolist(), inventory)
-        try:
-            index = ctc_align(log_probs, targets, reader.config.blank_id)
-        except ConfigError:  # more phonemes than frames: left out, the crops skip it
+            wav = synth.codec.decode(synth._codec_codes(item.codes)[None])[0].numpy()
+        n = item.codes.shape[-1]
+        row = synth.align_phonemes(item.phonemes.tolist(), item.language, wav, n, none_id)
+        if row is None:  # more phonemes than frames (or none to hear): the crops skip it
             failed += 1
             continue
-        n = item.codes.shape[-1]
-        frames[key] = frame_phonemes(index, targets, n, per_frame, reader.config.vocab_size)
-    save_phoneme_frames(args.out, frames, none_id=str(reader.config.vocab_size))
-    print(f"{len(frames)} utterances aligned ({failed} too short for their text) -> {args.out}")
+        frames[key] = row
+    save_phoneme_frames(args.out, frames, none_id=str(none_id))
+    print(
+        f"{len(frames)} utterances aligned ({failed} too short for their text or silent) -> {args.out}"
+    )
     return {"aligned": len(frames), "failed": failed}
 
 

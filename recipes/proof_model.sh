@@ -796,15 +796,20 @@ decoder8() {
   # v16's run A used stop 46's scratch draws (gta.py: the same choice of items, generator
   # and sampling as lm_draws.py --share 0.5406 --seed 46; not compared byte for byte), and its
   # runs validated on $RUNS/valid_pack-style audio (valid_from=), left out here.
-  local tokens="$RUNS/proof_tokens" frames="$RUNS/proof_tokens_phonemes.safetensors"
-  [ -e "$frames" ] || "$PY" recipes/align_phonemes.py --shards "$tokens" --out "$frames"
+  # V15: v15's bundle (`git archive cba7b07 tts/pretrained/default`): its decoder is where
+  # run A starts, and its decoder and reader made the phoneme frames (the shipped folder is
+  # v16's since stop 48).
+  local v15=${V15:?set V15 to the v15 bundle folder} tokens="$RUNS/proof_tokens"
+  local frames="$RUNS/proof_tokens_phonemes.safetensors"
+  [ -e "$frames" ] || "$PY" recipes/align_phonemes.py --shards "$tokens" --out "$frames" \
+    --model "$v15"
   [ -d "$RUNS/lm_draws46" ] || "$PY" recipes/lm_draws.py --shards "$tokens" \
-    --out "$RUNS/lm_draws46" --share 0.5406 --seed 46
+    --out "$RUNS/lm_draws46" --share 0.5406 --seed 46 --model "$v15"
   [ -d "$RUNS/lm_draws48" ] || "$PY" recipes/lm_draws.py --shards "$tokens" \
-    --out "$RUNS/lm_draws48" --share 1.0 --seed 48
+    --out "$RUNS/lm_draws48" --share 1.0 --seed 48 --model "$v15"
   "$PY" recipes/train_codec.py --out "$RUNS/codec_text" \
-    --model-of tts/pretrained/default/codec units_from="$RUNS/lm_draws46,$tokens" \
-    init_from=tts/pretrained/default/codec train_encoder=false model.n_phonemes=207 \
+    --model-of "$v15/codec" units_from="$RUNS/lm_draws46,$tokens" \
+    init_from="$v15/codec" train_encoder=false model.n_phonemes=207 \
     phonemes_from="$frames" batch_size=8 lr=2e-4 warmup_steps=100 max_steps=3000 \
     num_workers=1 log_every=20 ckpt_every=500 sample_every=1000 seed=48
   "$PY" recipes/train_codec.py --out "$RUNS/codec_text2" \

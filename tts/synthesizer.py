@@ -838,16 +838,26 @@ class Synthesizer:
         """Which of the chunk's phonemes each of a take's `n_frames` frames says, heard by the
         mel reader in `audio` (the take decoded; `tts.forced_align`) -> [1, 2, n_frames], or
         None without a mel reader, with nothing to hear, or when the phonemes cannot fit."""
+        language = LANGUAGES.index(chunk.language)
+        frames = self.align_phonemes(
+            chunk.ids, language, audio, n_frames, self.codec.reads_phonemes
+        )
+        return None if frames is None else torch.from_numpy(frames)[None].to(self.device)
+
+    def align_phonemes(
+        self, ids: Sequence[int], language: int, audio: np.ndarray, n_frames: int, none_id: int
+    ) -> np.ndarray | None:
+        """`phoneme_frames` for any LM input ids (their heard symbols, `read_ids`) in language
+        id `language` -> [2, n_frames] ids, `none_id` where there is none; None as there.
+        recipes/align_phonemes.py labels training utterances with it."""
         reader = self.reader
-        target = read_ids(chunk.ids, self.frontend.inventory)
+        target = read_ids(ids, self.frontend.inventory)
         if reader is None or reader.config.source != "mel" or not target or n_frames < 1:
             return None
         mel = reader.log_mel(audio, self.sample_rate)
         with torch.inference_mode():
-            language = torch.tensor([LANGUAGES.index(chunk.language)], device=mel.device)
-            log_probs = reader(
-                mel[None], torch.tensor([mel.shape[-1]], device=mel.device), language
-            )
+            lengths = torch.tensor([mel.shape[-1]], device=mel.device)
+            log_probs = reader(mel[None], lengths, torch.tensor([language], device=mel.device))
         try:
             index = ctc_align(log_probs[0][0], target, reader.config.blank_id)
         except ConfigError:
@@ -855,9 +865,7 @@ class Synthesizer:
         # reader frames per take frame (the decoder's tempo stretches the audio)
         per_frame = len(audio) * reader.config.sample_rate / self.sample_rate
         per_frame /= reader.config.hop_length * n_frames
-        none_id = self.codec.reads_phonemes
-        frames = frame_phonemes(index, target, n_frames, per_frame, none_id)
-        return torch.from_numpy(frames)[None].to(self.device)
+        return frame_phonemes(index, target, n_frames, per_frame, none_id)
 
     def synthesize_to_file(self, path: str | Path, text: str, **kwargs: Any) -> Path:
         """`synthesize` and write the result (format from the suffix: .wav, .flac, .ogg)."""
