@@ -122,6 +122,13 @@ class Codec:
         codes = self._encode(wav)
         return codes.long()
 
+    def codes_id(self) -> str | None:
+        """A fingerprint of what turns audio into codes (encoder, quantiser and their
+        settings), or None where the adapter cannot tell. Two codecs with the same id make the
+        same codes from the same audio, whatever their names and decoders: token shards made
+        with either can be read together (a decoder retrained over a frozen encoder)."""
+        return None
+
     @property
     def reads_speaker(self) -> int:
         """The size of the speaker embedding the decoder reads (`decode(speaker=)`); 0: none."""

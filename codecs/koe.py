@@ -6,6 +6,8 @@ kind "koe-codec"; `load_codec(path)` reads them back.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,19 @@ from .source_filter import PitchRange
 from .weights import load_weights_into
 
 CHECKPOINT_KIND = "koe-codec"
+# The config fields that shape the codes (with the weights outside the decoder: codes_id).
+_ENCODING_SETTINGS = (
+    "sample_rate",
+    "strides",
+    "encoder_channels",
+    "encoder_max_channels",
+    "encoder_res_blocks",
+    "latent_dim",
+    "encoder_transformer_layers",
+    "transformer_heads",
+    "fsq_levels",
+    "n_codebooks",
+)
 
 
 class KoeCodec(Codec):
@@ -71,6 +86,20 @@ class KoeCodec(Codec):
             codebook_size=self.codebook_size,
             **metadata,
         )
+
+    def codes_id(self) -> str:
+        """sha256 over the settings and weights on the encoding side: everything in the model
+        but the decoder (encoder, its normalisation, the projection into FSQ), as float32."""
+        cfg = self.config
+        settings = {k: getattr(cfg, k) for k in _ENCODING_SETTINGS}
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode())
+        for name, tensor in sorted(self.model.state_dict().items()):
+            if name.startswith("decoder."):
+                continue
+            data = tensor.detach().to("cpu", torch.float32).contiguous()
+            digest.update(f"{name}:{tuple(data.shape)}".encode())
+            digest.update(data.numpy().tobytes())
+        return digest.hexdigest()
 
     def _encode(self, wav: torch.Tensor) -> torch.Tensor:
         return self.model.encode(wav)

@@ -209,6 +209,9 @@ def tokenize_manifest(
             "n_codebooks": codec.n_codebooks,
             "codebook_size": codec.codebook_size,
             "dtype": str(code_dtype).removeprefix("torch."),
+            # Which encoder made the codes (Codec.codes_id): folders whose codecs differ in
+            # name only (a decoder retrained over the same encoder) are read together.
+            "codes_id": codec.codes_id(),
         },
         "inventory": inventory.to_dict(),
         "speaker_encoder": speaker_encoder_source,
@@ -220,6 +223,8 @@ def tokenize_manifest(
     settings_path = out / SETTINGS_NAME
     if settings_path.is_file():
         before = json.loads(settings_path.read_text(encoding="utf-8"))
+        if "codes_id" not in before.get("codec", {}):  # a folder begun before codes_id
+            before.setdefault("codec", {})["codes_id"] = settings["codec"]["codes_id"]
         if before != json.loads(json.dumps(settings)):
             changed = sorted(k for k in settings if before.get(k) != settings[k])
             raise ConfigError(
@@ -375,6 +380,71 @@ def read_index(root: str | Path) -> dict[str, Any]:
     return index
 
 
+def _record_codes_id(root: Path, codes_id: str) -> None:
+    for name in (INDEX_NAME, SETTINGS_NAME):  # the index, and the settings a resume checks
+        if (path := root / name).is_file():
+            settings = json.loads(path.read_text(encoding="utf-8"))
+            settings["codec"]["codes_id"] = codes_id
+            _write_json_atomic(path, settings)
+
+
+def stamp_codes_id(root: str | Path, codec: Codec, check: int = 16) -> str:
+    """Record `codec.codes_id()` in a shard folder that has none (made before codes_id, or by
+    a codec of another name over the same encoder), once `check` of its utterances, spread
+    over the folder, encode again to exactly their stored codes. Returns the id; raises
+    ConfigError where the codec's shape differs, a checked utterance's codes differ, or the
+    folder already names another id. Copies made from the folder later (recipes/lm_draws.py)
+    keep the id."""
+    root = Path(root)
+    codes_id = codec.codes_id()
+    if codes_id is None:
+        raise ConfigError(f"{codec.name} cannot say which encoder makes its codes (no codes_id)")
+    info = read_index(root)["codec"]
+    if info.get("codes_id") not in (None, codes_id):
+        raise ConfigError(f"{root} was made by another encoder (codes_id {info['codes_id']})")
+    for key in _SAME_CODEC[1:]:
+        if info.get(key) != getattr(codec, key):
+            raise ConfigError(
+                f"{root}'s codes have {key} {info.get(key)}, {codec.name} makes {getattr(codec, key)}"
+            )
+    if check < 1:
+        raise ConfigError(f"check must be >= 1 utterance, got {check}")
+    data = ShardDataset(root)
+    picks = sorted({round(k * (len(data) - 1) / max(check - 1, 1)) for k in range(check)})
+    for k in picks:
+        wav, sr = load_audio(data.audio_path(k))
+        codes = codec.encode(torch.from_numpy(wav)[None], sr)[0].cpu()
+        stored = data[k].codes
+        if codes.shape != stored.shape or not torch.equal(codes, stored):
+            agree = (codes == stored).float().mean().item() if codes.shape == stored.shape else 0.0
+            raise ConfigError(
+                f"{codec.name} does not make the codes {root} holds for {data.audio_path(k)} "
+                f"({agree:.1%} of them agree)"
+            )
+    _record_codes_id(root, codes_id)
+    return codes_id
+
+
+def inherit_codes_id(root: str | Path, source: str | Path) -> str:
+    """Give a copy of a stamped folder (recipes/lm_draws.py made before `source` was stamped)
+    `source`'s codes_id, once both list the same utterances (audio paths, in order) with the
+    same frame counts. Returns the id; raises ConfigError where they differ or `source` has
+    none."""
+    root, source = Path(root), Path(source)
+    codes_id = read_index(source)["codec"].get("codes_id")
+    if not codes_id:
+        raise ConfigError(f"{source} has no codes_id: stamp it first (stamp_codes_id)")
+    if read_index(root)["codec"].get("codes_id") not in (None, codes_id):
+        raise ConfigError(f"{root} was made by another encoder than {source}")
+    copy, original = ShardDataset(root), ShardDataset(source)
+    if [copy.audio_path(k) for k in range(len(copy))] != [
+        original.audio_path(k) for k in range(len(original))
+    ] or list(copy.frames) != list(original.frames):
+        raise ConfigError(f"{root} is not a copy of {source}: their utterances differ")
+    _record_codes_id(root, codes_id)
+    return codes_id
+
+
 def shard_roots(data: str | Path | Sequence[str | Path]) -> list[Path]:
     """`data` as a list of shard folders: one folder, a sequence of them, or a comma-separated
     string ("a,b"). A folder listed twice is read twice: its items are drawn twice as often."""
@@ -431,10 +501,11 @@ def combine_indexes(roots: Sequence[Path], indexes: Sequence[dict[str, Any]]) ->
     """`read_indexes` for indexes already read, one per folder of `roots`."""
     first = indexes[0]
     for root, index in zip(roots[1:], indexes[1:], strict=True):
+        same = _SAME_CODEC
+        if first["codec"].get("codes_id") and index["codec"].get("codes_id"):
+            same = ("codes_id", *same[1:])  # the same codes whatever the codec's name
         differing = [
-            f"codec {key}"
-            for key in _SAME_CODEC
-            if index["codec"].get(key) != first["codec"].get(key)
+            f"codec {key}" for key in same if index["codec"].get(key) != first["codec"].get(key)
         ] + [
             key
             for key in ("inventory", "speaker_encoder", "style_encoder")
