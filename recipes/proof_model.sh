@@ -83,6 +83,8 @@
 #                                          #   a second ear (content_reader, ~13 min)
 #   bash recipes/proof_model.sh decoder8   # stop 48, v16: the decoder also reads the text,
 #                                          #   force-aligned by the mel reader (~1 h)
+#   bash recipes/proof_model.sh decoder9   # stop 49: v16's decoder on 2.8 h more audio (new
+#                                          #   wordfreq readings) and their LM draws (~1.2 h)
 #   bash recipes/proof_model.sh reader2    # v10's reader fine-tuned on codes cycled through the
 #                                          #   codec, + Kokoro English (~30 min corpus, ~45 min
 #                                          #   cycling, ~10 min training on 2 cores)
@@ -472,13 +474,13 @@ judge() {
 
 compare() {
   # MODEL (a bundle folder) against the shipped model's held-out runs committed in BASELINE
-  # (default docs/eval/v16: the README table's run of v16, seeds 0-2, of which seeds 0 and 1
-  # are paired; docs/eval/v15 holds v15's table run; docs/eval/v14 and v13 hold those models' `tts eval --only cer` runs at seeds
+  # (default docs/eval/v17: the README table's run of v17, seeds 0-2, of which seeds 0 and 1
+  # are paired; docs/eval/v16 and v15 hold those models' table runs; docs/eval/v14 and v13 hold those models' `tts eval --only cer` runs at seeds
   # 0 and 1): paired by seed, voice and text, raw and capped at 1, with a note if this
   # rebuild's fingerprint differs from theirs. v14's runs were made on a copy of the bundle
   # (v13's weights, 3 takes, voice_margin 0.2) before it shipped, hence the path they record.
   local model=${MODEL:?set MODEL to the bundle folder to compare} manifest
-  local base=${BASELINE:-docs/eval/v16}
+  local base=${BASELINE:-docs/eval/v17}
   manifest=$RUNS/testset/manifest.jsonl
   [ -e "$manifest" ] || manifest=$RUNS/proof/manifest.jsonl
   local out=$RUNS/compare/$(basename "$model")
@@ -819,6 +821,42 @@ decoder8() {
     ckpt_every=500 sample_every=1000 seed=49
 }
 
+decoder9() {
+  # Stop 49: v16's text-reading decoder had heard the first corpus only (2.9 h, ~1,700 distinct
+  # training sentences). New readings of the wordfreq lines (the fast engines, 2.5 h; Kokoro's
+  # four training voices in ja and en, 20 lines each), tokenised with the shipped codec, their
+  # phoneme frames and LM draws made as decoder8's, then 4,000 steps from v16's decoder on old
+  # and new shards together (true codes and draws; a tenth of the crops without phonemes).
+  # proof_tokens is stamped with the shipped codec's codes_id first (stamp_shards.py checks
+  # that it encodes their audio to the stored codes), and decoder8's draws take it from there:
+  # the shipped codec's name differs from the one the first shards were made with. (Stop 49's
+  # first-corpus shards were stop 46's, made with the shipped codec; where proof_tokens came
+  # from a float32 codec run whose codes differ, the stamp refuses: tokenise again with it.)
+  local tokens="$RUNS/proof_tokens" words="$RUNS/words9_tokens" codec=tts/pretrained/default/codec
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_words9" --engines "$FAST" --hours 2.5 \
+    --sentences-dir recipes/data/sentences_wordfreq --emotional-variants 1 \
+    --held-out-voices 1 --seed 0 --jobs 2
+  "$PY" recipes/data/synthetic.py --out "$RUNS/synth_kokoro_words9" --engines kokoro \
+    --languages ja,en --sentences-dir recipes/data/sentences_wordfreq --utterances-per-voice 20 \
+    --emotional-variants 1 --held-out-voices kokoro-jf_gongitsune --seed 0 --jobs 2
+  "$PY" recipes/data/merge.py "$RUNS/synth_words9/manifest.jsonl" \
+    "$RUNS/synth_kokoro_words9/manifest.jsonl" --out "$RUNS/words9/manifest.jsonl"
+  "$PY" recipes/tokenize_corpus.py --manifest "$RUNS/words9/manifest.jsonl" --codec "$codec" \
+    --inventory tts/pretrained/default/inventory.json --out "$words"
+  "$PY" recipes/semantic_units.py --shards "$words" --tokenizer tts/pretrained/default/semantic
+  "$PY" recipes/stamp_shards.py --shards "$tokens" --codec "$codec"
+  "$PY" recipes/stamp_shards.py --shards "$RUNS/lm_draws48" --copy-of "$tokens"
+  local frames="$RUNS/words9_phonemes.safetensors"
+  [ -e "$frames" ] || "$PY" recipes/align_phonemes.py --shards "$words,$tokens" --out "$frames"
+  [ -d "$RUNS/lm_draws49" ] || "$PY" recipes/lm_draws.py --shards "$words" \
+    --out "$RUNS/lm_draws49" --share 1.0 --seed 49
+  "$PY" recipes/train_codec.py --out "$RUNS/codec_text9" --model-of "$RUNS/codec_text2" \
+    units_from="$RUNS/lm_draws49,$words,$RUNS/lm_draws48,$tokens" init_from="$RUNS/codec_text2" \
+    train_encoder=false phonemes_from="$frames" phoneme_drop=0.1 batch_size=8 lr=2e-4 \
+    warmup_steps=100 max_steps=4000 num_workers=1 log_every=20 ckpt_every=500 \
+    sample_every=1000 seed=50
+}
+
 decoder4() {
   # decoder3's unit decoder (codec_units, or the shipped codec/ folder) 4,000 more steps on the
   # train split of the full corpus's shards (decoder3 saw the first 2.9 h), at 1.5e-4. One
@@ -873,6 +911,7 @@ case "${1:-}" in
   decoder6) decoder6 ;;
   decoder7) decoder7 ;;
   decoder8) decoder8 ;;
+  decoder9) decoder9 ;;
   lm6) lm6 ;;
   soup) soup ;;
   soup14) soup14 ;;
