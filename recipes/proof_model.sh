@@ -832,6 +832,9 @@ decoder9() {
   # the shipped codec's name differs from the one the first shards were made with. (Stop 49's
   # first-corpus shards were stop 46's, made with the shipped codec; where proof_tokens came
   # from a float32 codec run whose codes differ, the stamp refuses: tokenise again with it.)
+  # V16: v16's bundle (`git archive 4bad6c6~1 tts/pretrained/default`), whose decoder and
+  # reader made stop 49's phoneme frames (the shipped folder is v17's since stop 49).
+  local v16=${V16:?set V16 to the v16 bundle folder}
   local tokens="$RUNS/proof_tokens" words="$RUNS/words9_tokens" codec=tts/pretrained/default/codec
   "$PY" recipes/data/synthetic.py --out "$RUNS/synth_words9" --engines "$FAST" --hours 2.5 \
     --sentences-dir recipes/data/sentences_wordfreq --emotional-variants 1 \
@@ -847,7 +850,8 @@ decoder9() {
   "$PY" recipes/stamp_shards.py --shards "$tokens" --codec "$codec"
   "$PY" recipes/stamp_shards.py --shards "$RUNS/lm_draws48" --copy-of "$tokens"
   local frames="$RUNS/words9_phonemes.safetensors"
-  [ -e "$frames" ] || "$PY" recipes/align_phonemes.py --shards "$words,$tokens" --out "$frames"
+  [ -e "$frames" ] || "$PY" recipes/align_phonemes.py --shards "$words,$tokens" --out "$frames" \
+    --model "$v16"
   [ -d "$RUNS/lm_draws49" ] || "$PY" recipes/lm_draws.py --shards "$words" \
     --out "$RUNS/lm_draws49" --share 1.0 --seed 49
   "$PY" recipes/train_codec.py --out "$RUNS/codec_text9" --model-of "$RUNS/codec_text2" \

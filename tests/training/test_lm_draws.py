@@ -52,3 +52,6 @@ def test_lm_draws_replace_the_chosen_items_codes_with_the_lms(
     assert any(not torch.equal(different[k].codes, drawn[k].codes) for k in range(len(true)))
     assert len(result["agreement"]) == 3 and all(0 <= x <= 1 for x in result["agreement"])
     assert other["drawn"] == result["drawn"] and again == result
+    # the copy keeps the index, codes_id included: it reads beside the true codes
+    assert drawn.index["codec"] == true.index["codec"] and true.index["codec"]["codes_id"]
+    assert len(ShardDataset([tmp_path / "a", unit_shards])) == 2 * len(true)
