@@ -822,7 +822,7 @@ decoder8() {
 }
 
 decoder9() {
-  # Stop 49: v16's text-reading decoder had heard the first corpus only (2.9 h, ~1,700 distinct
+  # Stop 49: v16's text-reading decoder had heard the first corpus only (2.9 h, 957 distinct
   # training sentences). New readings of the wordfreq lines (the fast engines, 2.5 h; Kokoro's
   # four training voices in ja and en, 20 lines each), tokenised with the shipped codec, their
   # phoneme frames and LM draws made as decoder8's, then 4,000 steps from v16's decoder on old
