@@ -206,12 +206,8 @@ class KoeCodec(Codec):
                     f"a pitch range or tempo needs a source-filter decoder; this codec's "
                     f"decoder is {self.config.decoder_kind!r}"
                 )
-            if speaker is not None and not self.reads_speaker:
-                raise ConfigError(f"{self.name}'s decoder reads no speaker embedding")
-            if phonemes is not None and not self.reads_phonemes:
-                raise ConfigError(f"{self.name}'s decoder reads no phonemes")
-            wav = self._decode(codes, speaker, phonemes)
-            return wav.float(), torch.zeros(codes.shape[-1] + 1)
+            # Codec.decode: the same refusals of a speaker or phonemes it does not read
+            return self.decode(codes, speaker, phonemes), torch.zeros(codes.shape[-1] + 1)
         hop = self.samples_per_frame_at(tempo)
         if hop is None:
             raise ConfigError(f"tempo {tempo} is beyond what the decoder can lay out")

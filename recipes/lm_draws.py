@@ -125,8 +125,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{src} holds {items[0].codes.shape[0]} streams a frame; the LM predicts "
             f"{lm.config.n_codebooks}"
         )
-    train = [k for k in range(len(items)) if items[k].split == "train"]
-    valid = [k for k in range(len(items)) if items[k].split == "valid"]
+    splits = items.splits()
+    train = [k for k, split in enumerate(splits) if split == "train"]
+    valid = [k for k, split in enumerate(splits) if split == "valid"]
     random.Random(args.seed).shuffle(train)
     todo = sorted(train[: round(args.share * len(train))] + valid, key=lambda k: items.frames[k])
     generator = torch.Generator().manual_seed(args.seed)

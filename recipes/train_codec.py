@@ -63,6 +63,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -429,12 +430,15 @@ def evaluate(
     return recon[0], mel
 
 
-def validation_set(cfg: TrainConfig, device: torch.device) -> list[tuple[torch.Tensor | None, ...]]:
+def validation_set(
+    cfg: TrainConfig, device: torch.device, phonemes: Mapping[str, np.ndarray] | None = None
+) -> list[tuple[torch.Tensor | None, ...]]:
     """(codes [K, F], units [F], speaker [D] or None, audio [T], phonemes [2, F] or None) of
     every utterance of the valid_from pack, found in the units_from shards by the audio path
-    each shard recorded."""
+    each shard recorded. `phonemes`: the phonemes_from frames when already read (by main)."""
     check_units(cfg)
-    phonemes = load_phoneme_frames(cfg.phonemes_from) if cfg.phonemes_from else None
+    if phonemes is None and cfg.phonemes_from:
+        phonemes = load_phoneme_frames(cfg.phonemes_from)
     pack = AudioPack(cfg.valid_from)
     items = ShardDataset(cfg.units_from, semantic=True)
     where = {items.audio_path(k): k for k in range(len(items))}
@@ -585,6 +589,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             discs = DistributedDataParallel(discs, device_ids=ids)
 
     speakers = cfg.model.speaker_dim > 0
+    # read once, for the crops and the validation set
+    phoneme_frames = load_phoneme_frames(cfg.phonemes_from) if cfg.phonemes_from else None
     if cfg.units_from:
         pack = AudioPack(cfg.audio_from) if cfg.audio_from else None
         if pack is not None and source_filter and pack.hop != cfg.model.istft_hop:
@@ -595,7 +601,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         dataset = ShardCrops(
             cfg.units_from, sr, hop, crop // hop, seed=cfg.seed, speakers=speakers, audio=pack,
             languages=reader is not None,
-            phonemes=load_phoneme_frames(cfg.phonemes_from) if cfg.phonemes_from else None,
+            phonemes=phoneme_frames,
         )  # fmt: skip
         if speakers and dataset.embeddings.shape[1] != cfg.model.speaker_dim:
             raise ConfigError(
@@ -643,7 +649,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"codebooks of {raw_model.fsq.codebook_size}; {n_items} files; world size {world}; device {device}"
         )
 
-        valid = validation_set(cfg, device) if cfg.valid_from else []
+        valid = validation_set(cfg, device, phoneme_frames) if cfg.valid_from else []
         best_path = out / "best.json"  # the step and val_mel of best/, kept across resumes
         best = resumed_best(best_path, start_step)
 

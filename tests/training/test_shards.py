@@ -49,6 +49,7 @@ def test_shards_hold_exactly_what_direct_encoding_gives(
     codec = load_codec(codec_dir)
     frontend = TextFrontend()
     assert len(dataset) == len(entries)
+    assert dataset.splits() == [e.extra.get("split", "train") for e in entries]
     for k in (0, 7, 8, 19):  # first and last items of shards
         item, entry = dataset[k], entries[k]
         wav, sr = load_audio(entry.audio)

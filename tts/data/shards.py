@@ -683,6 +683,10 @@ class ShardDataset(Dataset):
         """The speaker id of every item, in dataset order."""
         return [self._labels[n]["speakers"][i] for n, i in self._locations]
 
+    def splits(self) -> list[str]:
+        """The manifest split of every item, in dataset order (codes not read)."""
+        return [self._labels[n]["splits"][i] for n, i in self._locations]
+
     def neutral_flags(self) -> list[bool]:
         """Whether each item, in dataset order, is spoken neutrally (the neutral label or
         intensity 0)."""
