@@ -97,7 +97,9 @@ def evaluate_intelligibility(
 
 def _text_frames(synth: Any, entry: ManifestEntry) -> Callable[[np.ndarray, int], Any] | None:
     """For the codec column: the entry's phoneme frames in a decoded clip (one chunk of text
-    only: synthesis aligns each chunk to its own audio)."""
+    only: synthesis aligns each chunk to its own audio); None for a decoder that reads none."""
+    if not getattr(synth.codec, "reads_phonemes", 0):  # no text to read: no front end run
+        return None
     chunks = synth.frontend.process(entry.text, entry.language)
     if len(chunks) != 1:
         return None
