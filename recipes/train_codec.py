@@ -104,7 +104,7 @@ from tts.config import (
 )
 from tts.data.shards import ShardDataset
 from tts.errors import ConfigError
-from tts.forced_align import load_phoneme_frames
+from tts.forced_align import read_phoneme_frames
 from tts.reader import UnitReader
 from tts.runs import (
     TIMED_STEPS,
@@ -179,7 +179,8 @@ class TrainConfig:
     # this weighs what tells phonemes apart. Needs units_from (the crops' languages).
     content_reader: str = ""
     content_weight: float = 1.0
-    # Phoneme frames of the units_from shards (recipes/align_phonemes.py): the decoder also
+    # Phoneme frames of the units_from shards (recipes/align_phonemes.py; several files
+    # comma-separated, e.g. a new folder aligned on its own): the decoder also
     # reads the text, per frame (model.n_phonemes = the LM's inventory size); phoneme_drop of
     # the crops go without (the "none" entry: codes whose text is not known).
     phonemes_from: str = ""
@@ -438,7 +439,7 @@ def validation_set(
     each shard recorded. `phonemes`: the phonemes_from frames when already read (by main)."""
     check_units(cfg)
     if phonemes is None and cfg.phonemes_from:
-        phonemes = load_phoneme_frames(cfg.phonemes_from)
+        phonemes = read_phoneme_frames(cfg.phonemes_from)
     pack = AudioPack(cfg.valid_from)
     items = ShardDataset(cfg.units_from, semantic=True)
     where = {items.audio_path(k): k for k in range(len(items))}
@@ -590,7 +591,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     speakers = cfg.model.speaker_dim > 0
     # read once, for the crops and the validation set
-    phoneme_frames = load_phoneme_frames(cfg.phonemes_from) if cfg.phonemes_from else None
+    phoneme_frames = read_phoneme_frames(cfg.phonemes_from) if cfg.phonemes_from else None
     if cfg.units_from:
         pack = AudioPack(cfg.audio_from) if cfg.audio_from else None
         if pack is not None and source_filter and pack.hop != cfg.model.istft_hop:

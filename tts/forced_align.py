@@ -133,3 +133,25 @@ def load_phoneme_frames(path: str | Path) -> dict[str, np.ndarray]:
     return {
         k: flat[:, a:b].astype(np.int64) for k, a, b in zip(keys, ends[:-1], ends[1:], strict=True)
     }
+
+
+def read_phoneme_frames(paths: str) -> dict[str, np.ndarray]:
+    """Frames of one or several `save_phoneme_frames` files ("a.safetensors,b.safetensors"), as
+    one mapping: a corpus aligned in parts (a new shard folder aligned on its own, beside the
+    file of the older ones) trains as one. An utterance in two files keeps the first file's
+    frames; the two must then agree on its length (a different length means different codes:
+    the files belong to different shards)."""
+    merged: dict[str, np.ndarray] = {}
+    names = [p.strip() for p in paths.split(",") if p.strip()]
+    if not names:
+        raise ConfigError("no phoneme frames file named")
+    for name in names:
+        for key, row in load_phoneme_frames(name).items():
+            if key not in merged:
+                merged[key] = row
+            elif merged[key].shape != row.shape:
+                raise ConfigError(
+                    f"{key} has {merged[key].shape[-1]} phoneme frames in an earlier file and "
+                    f"{row.shape[-1]} in {name}: these files were aligned from different codes"
+                )
+    return merged

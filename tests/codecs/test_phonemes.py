@@ -13,7 +13,13 @@ import torch
 from tts.codecs.koe import KoeCodec
 from tts.codecs.model import CodecConfig, CodecModel, tiny_config
 from tts.errors import ConfigError
-from tts.forced_align import ctc_align, frame_phonemes, load_phoneme_frames, save_phoneme_frames
+from tts.forced_align import (
+    ctc_align,
+    frame_phonemes,
+    load_phoneme_frames,
+    read_phoneme_frames,
+    save_phoneme_frames,
+)
 
 N_PHONEMES = 6
 
@@ -65,6 +71,23 @@ def test_phoneme_frames_round_trip_through_a_file(tmp_path: Path) -> None:
     (tmp_path / "bad.safetensors").write_bytes(b"not a file")
     with pytest.raises(ConfigError, match="not a phoneme frames file"):
         load_phoneme_frames(tmp_path / "bad.safetensors")
+
+
+def test_phoneme_frames_of_several_files_read_as_one(tmp_path: Path) -> None:
+    old = save_phoneme_frames(tmp_path / "old.safetensors", {"a.wav": np.array([[1, 2], [2, 9]]), "b.wav": np.array([[3], [9]])})  # fmt: skip
+    new = save_phoneme_frames(tmp_path / "new.safetensors", {"b.wav": np.array([[4], [9]]), "c.wav": np.array([[5, 5, 6], [6, 9, 9]])})  # fmt: skip
+    merged = read_phoneme_frames(f"{old}, {new}")
+    assert sorted(merged) == ["a.wav", "b.wav", "c.wav"]
+    assert merged["b.wav"].tolist() == [[3], [9]]  # the first file's frames of a shared utterance
+    assert merged["c.wav"].tolist() == [[5, 5, 6], [6, 9, 9]]
+    assert read_phoneme_frames(str(new))["b.wav"].tolist() == [[4], [9]]
+    other = save_phoneme_frames(tmp_path / "other.safetensors", {"a.wav": np.array([[1], [9]])})
+    with pytest.raises(ConfigError, match="a.wav has 2 phoneme frames .* 1 in"):
+        read_phoneme_frames(f"{old},{other}")
+    with pytest.raises(ConfigError, match="no phoneme frames file"):
+        read_phoneme_frames(" , ")
+    with pytest.raises(ConfigError, match="not a phoneme frames file"):
+        read_phoneme_frames(f"{old},{tmp_path / 'missing.safetensors'}")
 
 
 def phoneme_config(**changes) -> CodecConfig:
