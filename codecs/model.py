@@ -73,6 +73,11 @@ class CodecConfig:
     # after it (ids 0..n_phonemes-1 of the LM's symbol inventory, placed by a forced alignment:
     # tts.forced_align), added after its stem; id n_phonemes = none. 0: no text.
     n_phonemes: int = 0
+    # How hard the decoder leans on the text at decoding time: each phoneme's embedding is
+    # moved away from the "none" entry's by this factor (E(none) + w (E(p) - E(none))), the
+    # way classifier-free guidance pushes away from the unconditioned case. 1 = as trained;
+    # frames without phonemes ("none") decode the same whatever it is.
+    phoneme_weight: float = 1.0
 
     @property
     def hop(self) -> int:
@@ -118,6 +123,8 @@ class CodecConfig:
             raise ConfigError(f"speaker_dim must be >= 0, got {self.speaker_dim}")
         if self.n_phonemes < 0:
             raise ConfigError(f"n_phonemes must be >= 0, got {self.n_phonemes}")
+        if not (math.isfinite(self.phoneme_weight) and self.phoneme_weight >= 0):
+            raise ConfigError(f"phoneme_weight must be finite and >= 0, got {self.phoneme_weight}")
         if any(int(s) < 1 for s in self.strides) or any(int(n) < 2 for n in self.fsq_levels):
             raise ConfigError("strides must be >= 1 and fsq_levels >= 2")
         return self
@@ -297,6 +304,7 @@ class Decoder(nn.Module):
         # lets the decoder say it anyway. Two tables (this phoneme, the next: where the frame
         # lies between two sounds), zero init like the units'.
         self.n_phonemes = cfg.n_phonemes
+        self.phoneme_weight = cfg.phoneme_weight
         self.phoneme_embedding = (
             nn.Embedding(2 * (cfg.n_phonemes + 1), dim) if cfg.n_phonemes else None
         )
@@ -392,7 +400,11 @@ class Decoder(nn.Module):
                 )
             ids = phonemes.long().clamp(0, self.n_phonemes)
             ids = ids + torch.tensor([0, self.n_phonemes + 1], device=ids.device)[None, :, None]
-            x = x + self.phoneme_embedding(ids).sum(1).transpose(1, 2)
+            text = self.phoneme_embedding(ids).sum(1)  # [B, F, dim]
+            if self.phoneme_weight != 1.0:
+                none = self.phoneme_embedding.weight[[self.n_phonemes, 2 * self.n_phonemes + 1]]
+                text = none.sum(0) + self.phoneme_weight * (text - none.sum(0))
+            x = x + text.transpose(1, 2)
         if film is not None:
             x = x * (1 + film[0]) + film[1]
         x = self.transformer(self.frame_blocks(x))

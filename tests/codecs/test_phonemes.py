@@ -118,9 +118,42 @@ def test_the_phoneme_tables_start_at_zero_and_then_change_the_audio() -> None:
     assert (read - swapped).abs().max() > 0.05 * none.abs().max()
 
 
+def test_the_phoneme_weight_pushes_the_text_away_from_none() -> None:
+    torch.manual_seed(2)
+    base = CodecModel(phoneme_config()).eval()
+    with torch.no_grad():
+        base.decoder.phoneme_embedding.weight.normal_(0.0, 0.5)
+    strong = CodecModel(phoneme_config(phoneme_weight=1.7)).eval()
+    strong.load_state_dict(base.state_dict())
+    # the same decoder with its tables moved by hand: E(none) + 1.7 (E(p) - E(none)) per table
+    edited = CodecModel(phoneme_config()).eval()
+    edited.load_state_dict(base.state_dict())
+    with torch.no_grad():
+        table = edited.decoder.phoneme_embedding.weight.view(2, N_PHONEMES + 1, -1)
+        none = table[:, N_PHONEMES:].clone()
+        table.copy_(none + 1.7 * (table - none))
+    codes = torch.randint(0, 1000, (2, 2, 12))
+    phonemes = torch.randint(0, N_PHONEMES + 1, (2, 2, 12))  # some frames "none"
+    with torch.no_grad():
+        pushed = strong.decode(codes, phonemes=phonemes)
+        read = base.decode(codes, phonemes=phonemes)
+        # (the two sums round differently: a float32 difference through the trunk)
+        torch.testing.assert_close(pushed, edited.decode(codes, phonemes=phonemes), atol=1e-3, rtol=0)  # fmt: skip
+        assert (pushed - read).abs().max() > 0.05 * read.abs().max()
+        # without the text the weight changes nothing
+        torch.testing.assert_close(strong.decode(codes), base.decode(codes))
+        # 0: the text is not read at all
+        mute = CodecModel(phoneme_config(phoneme_weight=0.0)).eval()
+        mute.load_state_dict(base.state_dict())
+        torch.testing.assert_close(mute.decode(codes, phonemes=phonemes), base.decode(codes))
+
+
 def test_phoneme_errors_and_the_codec_interface() -> None:
     with pytest.raises(ConfigError, match="n_phonemes"):
         phoneme_config(n_phonemes=-1).validate()
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="phoneme_weight"):
+            phoneme_config(phoneme_weight=bad).validate()
     codes = torch.randint(0, 1000, (1, 2, 5))
     with pytest.raises(ConfigError, match="reads no phonemes"):
         CodecModel(tiny_config()).decode(codes, phonemes=torch.zeros(1, 2, 5, dtype=torch.long))
