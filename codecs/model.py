@@ -402,8 +402,9 @@ class Decoder(nn.Module):
             ids = ids + torch.tensor([0, self.n_phonemes + 1], device=ids.device)[None, :, None]
             text = self.phoneme_embedding(ids).sum(1)  # [B, F, dim]
             if self.phoneme_weight != 1.0:
-                none = self.phoneme_embedding.weight[[self.n_phonemes, 2 * self.n_phonemes + 1]]
-                text = none.sum(0) + self.phoneme_weight * (text - none.sum(0))
+                rows = [self.n_phonemes, 2 * self.n_phonemes + 1]  # "none" in both tables
+                none = self.phoneme_embedding.weight[rows].sum(0)
+                text = none + self.phoneme_weight * (text - none)
             x = x + text.transpose(1, 2)
         if film is not None:
             x = x * (1 + film[0]) + film[1]

@@ -243,6 +243,12 @@ def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
     elif args.model_of:
         config = read_checkpoint_config(find_checkpoint_dir(args.model_of))["config"]
         cfg = TrainConfig(model=config_from_dict(CodecConfig, config))
+        if cfg.model.phoneme_weight != 1.0:  # a decoding setting (the shipped codec's is 1.5)
+            print(
+                f"note: {args.model_of} decodes with phoneme_weight {cfg.model.phoneme_weight}; "
+                "the tables train at 1 (set it again in the trained codec's config.json)"
+            )
+            cfg.model.phoneme_weight = 1.0
     else:
         cfg = TrainConfig(model=preset_config(args.preset or "small"))
     cfg = apply_overrides(cfg, args.overrides)
@@ -251,6 +257,11 @@ def build_config(args: argparse.Namespace, saved: Path | None) -> TrainConfig:
     if not cfg.data and not cfg.units_from:
         raise ConfigError("no training data: pass --data FOLDER_OR_MANIFEST")
     cfg.model.validate()
+    if cfg.model.phoneme_weight != 1.0:
+        raise ConfigError(
+            "model.phoneme_weight is a decoding setting: train at 1 and set it in the trained "
+            "codec's config.json"
+        )
     check_units(cfg)
     if saved is not None:
         before = load_config(TrainConfig, saved).model

@@ -103,3 +103,17 @@ def test_the_decoder_trains_with_phoneme_frames(
     table = trained.model.decoder.phoneme_embedding.weight
     assert trained.reads_phonemes == 12 and table.shape == (26, trained.config.decoder_dim)
     assert table.abs().sum() > 0  # it started at zero and learned
+
+    # phoneme_weight is a decoding setting: a run whose model comes from a codec that decodes
+    # with another weight trains at 1, and asking to train at another is refused
+    saved = tmp_path / "dec" / "checkpoint" / "config.json"
+    config = json.loads(saved.read_text())
+    config["config"]["phoneme_weight"] = 1.5
+    saved.write_text(json.dumps(config))
+    assert KoeCodec.load(tmp_path / "dec").model.decoder.phoneme_weight == 1.5
+    more = ["--out", str(tmp_path / "dec2"), "--model-of", str(tmp_path / "dec"),
+            f"units_from={root}", f"phonemes_from={path}", f"init_from={codec_dir}",
+            "train_encoder=false"]  # fmt: skip
+    assert recipe.build_config(recipe.parse_args(more), None).model.phoneme_weight == 1.0
+    with pytest.raises(ConfigError, match="decoding setting"):
+        recipe.build_config(recipe.parse_args([*more, "model.phoneme_weight=2"]), None)
