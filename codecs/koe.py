@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,16 @@ class KoeCodec(Codec):
         phonemes: torch.Tensor | None = None,
     ) -> torch.Tensor:
         return self.model.decode(*self.split_units(codes), speaker=speaker, phonemes=phonemes)
+
+    def set_phoneme_weight(self, weight: float) -> None:
+        """Decode with `CodecConfig.phoneme_weight` = `weight` from now on (saved with the
+        codec). For choosing the weight without rewriting a bundle: recipes/dev_cer.py
+        --phoneme-weight. A codec whose decoder reads no phonemes refuses it."""
+        if not self.reads_phonemes:
+            raise ConfigError(f"codec {self.name!r} reads no phonemes (n_phonemes = 0)")
+        config = replace(self.config, phoneme_weight=float(weight)).validate()
+        self.config = self.model.cfg = config
+        self.model.decoder.phoneme_weight = config.phoneme_weight
 
     @property
     def reads_speaker(self) -> int:

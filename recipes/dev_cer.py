@@ -3,6 +3,7 @@ settings without looking at the held-out test set that `tts eval` reports.
 
     python recipes/dev_cer.py --model tts/pretrained/default --seeds 0,1,2,3
     python recipes/dev_cer.py --model /tmp/candidate --sampling cfg_scale=1.5 --out dev.json
+    python recipes/dev_cer.py --reference dev_voice.wav --languages ja,en,de --phoneme-weight 2.5
 
 The sentences (recipes/data/dev_sentences/<lang>.txt) were written for this and appear in no
 corpus sentence list. Each is spoken in the model's default voice once per seed and
@@ -27,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tts.config import apply_overrides, config_to_dict
+from tts.errors import ConfigError
 from tts.eval.asr import load_whisper
 from tts.labels import check_language
 from tts.synthesizer import Synthesizer
@@ -91,15 +93,30 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="a voice clip or stored voice name (default: the model's voice)",
     )
+    p.add_argument(
+        "--phoneme-weight",
+        type=float,
+        default=None,
+        help="decode with this CodecConfig.phoneme_weight (default: the codec's own)",
+    )
     p.add_argument("--out", default=None, help="also write every transcript here (JSON)")
     a = p.parse_args(argv)
     synth = Synthesizer.from_pretrained(a.model)
     overrides = apply_sampling(synth, a.sampling)
+    if a.phoneme_weight is not None:
+        if not synth.codec.reads_phonemes:
+            p.error(f"--phoneme-weight: the codec {synth.codec.name!r} reads no phonemes")
+        try:
+            synth.codec.set_phoneme_weight(a.phoneme_weight)
+        except ConfigError as exc:
+            p.error(f"--phoneme-weight: {exc}")
+        overrides.append(f"phoneme_weight={a.phoneme_weight:g}")
     languages = [check_language(x.strip()) for x in a.languages.split(",") if x.strip()]
     seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
     result = dev_cer(synth, load_whisper(), languages, seeds, reference=a.reference)
     result["sampling"] = config_to_dict(synth.config.sampling)
     result["reference"] = a.reference
+    result["phoneme_weight"] = getattr(synth.codec.config, "phoneme_weight", None)
     cells = " ".join(f"{lang} {v:.3f}" for lang, v in result["per_language"].items())
     setting = ",".join(overrides) or "model defaults"
     if a.reference:

@@ -175,3 +175,29 @@ def test_phoneme_errors_and_the_codec_interface() -> None:
     window, _ = codec.decode_window(codes, 0, 0, 0.0, phonemes=phonemes)
     torch.testing.assert_close(window, whole)
     assert (whole - codec.decode(codes)).abs().max() > 0
+
+
+def test_set_phoneme_weight_decodes_as_a_codec_built_with_it_and_is_saved(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    codec = KoeCodec.from_config(phoneme_config())
+    with torch.no_grad():
+        codec.model.decoder.phoneme_embedding.weight.normal_(0.0, 0.5)
+    built = KoeCodec(CodecModel(phoneme_config(phoneme_weight=2.5)).eval())
+    built.model.load_state_dict(codec.model.state_dict())
+    codes = torch.randint(0, 1000, (1, 2, 10))
+    phonemes = torch.randint(0, N_PHONEMES + 1, (1, 2, 10))
+    with torch.no_grad():
+        before = codec.model.decode(codes, phonemes=phonemes)
+        codec.set_phoneme_weight(2.5)
+        after = codec.model.decode(codes, phonemes=phonemes)
+        torch.testing.assert_close(after, built.model.decode(codes, phonemes=phonemes))
+    assert (after - before).abs().max() > 0.05 * before.abs().max()
+    assert codec.config.phoneme_weight == codec.model.cfg.phoneme_weight == 2.5
+    codec.save(tmp_path / "codec")
+    assert KoeCodec.load(tmp_path / "codec").model.decoder.phoneme_weight == 2.5
+    # a bad weight is refused and leaves the codec as it was
+    with pytest.raises(ConfigError, match="phoneme_weight"):
+        codec.set_phoneme_weight(-1.0)
+    assert codec.config.phoneme_weight == codec.model.decoder.phoneme_weight == 2.5
+    with pytest.raises(ConfigError, match="reads no phonemes"):
+        KoeCodec.from_config(tiny_config()).set_phoneme_weight(2.0)

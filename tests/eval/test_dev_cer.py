@@ -1,13 +1,18 @@
 """recipes/dev_cer.py: development sentences stay out of every corpus, and the table is the mean
 of each language's items."""
 
+import dataclasses
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from tts.audio import Audio
+from tts.codecs.koe import KoeCodec
+from tts.codecs.model import tiny_config
+from tts.generate import SamplingConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 import dev_cer as recipe
@@ -61,3 +66,29 @@ def test_reference_voice_is_passed_to_every_synthesis(tmp_path: Path) -> None:
     recipe.dev_cer(other, Judge(), ["en"], seeds=[0, 1], root=tmp_path, reference="m3.wav")
     assert default.voices == [None, None]
     assert other.voices == ["m3.wav"] * 4
+
+
+class WithCodec(Silent):
+    """A synthesizer stand-in with a codec and a sampling config, as main() needs."""
+
+    def __init__(self, codec) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.codec = codec
+        self.config = SimpleNamespace(sampling=SamplingConfig())
+
+
+def test_phoneme_weight_option_sets_the_codec_and_is_recorded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = dataclasses.replace(tiny_config(), decoder_kind="source_filter", n_phonemes=6)
+    synth = WithCodec(KoeCodec.from_config(config))
+    monkeypatch.setattr(recipe.Synthesizer, "from_pretrained", lambda model: synth)
+    monkeypatch.setattr(recipe, "load_whisper", Judge)
+    result = recipe.main(["--languages", "ja", "--seeds", "0", "--phoneme-weight", "2.5"])
+    assert result["phoneme_weight"] == synth.codec.model.decoder.phoneme_weight == 2.5
+    for bad in ("-1", "nan"):
+        with pytest.raises(SystemExit):
+            recipe.main(["--languages", "ja", "--phoneme-weight", bad])
+    assert synth.codec.model.decoder.phoneme_weight == 2.5
+    # a codec that reads no text: the option is refused, naming why
+    monkeypatch.setattr(recipe.Synthesizer, "from_pretrained", lambda model: WithCodec(KoeCodec.from_config(tiny_config())))  # fmt: skip
+    with pytest.raises(SystemExit):
+        recipe.main(["--languages", "ja", "--phoneme-weight", "2"])
