@@ -104,10 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
     synth = Synthesizer.from_pretrained(a.model)
     overrides = apply_sampling(synth, a.sampling)
     if a.phoneme_weight is not None:
-        if not synth.codec.reads_phonemes:
-            p.error(f"--phoneme-weight: the codec {synth.codec.name!r} reads no phonemes")
         try:
-            synth.codec.set_phoneme_weight(a.phoneme_weight)
+            synth.set_phoneme_weight(a.phoneme_weight)
         except ConfigError as exc:
             p.error(f"--phoneme-weight: {exc}")
         overrides.append(f"phoneme_weight={a.phoneme_weight:g}")

@@ -867,6 +867,15 @@ class Synthesizer:
         per_frame /= reader.config.hop_length * n_frames
         return frame_phonemes(index, target, n_frames, per_frame, none_id)
 
+    def set_phoneme_weight(self, weight: float) -> None:
+        """How hard the codec's decoder leans on the text from now on
+        (`CodecConfig.phoneme_weight`; the shipped codec's config sets it): higher says the
+        words more clearly and the voice a little less like the reference (README, "v18 is"
+        and stop 51's measurements). A codec whose decoder reads no text refuses it."""
+        if not self.codec.reads_phonemes:
+            raise ConfigError(f"codec {self.codec.name!r} reads no text: it has no phoneme weight")
+        self.codec.set_phoneme_weight(weight)
+
     def synthesize_to_file(self, path: str | Path, text: str, **kwargs: Any) -> Path:
         """`synthesize` and write the result (format from the suffix: .wav, .flac, .ogg)."""
         return self.synthesize(text, **kwargs).save(path)

@@ -13,6 +13,7 @@ from tts.audio import Audio
 from tts.codecs.koe import KoeCodec
 from tts.codecs.model import tiny_config
 from tts.generate import SamplingConfig
+from tts.synthesizer import Synthesizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "recipes"))
 import dev_cer as recipe
@@ -70,6 +71,8 @@ def test_reference_voice_is_passed_to_every_synthesis(tmp_path: Path) -> None:
 
 class WithCodec(Silent):
     """A synthesizer stand-in with a codec and a sampling config, as main() needs."""
+
+    set_phoneme_weight = Synthesizer.set_phoneme_weight
 
     def __init__(self, codec) -> None:  # type: ignore[no-untyped-def]
         super().__init__()

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tts.codecs.koe import KoeCodec
+from tts.errors import ConfigError
 from tts.generate import SamplingConfig
 from tts.reader import ReaderConfig, UnitReader, read_ids
 from tts.synthesizer import Synthesizer, random_synthesizer
@@ -106,3 +107,44 @@ def test_nophoneme_frames_without_a_mel_reader_or_room_for_the_text(
         assert text_synth.phoneme_frames(chunk, long, 60) is None
     finally:
         text_synth.reader = reader
+
+
+def test_the_phoneme_weight_changes_what_synthesis_decodes_and_the_cli_sets_it(
+    text_synth: Synthesizer,
+    tmp_path,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    from tts import cli
+
+    sampling = SamplingConfig(temperature=0.9, top_k=50, candidates=1)
+    said = dict(language="en", seed=0, sampling=sampling, watermark=False, label_prosody=False)
+    try:
+        as_trained = text_synth.synthesize("Where is the old station?", **said).wav
+        text_synth.set_phoneme_weight(3.0)
+        pushed = text_synth.synthesize("Where is the old station?", **said).wav
+        assert text_synth.codec.config.phoneme_weight == 3.0
+        # the same take (one, same seed), decoded leaning harder on the text
+        assert len(pushed) == len(as_trained)
+        assert np.abs(pushed - as_trained).max() > 0.05 * np.abs(as_trained).max()
+        text_synth.set_phoneme_weight(1.0)
+        np.testing.assert_array_equal(text_synth.synthesize("Where is the old station?", **said).wav, as_trained)  # fmt: skip
+    finally:
+        text_synth.set_phoneme_weight(1.0)
+    # a decoder without the text has no weight to set
+    with pytest.raises(ConfigError, match="reads no text"):
+        random_synthesizer(style_encoder=False).set_phoneme_weight(2.0)
+    # the command line: a bad weight is an error naming it, a good one synthesises
+    text_synth.save(tmp_path / "bundle")
+    base = [
+        "synthesize",
+        "--model",
+        str(tmp_path / "bundle"),
+        "--text",
+        "Where?",
+        "--language",
+        "en",
+    ]
+    assert cli.main([*base, "--out", str(tmp_path / "a.wav"), "--phoneme-weight", "-1"]) == 1
+    assert "phoneme_weight" in capsys.readouterr().err
+    assert cli.main([*base, "--out", str(tmp_path / "b.wav"), "--phoneme-weight", "2.5"]) == 0
+    assert (tmp_path / "b.wav").stat().st_size > 1000

@@ -223,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override the model's sampling defaults, e.g. temperature=0.7,cfg_scale=2",
     )
     p.add_argument(
+        "--phoneme-weight",
+        type=float,
+        default=None,
+        help="decode with this CodecConfig.phoneme_weight (default: the model's)",
+    )
+    p.add_argument(
         "--readme",
         default=None,
         help=f"also write the tables into this file between {README_START} and {README_END}",
@@ -265,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
         if args.sampling:
             synth.config.sampling = apply_overrides(synth.config.sampling, _split(args.sampling))
+        if args.phoneme_weight is not None:
+            synth.set_phoneme_weight(args.phoneme_weight)
     try:
         intensities = [float(x) for x in _split(args.intensities)]
     except ValueError as exc:
@@ -296,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if synth is not None:
         results["config"]["sampling"] = config_to_dict(synth.config.sampling)
         results["config"]["lm_matmul_dtype"] = synth.config.lm_matmul_dtype or "float32"
+        if synth.codec.reads_phonemes:
+            results["config"]["phoneme_weight"] = synth.codec.config.phoneme_weight
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
