@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = dev_cer(synth, load_whisper(), languages, seeds, reference=a.reference)
     result["sampling"] = config_to_dict(synth.config.sampling)
     result["reference"] = a.reference
-    result["phoneme_weight"] = getattr(synth.codec.config, "phoneme_weight", None)
+    if synth.codec.reads_phonemes:  # a codec without the text has no such weight
+        result["phoneme_weight"] = synth.codec.config.phoneme_weight
     cells = " ".join(f"{lang} {v:.3f}" for lang, v in result["per_language"].items())
     setting = ",".join(overrides) or "model defaults"
     if a.reference:

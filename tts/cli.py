@@ -344,8 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--phoneme-weight",
         type=float,
         default=None,
-        help="how hard the decoder leans on the text (default: the model's, 1.5 for the shipped "
-        "one); higher says the words more clearly, the voice a little less like the reference",
+        help="how hard the decoder leans on the text (default: the model's codec config); "
+        "higher says the words more clearly, the voice a little less like the reference",
     )
     p.add_argument("--model", default=None, help="model directory or hub id (default: shipped)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")

@@ -4,6 +4,7 @@ reader's forced alignment which phoneme each frame says (`Synthesizer.phoneme_fr
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,9 +111,7 @@ def test_nophoneme_frames_without_a_mel_reader_or_room_for_the_text(
 
 
 def test_the_phoneme_weight_changes_what_synthesis_decodes_and_the_cli_sets_it(
-    text_synth: Synthesizer,
-    tmp_path,
-    capsys,  # type: ignore[no-untyped-def]
+    text_synth: Synthesizer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from tts import cli
 
@@ -148,3 +147,26 @@ def test_the_phoneme_weight_changes_what_synthesis_decodes_and_the_cli_sets_it(
     assert "phoneme_weight" in capsys.readouterr().err
     assert cli.main([*base, "--out", str(tmp_path / "b.wav"), "--phoneme-weight", "2.5"]) == 0
     assert (tmp_path / "b.wav").stat().st_size > 1000
+
+
+def test_tts_eval_sets_and_records_the_phoneme_weight(
+    text_synth: Synthesizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tts.eval import evaluate
+
+    seen: list[float] = []
+
+    def run(synth, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(synth.codec.model.decoder.phoneme_weight)  # what the measurements decode with
+        return {"config": {}}
+
+    monkeypatch.setattr(evaluate, "run_evaluation", run)
+    monkeypatch.setattr(Synthesizer, "from_pretrained", classmethod(lambda cls, *a, **k: text_synth))  # fmt: skip
+    try:
+        argv = ["--model", "m", "--only", "speed", "--out", str(tmp_path), "--phoneme-weight", "2.5"]  # fmt: skip
+        results = evaluate.main(argv)
+        assert seen == [2.5] and results["config"]["phoneme_weight"] == 2.5
+    finally:
+        text_synth.set_phoneme_weight(1.0)
+    with pytest.raises(ConfigError, match="--model"):
+        evaluate.main(["--only", "speed", "--out", str(tmp_path), "--phoneme-weight", "2.5"])

@@ -262,6 +262,8 @@ def _split(text: str | None) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
+    if args.phoneme_weight is not None and not args.model:
+        raise ConfigError("--phoneme-weight sets the decoder of a model: give --model too")
     synth = None
     if args.model:
         from tts.synthesizer import Synthesizer
