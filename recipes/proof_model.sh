@@ -873,7 +873,7 @@ weight() {
   # weight (they are drawn and chosen before the text is decoded), so the pairs differ only in
   # decoding. Stop 51 (AMD EPYC), paired against 1.5 over the three languages: 1.0 +0.033,
   # 2.0 -0.009, 2.5 -0.030, 3.0 -0.028, 3.5 -0.028. 2.5 did not ship: it costs the voice
-  # (held-out similarity 0.800 over seeds 0-4 against 1.5's 0.803; README, "v18 is").
+  # (held-out similarity 0.7997 over seeds 0-4 against 1.5's 0.8028; README, "v18 is").
   local out=$RUNS/weight
   mkdir -p "$out"
   [ -e "$out/dev_voice.wav" ] || "$PY" recipes/data/dev_voice.py --out "$out/dev_voice.wav"
