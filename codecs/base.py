@@ -140,6 +140,11 @@ class Codec:
         `tts.forced_align`); 0: none."""
         return 0
 
+    def set_phoneme_weight(self, weight: float) -> None:
+        """How hard a decoder that reads phonemes leans on them from now on
+        (`CodecConfig.phoneme_weight`); a decoder that reads none refuses it."""
+        raise ConfigError(f"{self.name}'s decoder reads no phonemes: it has no phoneme weight")
+
     @torch.inference_mode()
     def decode(
         self,

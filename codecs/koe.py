@@ -117,8 +117,8 @@ class KoeCodec(Codec):
         """Decode with `CodecConfig.phoneme_weight` = `weight` from now on (saved with the
         codec). For choosing the weight without rewriting a bundle: recipes/dev_cer.py
         --phoneme-weight. A codec whose decoder reads no phonemes refuses it."""
-        if not self.reads_phonemes:
-            raise ConfigError(f"codec {self.name!r} reads no phonemes (n_phonemes = 0)")
+        if not self.reads_phonemes:  # n_phonemes = 0: refused as by any such codec
+            super().set_phoneme_weight(weight)
         config = replace(self.config, phoneme_weight=float(weight)).validate()
         self.config = self.model.cfg = config
         self.model.decoder.phoneme_weight = config.phoneme_weight

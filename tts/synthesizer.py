@@ -871,9 +871,8 @@ class Synthesizer:
         """How hard the codec's decoder leans on the text from now on
         (`CodecConfig.phoneme_weight`; the shipped codec's config sets it): higher says the
         words more clearly and the voice a little less like the reference (README, "How hard
-        the decoder leans on the text"). A codec whose decoder reads no text refuses it."""
-        if not self.codec.reads_phonemes:
-            raise ConfigError(f"codec {self.codec.name!r} reads no text: it has no phoneme weight")
+        the decoder leans on the text"). A codec whose decoder reads no text refuses it
+        (`Codec.set_phoneme_weight`)."""
         self.codec.set_phoneme_weight(weight)
 
     def synthesize_to_file(self, path: str | Path, text: str, **kwargs: Any) -> Path:

@@ -130,7 +130,7 @@ def test_the_phoneme_weight_changes_what_synthesis_decodes_and_the_cli_sets_it(
     finally:
         text_synth.set_phoneme_weight(1.0)
     # a decoder without the text has no weight to set
-    with pytest.raises(ConfigError, match="reads no text"):
+    with pytest.raises(ConfigError, match="reads no phonemes"):
         random_synthesizer(style_encoder=False).set_phoneme_weight(2.0)
     # the command line: a bad weight is an error naming it, a good one synthesises
     text_synth.save(tmp_path / "bundle")
