@@ -58,6 +58,10 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     )
     if args.phoneme_weight is not None:
         synth.set_phoneme_weight(args.phoneme_weight)
+    if not args.no_watermark:  # its network is a model too: load time, not the RTF printed below
+        from tts.watermark import default_watermarker
+
+        default_watermarker().load()
     loaded = time.perf_counter()
     # Sampling settings given on the command line; the rest stay the model's defaults.
     given = dict(

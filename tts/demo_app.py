@@ -319,10 +319,14 @@ def launch(
     share: bool = False,
     device: str | None = None,
     prevent_thread_lock: bool = False,
+    warm_up: bool = True,
 ) -> Any:
-    """Load the model and serve the demo (what `tts demo` runs); blocks unless told not to."""
+    """Load the model and serve the demo (what `tts demo` runs); blocks unless told not to.
+    `warm_up`: pay the first click's one-time costs first (`Synthesizer.warm_up`)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     synth = Synthesizer.from_pretrained(model, device=device)
+    if warm_up:
+        synth.warm_up()
     demo = build_demo(synth, example_clip=example_reference_clip())
     demo.launch(
         server_name=host,
@@ -340,12 +344,18 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="make a public gradio.live link")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if any)")
+    parser.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="open at once; the first click then loads what it needs (~1 s)",
+    )
     return parser
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """Entry point for `tts demo` (arguments from `add_demo_arguments`)."""
-    launch(args.model, args.host, args.port, args.share, args.device)
+    launch(args.model, args.host, args.port, args.share, args.device, warm_up=args.warm_up)
     return 0
 
 

@@ -710,11 +710,15 @@ def serve(
     max_queue: int = 8,
     model_name: str = "koe-tts",
     log_level: str = "info",
+    warm_up: bool = True,
 ) -> None:
-    """Load the model and serve it until interrupted (what `tts serve` runs)."""
+    """Load the model and serve it until interrupted (what `tts serve` runs). `warm_up`: pay
+    the first request's one-time costs before listening (`Synthesizer.warm_up`)."""
     import uvicorn
 
     synth = Synthesizer.from_pretrained(model, device=device)
+    if warm_up:
+        synth.warm_up()
     config = ServerConfig(model_name=model_name, workers=workers, max_queue=max_queue)
     app = create_app(synth, data_dir, config)
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -758,6 +762,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--data-dir", default="tts-data", help="where uploaded voices are kept")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if any)")
+    parser.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="start listening at once; the first request then loads what it needs (~1 s)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="model replicas in parallel")
     parser.add_argument("--max-queue", type=int, default=8, help="waiting requests before 503")
     parser.add_argument("--model-name", default="koe-tts", help="name listed by /v1/models")
@@ -776,6 +786,7 @@ def run_serve(args: argparse.Namespace) -> int:
         args.workers,
         args.max_queue,
         args.model_name,
+        warm_up=args.warm_up,
     )
     return 0
 

@@ -45,6 +45,11 @@ class Watermarker:
                     self._net = perth.PerthImplicitWatermarker(device=self.device)
             return self._net
 
+    def load(self) -> None:
+        """Load the network now rather than at the first `apply`/`detect` (importing Perth and
+        its librosa takes about a second; `Synthesizer.warm_up`)."""
+        self._model()
+
     def _to_perth(self, wav: np.ndarray, sample_rate: int) -> np.ndarray:
         wav = np.asarray(wav, dtype=np.float32)
         if wav.ndim != 1:

@@ -214,3 +214,28 @@ def test_browser_upload_consent_generate_plays_audio(running_demo, clip_path, tm
         finally:
             context.close()
             shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_tts_demo_warms_the_model_up_before_it_opens_unless_told_not_to(synth, monkeypatch):
+    """`tts demo` pays the first click's one-time costs at start (`Synthesizer.warm_up`);
+    `--no-warm-up` opens at once."""
+    import argparse
+
+    from tts import demo_app
+    from tts.synthesizer import Synthesizer
+
+    events = []
+
+    class Opened:
+        def launch(self, **kwargs):
+            events.append("open")
+
+    monkeypatch.setattr(Synthesizer, "from_pretrained", classmethod(lambda cls, *a, **k: synth))
+    monkeypatch.setattr(synth, "warm_up", lambda *a, **k: events.append("warm") or 0.0)
+    monkeypatch.setattr(demo_app, "build_demo", lambda synth, example_clip=None: Opened())
+    parser = demo_app.add_demo_arguments(argparse.ArgumentParser())
+    demo_app.run_demo(parser.parse_args([]))
+    assert events == ["warm", "open"]
+    events.clear()
+    demo_app.run_demo(parser.parse_args(["--no-warm-up"]))
+    assert events == ["open"]

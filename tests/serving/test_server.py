@@ -1,5 +1,6 @@
 """The OpenAI-compatible server, driven by the official `openai` client and by httpx."""
 
+import argparse
 import io
 import struct
 import threading
@@ -334,3 +335,22 @@ def test_speaker_contrast_is_a_checked_request_option(http):
     error = assert_error(http.post("/v1/audio/speech", json={**body, "speaker_contrast": 1.5}), 400)
     assert "no speaker contrast" in error["message"]
     assert http.post("/v1/audio/speech", json={**body, "speaker_contrast": -1}).status_code == 422
+
+
+def test_serve_warms_the_model_up_before_listening_unless_told_not_to(synth, monkeypatch):
+    """`tts serve` pays the first request's one-time costs at start (`Synthesizer.warm_up`);
+    `--no-warm-up` starts listening at once."""
+    import uvicorn
+
+    from tts import server as server_module
+
+    events = []
+    monkeypatch.setattr(Synthesizer, "from_pretrained", classmethod(lambda cls, *a, **k: synth))
+    monkeypatch.setattr(synth, "warm_up", lambda *a, **k: events.append("warm") or 0.0)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **k: events.append("listen"))
+    parser = server_module.add_serve_arguments(argparse.ArgumentParser())
+    server_module.run_serve(parser.parse_args([]))
+    assert events == ["warm", "listen"]
+    events.clear()
+    server_module.run_serve(parser.parse_args(["--no-warm-up"]))
+    assert events == ["listen"]

@@ -48,3 +48,18 @@ def test_bench_lm_times_the_shipped_model_in_int8_with_guidance(tmp_path, monkey
     assert row["frames_per_s"] == pytest.approx(2 * 1000 / row["ms_per_frame"], rel=2e-3)
     assert row["tokens_per_s"] == pytest.approx(row["frames_per_s"] * 5, abs=0.35)  # 5 streams
     assert (tmp_path / "bench_lm.png").stat().st_size > 0
+
+
+def test_bench_cold_start_times_fresh_processes_with_and_without_warm_up(bundle_dir, tmp_path):
+    """`bench_cold_start.py`: each setting in its own fresh process; the warm-up is timed only
+    where it ran, and every request's first piece is timed."""
+    out = tmp_path / "cold.json"
+    argv = ["--model", str(bundle_dir), "--rounds", "1", "--out", str(out)]
+    runpy.run_path(str(REPO / "recipes" / "bench_cold_start.py"))["main"](argv)
+    report = json.loads(out.read_text())
+    cold, warm = report["rounds"]["cold"], report["rounds"]["warm"]
+    assert len(cold) == len(warm) == 1
+    assert cold[0]["warm_up"] == 0.0 and warm[0]["warm_up"] > 0
+    for row in (cold[0], warm[0]):
+        assert row["load"] > 0 and row["first_piece"] > 0 and row["second_piece"] > 0
+    assert report["median"]["warm"]["warm_up"] == warm[0]["warm_up"]

@@ -583,3 +583,50 @@ def test_from_pretrained_can_override_the_bundles_lm_dtype(bundle_dir):
     assert plain.config.lm_matmul_dtype is None
     with pytest.raises(ConfigError, match="lm_matmul_dtype"):
         Synthesizer.from_pretrained(bundle_dir, device="cpu", lm_matmul_dtype="float16")
+
+
+def test_warm_up_loads_the_watermark_and_speaks_each_language_once(
+    synth, reference_clip, monkeypatch
+):
+    """`warm_up` (what `tts serve` / `tts demo` run before listening) loads the watermark's
+    network of a fresh process and speaks one short sentence in each language asked, in the
+    voice asked; a language it does not know is refused before anything loads."""
+    from tts import watermark
+
+    monkeypatch.setattr(watermark, "_default", None)  # as in a fresh process
+    spoken = []
+    real = synth.synthesize
+
+    def recording(text, **kwargs):
+        spoken.append((kwargs["language"], text, kwargs["reference"] is None))
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(synth, "synthesize", recording)
+    with pytest.raises(UnsupportedLanguageError):
+        synth.warm_up(["ja", "fr"])
+    assert spoken == [] and watermark._default is None
+    assert synth.warm_up(["ja", "de"]) > 0
+    assert watermark._default is not None and watermark._default._net is not None
+    assert spoken == [("ja", "こんにちは。", True), ("de", "Hallo.", True)]
+    spoken.clear()
+    synth.warm_up(["en"], reference=reference_clip)
+    assert spoken == [("en", "Hello.", False)]
+
+
+def test_warm_up_of_a_model_without_a_voice_warms_the_front_ends_only(synth, monkeypatch):
+    import copy
+
+    voiceless = copy.copy(synth)
+    voiceless.voices = {}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("warm_up spoke without a voice")
+
+    monkeypatch.setattr(voiceless, "synthesize", refuse)
+    processed = []
+    real = synth.frontend.process
+    monkeypatch.setattr(
+        synth.frontend, "process", lambda text, lang: processed.append(lang) or real(text, lang)
+    )
+    voiceless.warm_up(["ko", "vi"])
+    assert processed == ["ko", "vi"]
