@@ -8,13 +8,11 @@ intensity (voice from a clip, emotion from a label).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from tts.conditioning import Conditioning
 from tts.errors import ConfigError
-from tts.labels import check_emotion, check_language
+from tts.labels import check_emotion, check_intensity, check_language
 from tts.speakers.embedding_cache import DEFAULT_CACHE, EmbeddingCache
 from tts.speakers.emotion_table import EmotionTable
 from tts.speakers.reference import load_reference
@@ -49,10 +47,7 @@ def build_conditioning(
     if emotion is not None:
         emotion = check_emotion(emotion)
     if intensity is not None:
-        if isinstance(intensity, bool) or not isinstance(intensity, (int, float)):
-            raise ConfigError(f"intensity must be a number, got {intensity!r}")
-        if not math.isfinite(intensity) or intensity < 0:
-            raise ConfigError(f"intensity must be finite and >= 0 (0 = neutral), got {intensity}")
+        intensity = check_intensity(intensity)
 
     if speaker_embedding is not None:
         if voice is not None:

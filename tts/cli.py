@@ -287,7 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", default="en", choices=LANGUAGES)
     p.add_argument("--emotion", default=None, choices=EMOTIONS, help="default: neutral")
     p.add_argument(
-        "--intensity", type=float, default=None, help="emotion strength, 0..1 (>1 exaggerates)"
+        "--intensity",
+        type=float,
+        default=None,
+        help="emotion strength, 0..1 (>1 exaggerates, up to 4)",
     )
     p.add_argument("--speed", type=float, default=1.0, help="0.5..2.0")
     p.add_argument(

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tts.errors import ConfigError
-from tts.labels import check_emotion
+from tts.labels import check_emotion, check_intensity
 
 # A measured LM tempo outside this band is a measurement gone wrong, not a style.
 MIN_LM_TEMPO, MAX_LM_TEMPO = 0.5, 2.0
@@ -92,8 +92,8 @@ def label_prosody(
     from tts.data.prosody import emotion_params  # pyworld: imported only when needed
 
     emotion = check_emotion(emotion)
-    level = 1.0 if intensity is None else float(intensity)
-    target = emotion_params(emotion, level)  # validates the intensity
+    level = 1.0 if intensity is None else check_intensity(intensity)
+    target = emotion_params(emotion, level)
     lm = (lm_prosody or {}).get(emotion, {"f0_shift_st": 0.0, "tempo": 1.0, "gain_db": 0.0})
     lm_tempo = max(1.0 + level * (lm["tempo"] - 1.0), 0.25)  # the table's floor, extrapolated
     # Whisper has no F0 to shift (its table shift is 0 and the LM's is measured on none).

@@ -66,7 +66,7 @@ from tts.errors import (
     TextError,
     UnsupportedLanguageError,
 )
-from tts.labels import UnsupportedEmotionError, check_language
+from tts.labels import MAX_INTENSITY, UnsupportedEmotionError, check_language
 from tts.langdetect import detect_language
 from tts.speakers import load_reference
 from tts.synthesizer import MAX_SPEED, MIN_SPEED, Synthesizer
@@ -172,7 +172,7 @@ class SpeechRequest(BaseModel):
     # extensions
     language: str | None = Field(None, max_length=16)  # None: detected from the text
     emotion: str | None = Field(None, max_length=32)
-    intensity: float | None = Field(None, ge=0.0, le=4.0, allow_inf_nan=False)
+    intensity: float | None = Field(None, ge=0.0, le=MAX_INTENSITY, allow_inf_nan=False)
     pitch_range: float | None = Field(
         None, ge=MIN_PITCH_RANGE, le=MAX_PITCH_RANGE, allow_inf_nan=False
     )

@@ -35,7 +35,7 @@ from tts.audio import Audio, resample
 from tts.checkpoint import read_checkpoint_config
 from tts.codecs import load_codec
 from tts.codecs.base import Codec
-from tts.codecs.source_filter import MAX_PITCH_RANGE, PitchRange
+from tts.codecs.source_filter import MAX_PITCH_RANGE, MAX_PITCH_SHIFT, PitchRange
 from tts.conditioning import SPEAKER_DIM, Conditioning
 from tts.config import config_from_dict, config_to_dict
 from tts.errors import CheckpointError, ConfigError
@@ -48,7 +48,7 @@ from tts.generate import (
     generate_stream,
 )
 from tts.label_prosody import LabelProsody, check_lm_prosody, label_prosody
-from tts.labels import LANGUAGES, check_language
+from tts.labels import LANGUAGES, check_intensity, check_language
 from tts.model import CodecLM, set_matmul_dtype
 from tts.pretrained import BUNDLE_FORMAT, resolve_model_dir
 from tts.reader import UnitReader, read_ids
@@ -572,7 +572,8 @@ class Synthesizer:
             return 1.0  # a style reference, when given, sets the style instead of the label
         from tts.data.prosody import emotion_params
 
-        factor = emotion_params(emotion, 1.0 if intensity is None else intensity).f0_range
+        level = 1.0 if intensity is None else check_intensity(intensity)
+        factor = emotion_params(emotion, level).f0_range
         return min(factor, MAX_PITCH_RANGE)  # exaggerated intensities stop at the range's limit
 
     def prosody_for(
@@ -588,7 +589,11 @@ class Synthesizer:
         if style_reference is not None:
             return LabelProsody()
         extra = label_prosody(emotion, intensity, self.config.lm_prosody)
-        return extra if self.codec_controls_pitch else replace(extra, f0_shift_st=0.0)
+        if not self.codec_controls_pitch:
+            return replace(extra, f0_shift_st=0.0)
+        # exaggerated intensities stop at the decoder's limit, as the F0 range does
+        shift = max(-MAX_PITCH_SHIFT, min(MAX_PITCH_SHIFT, extra.f0_shift_st))
+        return replace(extra, f0_shift_st=shift)
 
     def _tempo_split(self, tempo: float) -> tuple[float, float]:
         """(tempo the codec's decoder speaks at, rate the waveform is then stretched by).

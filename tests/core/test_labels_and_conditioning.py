@@ -2,8 +2,16 @@ import pytest
 import torch
 
 from tts.conditioning import SPEAKER_DIM, STYLE_DIM, Conditioning
-from tts.errors import UnsupportedLanguageError
-from tts.labels import EMOTIONS, LANGUAGES, UnsupportedEmotionError, check_emotion, check_language
+from tts.errors import ConfigError, UnsupportedLanguageError
+from tts.labels import (
+    EMOTIONS,
+    LANGUAGES,
+    MAX_INTENSITY,
+    UnsupportedEmotionError,
+    check_emotion,
+    check_intensity,
+    check_language,
+)
 
 
 def test_language_codes_are_normalised():
@@ -25,6 +33,18 @@ def test_emotions():
     assert check_emotion(" Happy ") == "happy"
     with pytest.raises(UnsupportedEmotionError, match="neutral"):
         check_emotion("bored")
+
+
+def test_intensity_is_a_number_from_neutral_up_to_four_times_the_label():
+    assert MAX_INTENSITY == 4.0
+    assert check_intensity(0) == 0.0 and isinstance(check_intensity(1), float)
+    assert check_intensity(MAX_INTENSITY) == MAX_INTENSITY
+    for bad in (-0.01, 4.01, 100.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=r"intensity must lie in \[0, 4\]"):
+            check_intensity(bad)
+    for bad in (True, "1", None):
+        with pytest.raises(ConfigError, match="intensity must be a number"):
+            check_intensity(bad)
 
 
 def test_conditioning_single_and_cat():

@@ -19,6 +19,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from tts.errors import ConfigError
 from tts.generate import SamplingConfig
 from tts.pretrained import DEFAULT_MODEL_DIR
 from tts.synthesizer import Synthesizer
@@ -204,6 +205,27 @@ def test_the_label_tops_the_lms_prosody_up_to_the_table(default_synth: Synthesiz
         assert b["f0_mean_st"] - a["f0_mean_st"] == pytest.approx(extra.f0_shift_st, abs=0.4)
         if extra.f0_shift_st == 0.0:  # (a higher F0 puts fewer harmonics under the envelope)
             assert b["energy_db"] - a["energy_db"] == pytest.approx(extra.gain_db, abs=0.3)
+
+
+def test_the_strongest_intensity_stops_the_pitch_shift_at_the_decoders_limit(
+    default_synth: Synthesizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At MAX_INTENSITY an uncalibrated bundle's label asks surprised for the table's 5 st x 4
+    = 20 st; the shift stops at the decoder's +-12 st, as the F0 range stops at its limit,
+    and the call speaks instead of failing inside the decoder. Past it, the intensity is
+    refused by name."""
+    from tts.codecs.source_filter import MAX_PITCH_SHIFT
+    from tts.labels import MAX_INTENSITY
+
+    monkeypatch.setattr(default_synth.config, "lm_prosody", {})  # the table in full
+    assert default_synth.prosody_for("surprised", MAX_INTENSITY).f0_shift_st == MAX_PITCH_SHIFT
+    assert default_synth.prosody_for("surprised", 1.0).f0_shift_st == pytest.approx(5.0)
+    assert default_synth.prosody_for("sad", MAX_INTENSITY).f0_shift_st == pytest.approx(-10.0)
+    kw = dict(language="en", seed=0, watermark=False, sampling=one_take(default_synth))
+    audio = default_synth.synthesize("Really?", emotion="surprised", intensity=4.0, **kw)
+    assert audio.duration > 0.2 and np.isfinite(audio.wav).all()
+    with pytest.raises(ConfigError, match="intensity"):
+        default_synth.synthesize("Really?", emotion="surprised", intensity=4.5, **kw)
 
 
 def test_speed_is_the_decoders_tempo_with_melody_and_level_kept(

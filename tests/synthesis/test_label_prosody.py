@@ -29,6 +29,8 @@ def test_without_a_measurement_the_table_applies_in_full():
         label_prosody("bored", 1.0)
     with pytest.raises(Exception, match="intensity"):
         label_prosody("sad", -1.0)
+    with pytest.raises(ConfigError, match="intensity"):
+        label_prosody("surprised", 10.0)  # past MAX_INTENSITY: refused, naming it
 
 
 def test_a_measured_lm_gets_only_what_it_lacks():

@@ -141,6 +141,7 @@ def test_emotion_and_style_change_the_conditioning(synth, reference_clip, other_
         (dict(text="Hi.", language="fr"), UnsupportedLanguageError, "ja, en"),
         (dict(text="Hi.", emotion="bored"), UnsupportedEmotionError, "neutral"),
         (dict(text="Hi.", intensity=-1.0), ConfigError, "intensity"),
+        (dict(text="Hi.", emotion="happy", intensity=100.0), ConfigError, r"intensity.*\[0, 4\]"),
         (dict(text="Hi.", speed=5.0), ConfigError, "speed"),
         (
             dict(text="Hi.", reference=(np.zeros(48000, np.float32), 16000)),
