@@ -34,6 +34,7 @@ from tts.labels import EMOTIONS, LANGUAGE_NAMES, LANGUAGES
 from tts.langdetect import detect_language
 from tts.speakers import ReferenceAudioWarning
 from tts.synthesizer import MAX_SPEED, MIN_SPEED, Synthesizer
+from tts.threads import ModelThread, in_fresh_thread
 
 AUTO = "auto"
 CONSENT_LABEL = "I have the right to use this voice (it is mine, or its owner agreed)"
@@ -83,6 +84,14 @@ class DemoBackend:
 
     def __init__(self, synth: Synthesizer) -> None:
         self.synth = synth
+        # Gradio runs each handler on whichever of its worker threads is free; the model's
+        # work stays on one thread of its own, so that no second thread keeps a torch pool
+        # that slows the LM (`tts.threads`).
+        self.model_thread = ModelThread("tts-demo")
+
+    def close(self) -> None:
+        """End the model's thread (a backend that is not used again)."""
+        self.model_thread.close()
 
     def options(
         self,
@@ -155,7 +164,7 @@ class DemoBackend:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                audio = self.synth.synthesize(text, **options)
+                audio = self.model_thread.call(self.synth.synthesize, text, **options)
             except TTSError as exc:
                 raise gr.Error(str(exc)) from exc
         took = time.perf_counter() - start
@@ -184,7 +193,7 @@ class DemoBackend:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                for piece in self.synth.stream(text, **options):
+                for piece in self.model_thread.iterate(self.synth.stream(text, **options)):
                     first = first if first is not None else time.perf_counter() - start
                     parts.append(piece)
                     so_far = sum(p.size for p in parts) / sr
@@ -220,11 +229,21 @@ def _show_warnings(caught: list[warnings.WarningMessage]) -> None:
             gr.Warning(str(w.message))
 
 
-def build_demo(synth: Synthesizer, example_clip: Path | None = None, max_queue: int = 16) -> Any:
-    """The Gradio Blocks app for `synth` (queue: one generation at a time, `max_queue` waiting)."""
+def build_demo(
+    synth: Synthesizer,
+    example_clip: Path | None = None,
+    max_queue: int = 16,
+    backend: DemoBackend | None = None,
+) -> Any:
+    """The Gradio Blocks app for `synth` (queue: one generation at a time, `max_queue` waiting).
+    `backend`: the `DemoBackend` of `synth` to use (default: a new one), for a caller that
+    ends its model thread when the demo closes."""
     import gradio as gr
 
-    backend = DemoBackend(synth)
+    if backend is None:
+        backend = DemoBackend(synth)
+    elif backend.synth is not synth:
+        raise ValueError("the backend serves another Synthesizer than the one given")
     defaults = synth.config.sampling
     languages = [("Auto-detect", AUTO)] + [(LANGUAGE_NAMES[c], c) for c in LANGUAGES]
     with gr.Blocks(title="koe-tts demo", analytics_enabled=False) as demo:
@@ -324,9 +343,16 @@ def launch(
     """Load the model and serve the demo (what `tts demo` runs); blocks unless told not to.
     `warm_up`: pay the first click's one-time costs first (`Synthesizer.warm_up`)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    synth = Synthesizer.from_pretrained(model, device=device)
-    if warm_up:
-        synth.warm_up()
+
+    def load() -> Synthesizer:
+        synth = Synthesizer.from_pretrained(model, device=device)
+        if warm_up:
+            synth.warm_up()
+        return synth
+
+    # The handlers run on other threads; a main thread that had loaded the model would keep
+    # torch's thread pool and slow their LM ~1.5x (`tts.threads`), so load on a thread that ends.
+    synth = in_fresh_thread(load)
     demo = build_demo(synth, example_clip=example_reference_clip())
     demo.launch(
         server_name=host,

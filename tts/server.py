@@ -70,6 +70,7 @@ from tts.labels import MAX_INTENSITY, UnsupportedEmotionError, check_language
 from tts.langdetect import detect_language
 from tts.speakers import load_reference
 from tts.synthesizer import MAX_SPEED, MIN_SPEED, Synthesizer
+from tts.threads import in_fresh_thread
 from tts.voices import VOICE_ID, VoiceNotFoundError, VoiceStore
 
 log = logging.getLogger("tts.server")
@@ -716,11 +717,17 @@ def serve(
     the first request's one-time costs before listening (`Synthesizer.warm_up`)."""
     import uvicorn
 
-    synth = Synthesizer.from_pretrained(model, device=device)
-    if warm_up:
-        synth.warm_up()
     config = ServerConfig(model_name=model_name, workers=workers, max_queue=max_queue)
-    app = create_app(synth, data_dir, config)
+
+    def load() -> FastAPI:
+        synth = Synthesizer.from_pretrained(model, device=device)
+        if warm_up:
+            synth.warm_up()
+        return create_app(synth, data_dir, config)  # (its replicas are copied here too)
+
+    # Requests run on the pool's threads; a main thread that had loaded the model would keep
+    # torch's thread pool and slow their LM ~1.5x (`tts.threads`), so load on a thread that ends.
+    app = in_fresh_thread(load)
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: the API has no authentication; put it behind a proxy", host)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

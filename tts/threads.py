@@ -14,6 +14,7 @@ one BLAS thread; its LSTM alone took 35 ms, and 105-124 ms right after a numpy p
 OpenBLAS (0.3.31, numpy's here) does not always honour a thread count set from a worker
 thread: it ignores one once the process's main thread has set one (a program that
 synthesizes on its main thread and then on workers keeps its BLAS setting on the workers),
+and the main thread's while a worker thread that set one is alive (stop 52),
 and in one clean-clone test run a worker's restore after two interleaved blocks did not
 take either (the count stayed at one; cause not found). Only speed is affected either way.
 The command line synthesizes on the main thread; the server and the demo on workers.
@@ -25,8 +26,10 @@ and 107 ms without and with it.)
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import torch
 
@@ -81,3 +84,71 @@ def _one_blas_thread() -> Iterator[None]:
             if _blas_holders == 0 and _blas_limit is not None:
                 _blas_limit.restore_original_limits()
                 _blas_limit = None
+
+
+# ----- which thread runs the model ---------------------------------------------------------------
+#
+# A thread that has run torch's parallel CPU work keeps an OpenMP thread pool for as long as it
+# lives, and while it does, the LM runs much slower on any other thread (libgomp spins only
+# briefly at its barriers once it manages more threads than there are cores, so each of a
+# decoding step's many small parallel products waits for its helper thread to wake up). On the
+# 2-core AMD EPYC of stop 52 (`recipes/bench_threads.py`, medians of 3 fresh processes, four
+# short English sentences), the default model's token generation per second of audio: 0.226
+# on the main thread that loaded it, 0.377 on a worker after the main thread loaded it, 0.258
+# on a worker after a thread that ended loaded it. The server and the demo synthesize on
+# worker threads, so they load the model on a thread that ends (its pool goes with it), and
+# the demo keeps the model's work on one thread.
+
+T = TypeVar("T")
+
+
+def in_fresh_thread(fn: Callable[[], T]) -> T:
+    """`fn()` run on a new thread that ends when it returns: its result, or its exception.
+
+    For loading a model that other threads will run (see above): the main thread lives on,
+    and its OpenMP pool would slow every later worker's LM."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="tts-load")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+class ModelThread:
+    """One long-lived thread for all of a model's work, whatever thread asks (the demo's
+    handlers run on whichever of Gradio's worker threads is free; see above)."""
+
+    def __init__(self, name: str = "tts-model") -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` on the model's thread; blocks for its result or exception."""
+        return self._executor.submit(fn, *args, **kwargs).result()
+
+    def iterate(self, pieces: Iterator[T]) -> Iterator[T]:
+        """`pieces`, each one produced on the model's thread (and closed there when the
+        caller stops early)."""
+        done = object()
+        try:
+            while True:
+                piece = self.call(next, pieces, done)
+                if piece is done:
+                    return
+                yield piece
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                self.call(close)
+
+    def close(self, wait: bool = True) -> None:
+        """End the thread (after the call it runs, with `wait`); later calls are refused."""
+        self._executor.shutdown(wait=wait, cancel_futures=True)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info
 
-from tts.threads import compute_threads, torch_threads
+from tts.threads import ModelThread, compute_threads, in_fresh_thread, torch_threads
 
 
 def _blas_threads() -> list[int]:
@@ -86,3 +86,53 @@ def test_interleaved_blocks_on_two_threads_leave_blas_as_it_was(monkeypatch):
         worker.join(10)
     assert seen == {"B in": 1, "after A left": 1}
     assert fake.n == 4 and fake.limits == 1  # one limit for both blocks, then restored
+
+
+def test_in_fresh_thread_runs_on_a_thread_that_has_ended_by_the_time_it_returns():
+    ran_on = []
+
+    def work():
+        ran_on.append(threading.current_thread())
+        return 42
+
+    assert in_fresh_thread(work) == 42
+    (thread,) = ran_on
+    assert thread is not threading.current_thread() and not thread.is_alive()
+    with pytest.raises(KeyError, match="missing"):  # the error reaches the caller as it was
+        in_fresh_thread(lambda: {}["missing"])
+
+
+def test_model_thread_runs_every_call_and_piece_on_one_thread_of_its_own():
+    model = ModelThread("test-model")
+    try:
+        seen = set()
+
+        def where(x):
+            seen.add(threading.get_ident())
+            return x * 2
+
+        assert model.call(where, 3) == 6 and model.call(where, x=5) == 10
+        closed = []
+
+        def pieces():
+            try:
+                for i in range(5):
+                    seen.add(threading.get_ident())
+                    yield i
+            finally:
+                closed.append(threading.get_ident())
+
+        assert list(model.iterate(pieces())) == [0, 1, 2, 3, 4]
+        early = model.iterate(pieces())
+        assert next(early) == 0
+        early.close()  # a caller that stops early: the pieces are closed, on that thread
+        assert len(seen) == 1 and threading.get_ident() not in seen
+        assert closed == [seen.copy().pop()] * 2
+        with pytest.raises(ValueError, match="bad"):
+
+            def fail():
+                raise ValueError("bad")
+
+            model.call(fail)
+    finally:
+        model.close()

@@ -29,7 +29,9 @@ def inputs(reference=None, text="Hello there.", consent=True, **over):
 
 @pytest.fixture(scope="module")
 def backend(synth):
-    return DemoBackend(synth)
+    backend = DemoBackend(synth)
+    yield backend
+    backend.close()  # its model thread ends (tts.threads: a live one holds a BLAS setting)
 
 
 def test_generate_returns_audio_spectrogram_and_timing(backend, clip_path):
@@ -141,10 +143,12 @@ def test_spectrogram_of_a_tone_peaks_at_its_frequency():
 def running_demo(synth):
     clip = example_reference_clip(tempfile.mkdtemp())
     assert clip is not None and clip.is_file()
-    demo = build_demo(synth, example_clip=clip)
+    backend = DemoBackend(synth)
+    demo = build_demo(synth, example_clip=clip, backend=backend)
     demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     yield demo
     demo.close()
+    backend.close()
 
 
 def test_gradio_client_generates_speech(running_demo, clip_path):
@@ -239,3 +243,32 @@ def test_tts_demo_warms_the_model_up_before_it_opens_unless_told_not_to(synth, m
     events.clear()
     demo_app.run_demo(parser.parse_args(["--no-warm-up"]))
     assert events == ["open"]
+
+
+def test_the_demo_runs_the_model_on_one_thread_of_its_own(backend, monkeypatch):
+    """Gradio calls handlers from its worker threads; the model's work goes to the backend's
+    one model thread (`tts.threads.ModelThread`), for one-shot and streamed generation."""
+    import threading
+
+    used = []
+    synthesize, stream = backend.synth.synthesize, backend.synth.stream
+
+    def on_thread(fn):
+        def wrapped(*args, **kwargs):
+            used.append(threading.get_ident())
+            return fn(*args, **kwargs)
+
+        return wrapped
+
+    def streamed(*args, **kwargs):
+        for piece in stream(*args, **kwargs):
+            used.append(threading.get_ident())
+            yield piece
+
+    monkeypatch.setattr(backend.synth, "synthesize", on_thread(synthesize))
+    monkeypatch.setattr(backend.synth, "stream", streamed)
+    (sr, wav), _, _ = backend.generate(*inputs())
+    assert sr == backend.synth.sample_rate and len(wav) > 0
+    outputs = list(backend.stream(*inputs()))
+    assert len(outputs) >= 2 and len(used) >= 2
+    assert len(set(used)) == 1 and threading.get_ident() not in used

@@ -338,19 +338,26 @@ def test_speaker_contrast_is_a_checked_request_option(http):
 
 
 def test_serve_warms_the_model_up_before_listening_unless_told_not_to(synth, monkeypatch):
-    """`tts serve` pays the first request's one-time costs at start (`Synthesizer.warm_up`);
-    `--no-warm-up` starts listening at once."""
+    """`tts serve` pays the first request's one-time costs at start (`Synthesizer.warm_up`),
+    on a thread that ends; `--no-warm-up` starts listening at once."""
     import uvicorn
 
     from tts import server as server_module
 
-    events = []
-    monkeypatch.setattr(Synthesizer, "from_pretrained", classmethod(lambda cls, *a, **k: synth))
+    events, loaded_on = [], []
+
+    def load(cls, *args, **kwargs):
+        loaded_on.append(threading.current_thread())
+        return synth
+
+    monkeypatch.setattr(Synthesizer, "from_pretrained", classmethod(load))
     monkeypatch.setattr(synth, "warm_up", lambda *a, **k: events.append("warm") or 0.0)
     monkeypatch.setattr(uvicorn, "run", lambda app, **k: events.append("listen"))
     parser = server_module.add_serve_arguments(argparse.ArgumentParser())
     server_module.run_serve(parser.parse_args([]))
     assert events == ["warm", "listen"]
+    # loaded on a thread that has ended, not on this one, which lives on (tts.threads)
+    assert loaded_on[0] is not threading.current_thread() and not loaded_on[0].is_alive()
     events.clear()
     server_module.run_serve(parser.parse_args(["--no-warm-up"]))
     assert events == ["listen"]

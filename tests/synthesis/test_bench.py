@@ -63,3 +63,19 @@ def test_bench_cold_start_times_fresh_processes_with_and_without_warm_up(bundle_
     for row in (cold[0], warm[0]):
         assert row["load"] > 0 and row["first_piece"] > 0 and row["second_piece"] > 0
     assert report["median"]["warm"]["warm_up"] == warm[0]["warm_up"]
+
+
+def test_bench_threads_times_each_layout_in_its_own_process(bundle_dir, tmp_path):
+    """`bench_threads.py`: one fresh process per layout and round, token generation and all
+    stages per second of audio; an unknown layout is refused."""
+    out = tmp_path / "threads.json"
+    main = runpy.run_path(str(REPO / "recipes" / "bench_threads.py"))["main"]
+    main(
+        ["--model", str(bundle_dir), "--rounds", "1", "--layouts", "main,fresh", "--out", str(out)]
+    )
+    report = json.loads(out.read_text())
+    assert set(report["rounds"]) == {"main", "fresh"}
+    for (row,) in report["rounds"].values():
+        assert row["audio_seconds"] > 0 and 0 < row["lm_rtf"] < row["rtf"]
+    with pytest.raises(SystemExit):
+        main(["--model", str(bundle_dir), "--layouts", "main,sideways"])
