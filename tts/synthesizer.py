@@ -897,7 +897,8 @@ class Synthesizer:
         listen. Without it the first call loads the watermark's network (about 0.8 s, most of
         it importing Perth's librosa), each language's front end, and runs the speaker encoder
         and the LM for the first time: on the 2-core CPU of the README's speed table the first
-        streamed piece of a fresh process came after 1.3 s, the next calls' after 0.13 s.
+        streamed piece of a fresh process came after 1.13 s without it and 0.104 s with it
+        (`recipes/bench_cold_start.py`, medians of 3; a second request's 0.098 / 0.095 s).
 
         It loads the watermark's network, then speaks one short sentence in each of
         `languages` in `reference`'s voice (None: the model's stored voice). A model with
