@@ -9,6 +9,24 @@ from tts.text import normalize
 
 GOLDEN = {
     "en": [
+        # numeric dates, decades and units (tts/text/dates_units.py)
+        ("On 12/06/2024 we met.", "On December sixth, twenty twenty four we met."),
+        ("Born 25/12/1990.", "Born December twenty fifth, nineteen ninety."),
+        ("Due 2024-12-06.", "Due December sixth, twenty twenty four."),
+        ("It was December 6, 2024.", "It was December sixth, twenty twenty four."),
+        ("On Dec. 6 we left.", "On December sixth we left."),
+        ("It was 6 December.", "It was the sixth of December."),
+        ("In the 1990s and the '80s.", "In the nineteen nineties and the eighties."),
+        (
+            "It was 20°C or 68 °F.",
+            "It was twenty degrees Celsius or sixty eight degrees Fahrenheit.",
+        ),
+        (
+            "It was 1 km, then 2.5 km at 120 km/h.",
+            "It was one kilometer, then two point five kilometers at one hundred and twenty kilometers per hour.",
+        ),
+        ("In May 2024.", "In May twenty twenty four."),
+        ("On 13/13/2024.", "On thirteen/thirteen/twenty twenty four."),
         ("I have 3 apples.", "I have three apples."),
         ("It costs $5.", "It costs five dollars."),
         ("It costs $5.50.", "It costs five dollars fifty cents."),
@@ -32,6 +50,12 @@ GOLDEN = {
         ("“Hello”  —  he said...", '"Hello" — he said…'),
     ],
     "de": [
+        ("Fällig am 2024-12-06.", "Fällig am sechsten Dezember zweitausendvierundzwanzig."),
+        ("Es waren 20°C.", "Es waren zwanzig Grad Celsius."),
+        (
+            "Nach 5 km und 2,5 kg bei 100 km/h.",
+            "Nach fünf Kilometer und zwei Komma fünf Kilogramm bei einhundert Kilometer pro Stunde.",
+        ),
         ("Ich habe 3 Äpfel.", "Ich habe drei Äpfel."),
         ("Es kostet 5 €.", "Es kostet fünf Euro."),
         ("Es kostet 5,50 €.", "Es kostet fünf Euro fünfzig."),
@@ -56,6 +80,12 @@ GOLDEN = {
         ("Ich bin 3. Dann.", "Ich bin drei. Dann."),
     ],
     "ko": [
+        ("2024.12.06에 만났다.", "이천이십사 년 십이 월 육 일에 만났다."),
+        ("2024-12-06", "이천이십사 년 십이 월 육 일"),
+        ("기온은 20°C.", "기온은 섭씨 이십 도."),
+        ("120km/h로 달렸다.", "시속 백이십 킬로미터로 달렸다."),
+        ("시속 100km/h.", "시속 백 킬로미터."),
+        ("무게는 3kg.", "무게는 삼 킬로그램."),
         ("3시에 만나요.", "세 시에 만나요."),
         ("3분 걸려요.", "삼 분 걸려요."),
         ("사과 2개 주세요.", "사과 두 개 주세요."),
@@ -80,6 +110,9 @@ GOLDEN = {
         ("100명", "백 명"),
     ],
     "vi": [
+        ("Hạn 2024-12-06.", "Hạn sáu tháng mười hai năm hai nghìn không trăm hai mươi tư."),
+        ("Nhiệt độ 20°C.", "Nhiệt độ hai mươi độ C."),
+        ("Chạy 5km, nặng 3 kg.", "Chạy năm ki lô mét, nặng ba ki lô gam."),
         ("Tôi có 3 quả táo.", "Tôi có ba quả táo."),
         ("Giá 10.000 VND.", "Giá mười nghìn đồng."),
         ("Giá $5.", "Giá năm đô la."),
@@ -100,6 +133,11 @@ GOLDEN = {
         ("15 tuổi", "mười lăm tuổi"),
     ],
     "ja": [
+        ("2024/12/06に会いました。", "2024年12月6日に会いました。"),
+        ("2024-12-06です。", "2024年12月6日です。"),
+        ("気温は20°Cでした。", "気温は20度でした。"),
+        ("-3°Cでした。", "マイナス3度でした。"),
+        ("68°Fです。", "華氏68度です。"),
         # OpenJTalk reads digits with counters itself (checked in test_phonemize.py).
         ("3時に会いましょう。", "3時に会いましょう。"),
         ("100円です。", "100円です。"),

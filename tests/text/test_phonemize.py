@@ -50,6 +50,23 @@ def test_japanese_numbers_with_counters() -> None:
     assert "Q t a" in symbols  # かった: sokuon
 
 
+def test_japanese_numeric_dates_and_temperatures_are_read_as_dates_and_degrees() -> None:
+    # 2024/12/06: にせんにじゅうよねん じゅうにがつ むいか, not with slashes and ゼロロク; 20°C:
+    # にじゅうど (OpenJTalk leaves °C unread). The front end normalises, then phonemises.
+    from tts.text import TextFrontend
+
+    frontend = TextFrontend()
+
+    def said(text: str) -> str:
+        ids = [i for chunk in frontend.process(text, "ja") for i in chunk.ids]
+        return " ".join(frontend.inventory.decode(ids))
+
+    date = said("2024/12/06に会いました。")
+    assert "m ɯ [ i k a" in date and "ɡ a ts ɯ" in date  # むいか, がつ
+    assert "z e ɾ o" not in date
+    assert said("気温は20°Cでした。") == said("気温は20度でした。")
+
+
 def test_japanese_big_number_keeps_its_one() -> None:
     # いっせんまんえん: the normaliser's 一千万 makes OpenJTalk say いっ(Q)せん
     assert _joined("10000000円", "ja").startswith("i [ Q s e ɴ m a")

@@ -1,5 +1,6 @@
-"""Text normalisation: Unicode and punctuation clean-up, then per-language rules that write
-numbers, currency, times, ordinals and abbreviations as words.
+"""Text normalisation: Unicode and punctuation clean-up, numeric dates and units put in each
+language's pattern (`dates_units`), then per-language rules that write numbers, currency,
+times, ordinals and abbreviations as words.
 
 Every rule is a single compiled regular expression applied once with `re.sub`, so the cost
 is linear in the text length (no nested quantifiers that could backtrack).
@@ -11,6 +12,7 @@ import re
 import unicodedata
 
 from tts.labels import check_language
+from tts.text import dates_units
 from tts.text.numbers import MAX_CARDINAL_DIGITS
 
 # Punctuation variants folded onto one spelling. Japanese 、。 are kept in the text (they are
@@ -65,6 +67,7 @@ def normalize(text: str, language: str) -> str:
         "ja": normalize_ja.expand,
     }[language]
     text = clean_text(text)
+    text = dates_units.rewrite(text, language)  # before the number rules read the digits
     text = _LONG_DIGITS.sub(lambda m: " ".join(m.group(0)), text)
     # Rules may produce double spaces; one final collapse keeps the output idempotent.
     return _tidy(rules(text))
