@@ -9,6 +9,13 @@ from tts.text import normalize
 
 GOLDEN = {
     "en": [
+        # phone numbers digit by digit (tts/text/phone_numbers.py); ranges stay numbers
+        (
+            "Call +1 212 555 0100.",
+            "Call plus one, two one two, five five five, zero one zero zero.",
+        ),
+        ("Call (03) 1234-5678.", "Call zero three, one two three four, five six seven eight."),
+        ("From 1990-2000.", "From nineteen ninety-two thousand."),
         # numeric dates, decades and units (tts/text/dates_units.py)
         ("On 12/06/2024 we met.", "On December sixth, twenty twenty four we met."),
         ("Born 25/12/1990.", "Born December twenty fifth, nineteen ninety."),
@@ -50,6 +57,7 @@ GOLDEN = {
         ("“Hello”  —  he said...", '"Hello" — he said…'),
     ],
     "de": [
+        ("Ruf 030-1234567 an.", "Ruf null drei null, eins zwei drei vier fünf sechs sieben an."),
         ("Fällig am 2024-12-06.", "Fällig am sechsten Dezember zweitausendvierundzwanzig."),
         ("Es waren 20°C.", "Es waren zwanzig Grad Celsius."),
         (
@@ -80,6 +88,7 @@ GOLDEN = {
         ("Ich bin 3. Dann.", "Ich bin drei. Dann."),
     ],
     "ko": [
+        ("010-1234-5678로 전화하세요.", "공 일 공, 일 이 삼 사, 오 육 칠 팔로 전화하세요."),
         ("2024.12.06에 만났다.", "이천이십사 년 십이 월 육 일에 만났다."),
         ("2024-12-06", "이천이십사 년 십이 월 육 일"),
         ("기온은 20°C.", "기온은 섭씨 이십 도."),
@@ -110,6 +119,7 @@ GOLDEN = {
         ("100명", "백 명"),
     ],
     "vi": [
+        ("Gọi 090-123-4567.", "Gọi không chín không, một hai ba, bốn năm sáu bảy."),
         ("Hạn 2024-12-06.", "Hạn sáu tháng mười hai năm hai nghìn không trăm hai mươi tư."),
         ("Nhiệt độ 20°C.", "Nhiệt độ hai mươi độ C."),
         ("Chạy 5km, nặng 3 kg.", "Chạy năm ki lô mét, nặng ba ki lô gam."),
@@ -133,6 +143,7 @@ GOLDEN = {
         ("15 tuổi", "mười lăm tuổi"),
     ],
     "ja": [
+        ("03-1234-5678です。", "03-1234-5678です。"),  # OpenJTalk reads it digit by digit
         ("2024/12/06に会いました。", "2024年12月6日に会いました。"),
         ("2024-12-06です。", "2024年12月6日です。"),
         ("気温は20°Cでした。", "気温は20度でした。"),
