@@ -9,6 +9,13 @@ from tts.text import normalize
 
 GOLDEN = {
     "en": [
+        # fractions and multipliers (tts/text/fraction_words.py)
+        ("Add 1/2 cup and 3/4 of it.", "Add one half cup and three quarters of it."),
+        ("It is 2/3 done, 1/10 left.", "It is two thirds done, one tenth left."),
+        (
+            "Open 24/7, 3x faster, a 3x3 grid.",
+            "Open twenty four seven, three times faster, a three by three grid.",
+        ),
         # phone numbers digit by digit (tts/text/phone_numbers.py); ranges stay numbers
         (
             "Call +1 212 555 0100.",
@@ -57,6 +64,7 @@ GOLDEN = {
         ("“Hello”  —  he said...", '"Hello" — he said…'),
     ],
     "de": [
+        ("Eine 3/4 Stunde, 3x schneller.", "Eine drei Viertel Stunde, dreimal schneller."),
         ("Ruf 030-1234567 an.", "Ruf null drei null, eins zwei drei vier fünf sechs sieben an."),
         ("Fällig am 2024-12-06.", "Fällig am sechsten Dezember zweitausendvierundzwanzig."),
         ("Es waren 20°C.", "Es waren zwanzig Grad Celsius."),
@@ -88,6 +96,7 @@ GOLDEN = {
         ("Ich bin 3. Dann.", "Ich bin drei. Dann."),
     ],
     "ko": [
+        ("물 1/2 컵", "물 이분의 일 컵"),
         ("010-1234-5678로 전화하세요.", "공 일 공, 일 이 삼 사, 오 육 칠 팔로 전화하세요."),
         ("2024.12.06에 만났다.", "이천이십사 년 십이 월 육 일에 만났다."),
         ("2024-12-06", "이천이십사 년 십이 월 육 일"),
@@ -143,6 +152,7 @@ GOLDEN = {
         ("15 tuổi", "mười lăm tuổi"),
     ],
     "ja": [
+        ("1/2カップ", "2分の1カップ"),
         ("03-1234-5678です。", "03-1234-5678です。"),  # OpenJTalk reads it digit by digit
         ("2024/12/06に会いました。", "2024年12月6日に会いました。"),
         ("2024-12-06です。", "2024年12月6日です。"),

@@ -1,6 +1,6 @@
 """Text normalisation: Unicode and punctuation clean-up, numeric dates and units put in each
-language's pattern (`dates_units`), phone numbers digit by digit (`phone_numbers`), then
-per-language rules that write numbers, currency,
+language's pattern (`dates_units`), phone numbers digit by digit (`phone_numbers`), fractions
+and multipliers in words (`fraction_words`), then per-language rules that write numbers, currency,
 times, ordinals and abbreviations as words.
 
 Every rule is a single compiled regular expression applied once with `re.sub`, so the cost
@@ -13,7 +13,7 @@ import re
 import unicodedata
 
 from tts.labels import check_language
-from tts.text import dates_units, phone_numbers
+from tts.text import dates_units, fraction_words, phone_numbers
 from tts.text.numbers import MAX_CARDINAL_DIGITS
 
 # Punctuation variants folded onto one spelling. Japanese 、。 are kept in the text (they are
@@ -70,6 +70,7 @@ def normalize(text: str, language: str) -> str:
     text = clean_text(text)
     text = dates_units.rewrite(text, language)  # before the number rules read the digits
     text = phone_numbers.rewrite(text, language)  # after the dates: 2024-12-06 is no phone
+    text = fraction_words.rewrite(text, language)  # after the dates: 1/2/2024 is no fraction
     text = _LONG_DIGITS.sub(lambda m: " ".join(m.group(0)), text)
     # Rules may produce double spaces; one final collapse keeps the output idempotent.
     return _tidy(rules(text))
