@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).parent))
+from fresh_rounds import medians, run_rounds, write_report
 
 FIRST = "Hello there, this is the first request of a fresh process."
 SECOND = "And this is the second one, once everything is loaded."
@@ -56,20 +56,9 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     if a.rounds < 1:
         p.error("--rounds must be at least 1")
-    results: dict[str, list[dict]] = {"cold": [], "warm": []}
-    for r in range(a.rounds):
-        for mode in ("cold", "warm"):  # in turn, so both see the machine at the same pace
-            cmd = [sys.executable, __file__, "--child", mode, "--language", a.language]
-            if a.model:
-                cmd += ["--model", a.model]
-            run = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if run.returncode != 0:
-                raise SystemExit(f"round {r} ({mode}) failed:\n{run.stderr[-2000:]}")
-            results[mode].append(json.loads(run.stdout.strip().splitlines()[-1]))
-    summary = {
-        mode: {k: float(np.median([x[k] for x in rows])) for k in rows[0]}
-        for mode, rows in results.items()
-    }
+    args = ["--language", a.language] + (["--model", a.model] if a.model else [])
+    results = run_rounds(__file__, ("cold", "warm"), a.rounds, args)
+    summary = medians(results, ("load", "warm_up", "first_piece", "second_piece"))
     print(f"fresh processes, {a.rounds} a setting, medians in seconds ({a.language}):")
     print("setting     load   warm-up  first piece  second piece")
     for mode, s in summary.items():
@@ -78,10 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"{name:<10} {s['load']:6.2f} {s['warm_up']:8.2f} {s['first_piece']:11.3f}"
             f" {s['second_piece']:13.3f}"
         )
-    report = {"language": a.language, "rounds": results, "median": summary}
-    if a.out:
-        Path(a.out).write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return report
+    return write_report(a.out, a.language, results, summary)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).parent))
+from fresh_rounds import medians, run_rounds, write_report
 
 LAYOUTS = ("main", "worker", "fresh")
 SENTENCES = [
@@ -78,30 +78,16 @@ def main(argv: list[str] | None = None) -> dict:
     layouts = [x.strip() for x in a.layouts.split(",") if x.strip()]
     if a.rounds < 1 or not layouts or any(x not in LAYOUTS for x in layouts):
         p.error(f"--rounds must be >= 1 and --layouts a list of {', '.join(LAYOUTS)}")
-    rounds: dict[str, list[dict]] = {x: [] for x in layouts}
-    for r in range(a.rounds):
-        for layout in layouts:  # in turn, so all see the machine at the same pace
-            cmd = [sys.executable, __file__, "--child", layout, "--language", a.language]
-            if a.model:
-                cmd += ["--model", a.model]
-            run = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if run.returncode != 0:
-                raise SystemExit(f"round {r} ({layout}) failed:\n{run.stderr[-2000:]}")
-            rounds[layout].append(json.loads(run.stdout.strip().splitlines()[-1]))
-    median = {
-        layout: {k: float(np.median([x[k] for x in rows])) for k in ("lm_rtf", "rtf")}
-        for layout, rows in rounds.items()
-    }
+    args = ["--language", a.language] + (["--model", a.model] if a.model else [])
+    rounds = run_rounds(__file__, layouts, a.rounds, args)
+    median = medians(rounds, ("lm_rtf", "rtf"))
     print(
         f"fresh processes, {a.rounds} a layout, medians ({a.language}, {len(SENTENCES)} sentences):"
     )
     print("layout   LM RTF   RTF")
     for layout, m in median.items():
         print(f"{layout:<8} {m['lm_rtf']:6.3f} {m['rtf']:6.3f}")
-    report = {"language": a.language, "rounds": rounds, "median": median}
-    if a.out:
-        Path(a.out).write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return report
+    return write_report(a.out, a.language, rounds, median)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ _EN_MONTHS = (
     "October", "November", "December",
 )  # fmt: skip
 _EN_MONTH_NAMES = "|".join(_EN_MONTHS)
+# Three-letter abbreviations ("Dec 6", "Dec. 6"), but not "Jun", also a given name.
 _EN_MONTH_SHORT = {m[:3]: m for m in _EN_MONTHS if len(m) > 3 and m != "June"} | {
     "Sept": "September"
 }
