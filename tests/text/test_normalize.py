@@ -11,6 +11,7 @@ GOLDEN = {
     "en": [
         # fractions and multipliers (tts/text/fraction_words.py)
         ("Add 1/2 cup and 3/4 of it.", "Add one half cup and three quarters of it."),
+        ("Add ½ cup.", "Add one half cup."),
         ("It is 2/3 done, 1/10 left.", "It is two thirds done, one tenth left."),
         (
             "Open 24/7, 3x faster, a 3x3 grid.",
@@ -65,6 +66,7 @@ GOLDEN = {
     ],
     "de": [
         ("Eine 3/4 Stunde, 3x schneller.", "Eine drei Viertel Stunde, dreimal schneller."),
+        ("1/2 Liter und 1/3 davon.", "einhalb Liter und ein Drittel davon."),
         ("Ruf 030-1234567 an.", "Ruf null drei null, eins zwei drei vier fünf sechs sieben an."),
         ("Fällig am 2024-12-06.", "Fällig am sechsten Dezember zweitausendvierundzwanzig."),
         ("Es waren 20°C.", "Es waren zwanzig Grad Celsius."),
@@ -129,6 +131,7 @@ GOLDEN = {
     ],
     "vi": [
         ("Gọi 090-123-4567.", "Gọi không chín không, một hai ba, bốn năm sáu bảy."),
+        ("½ cốc, ngày 1/2.", "một phần hai cốc, ngày một tháng hai."),
         ("Hạn 2024-12-06.", "Hạn sáu tháng mười hai năm hai nghìn không trăm hai mươi tư."),
         ("Nhiệt độ 20°C.", "Nhiệt độ hai mươi độ C."),
         ("Chạy 5km, nặng 3 kg.", "Chạy năm ki lô mét, nặng ba ki lô gam."),
