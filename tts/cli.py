@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tts.config import LM_MATMUL_DTYPES
 from tts.errors import TextError, TTSError
-from tts.labels import EMOTIONS, LANGUAGES
+from tts.labels import EMOTIONS, LANGUAGES, MAX_INTENSITY
 
 if TYPE_CHECKING:  # the pipeline is imported lazily so that `tts --help` stays instant
     from tts.synthesizer import Synthesizer
@@ -290,9 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--intensity",
         type=float,
         default=None,
-        help="emotion strength, 0..1 (>1 exaggerates, up to 4)",
+        help=f"emotion strength, 0..1 (>1 exaggerates, up to {MAX_INTENSITY:g})",
     )
-    p.add_argument("--speed", type=float, default=1.0, help="0.5..2.0")
+    p.add_argument(
+        "--speed", type=float, default=1.0, help="0.25..4.0 (tts.synthesizer.MIN/MAX_SPEED)"
+    )
     p.add_argument(
         "--pitch-range",
         type=float,

@@ -631,3 +631,15 @@ def test_warm_up_of_a_model_without_a_voice_warms_the_front_ends_only(synth, mon
     )
     voiceless.warm_up(["ko", "vi"])
     assert processed == ["ko", "vi"]
+
+
+def test_cli_help_states_the_pipelines_own_limits():
+    """`tts synthesize --help` gives the speed and intensity ranges the pipeline enforces."""
+    from tts.cli import build_parser
+    from tts.labels import MAX_INTENSITY
+    from tts.synthesizer import MAX_SPEED, MIN_SPEED
+
+    synthesize = build_parser()._subparsers._group_actions[0].choices["synthesize"]
+    helps = {a.dest: a.help for a in synthesize._actions}
+    assert helps["speed"].startswith(f"{MIN_SPEED}..{MAX_SPEED}")
+    assert f"up to {MAX_INTENSITY:g}" in helps["intensity"]
