@@ -34,8 +34,10 @@ _LANGUAGES = ("en", "de", "ko", "ja")
 
 def _fraction(numerator: int, denominator: int, language: str) -> str:
     if language == "en":
-        one, many = _EN_PARTS.get(denominator, (_EN_ORDINALS.get(denominator, ""),) * 2)
-        if denominator not in _EN_PARTS:
+        if denominator in _EN_PARTS:
+            one, many = _EN_PARTS[denominator]
+        else:
+            one = _EN_ORDINALS[denominator]
             many = one + "s"
         return f"{cardinal(numerator, 'en')} {one if numerator == 1 else many}"
     if language == "de":
