@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import re
 
-_ISO_DATE = re.compile(r"(?<![\d/.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d/-]|\.\d)")
-_YEAR_FIRST = re.compile(r"(?<![\d/.])(\d{4})([/.])(\d{1,2})\2(\d{1,2})\.?(?![\d/.])")
+_ISO_DATE = re.compile(r"(?<![\d/.-])(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?![\d/-]|\.\d)")
+_YEAR_FIRST = re.compile(
+    r"(?<![\d/.])(?P<y>\d{4})([/.])(?P<m>\d{1,2})\2(?P<d>\d{1,2})\.?(?![\d/.])"
+)
 _EN_SLASH_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
 _EN_MONTHS = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -109,14 +111,10 @@ def _suffix(day: int) -> str:
     return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
 
 
-def _iso(match: re.Match, language: str) -> str:
-    year, month, day = match[1], int(match[2]), int(match[3])
-    return _date(language, year, month, day) if _valid(month, day) else match[0]
-
-
-def _year_first(match: re.Match, language: str) -> str:
-    year, month, day = match[1], int(match[3]), int(match[4])
-    return _date(language, year, month, day) if _valid(month, day) else match[0]
+def _year_month_day(match: re.Match, language: str) -> str:
+    """A year-first date (groups y, m, d) in `language`'s pattern; unchanged if invalid."""
+    month, day = int(match["m"]), int(match["d"])
+    return _date(language, match["y"], month, day) if _valid(month, day) else match[0]
 
 
 def _en_slash(match: re.Match) -> str:
@@ -170,9 +168,9 @@ def _unit(match: re.Match, language: str) -> str:
 def rewrite(text: str, language: str) -> str:
     """`text` with its numeric dates and units written in `language`'s pattern (digits kept;
     `language` already checked)."""
-    text = _ISO_DATE.sub(lambda m: _iso(m, language), text)
+    text = _ISO_DATE.sub(lambda m: _year_month_day(m, language), text)
     if language in ("ja", "ko"):
-        text = _YEAR_FIRST.sub(lambda m: _year_first(m, language), text)
+        text = _YEAR_FIRST.sub(lambda m: _year_month_day(m, language), text)
     if language == "en":
         text = _EN_SLASH_DATE.sub(_en_slash, text)
         text = _EN_MONTH_DAY.sub(

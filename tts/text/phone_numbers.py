@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from tts.text.numbers import DIGIT_WORDS
+from tts.text.numbers import read_digits
 
 # Korean particles follow a number directly (010-1234-5678로): only ASCII ends a match.
 _INTL = re.compile(
@@ -32,10 +32,8 @@ _PLUS = {"en": "plus", "de": "plus", "ko": "플러스", "vi": "cộng"}
 
 
 def _digits(group: str, language: str) -> str:
-    words = DIGIT_WORDS[language]
-    if language == "ko":  # 0 in a phone number is 공
-        return " ".join("공" if d == "0" else words[int(d)] for d in group)
-    return " ".join(words[int(d)] for d in group)
+    words = read_digits(group, language)
+    return words.replace("영", "공") if language == "ko" else words  # 0 in a phone number: 공
 
 
 def _read(groups: list[str], language: str) -> str:
